@@ -1,0 +1,143 @@
+"""Configuration: every `MOSAIC_*` environment variable, read once into one frozen object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///mosaic.db"
+SECRET_BYTES_MIN = 32
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the message names the variable and what to set."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrl:
+    """`sqlite:///relative.db`, `sqlite:////abs/path.db` or `postgresql://user:pw@host:port/db`."""
+
+    url: str
+    dialect: str  # "sqlite" | "postgresql"
+    path: str = ""
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseUrl:
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///") :]
+            if not path:
+                raise ConfigError("MOSAIC_DATABASE_URL: sqlite:/// needs a file path")
+            return cls(url=url, dialect="sqlite", path=str(Path(path).resolve()))
+        parts = urlsplit(url)
+        if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+            dbname = parts.path.lstrip("/")
+            if not dbname:
+                raise ConfigError("MOSAIC_DATABASE_URL: name the database, e.g. postgresql://u@h/db")
+            return cls(
+                url=url,
+                dialect="postgresql",
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"),
+                password=unquote(parts.password or ""),
+                dbname=dbname,
+            )
+        scheme = url.split(":", maxsplit=1)[0]
+        raise ConfigError(f"MOSAIC_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme!r}")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.path}"
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    @property
+    def psycopg_conninfo(self) -> str:
+        assert self.dialect == "postgresql"
+        pw = f" password={self.password}" if self.password else ""
+        return f"host={self.host} port={self.port} user={self.user} dbname={self.dbname}{pw}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseUrl
+    secret: bytes = field(repr=False)
+    ratelimit_storage: str = "memory://"
+    ratelimit_api: str = "600/minute"
+    ratelimit_login: str = "10/minute"
+    jwt_ttl_s: int = 3600
+    reservation_timeout_s: int = 900
+    idempotency_ttl_s: int = 24 * 3600
+    plans_file: Path | None = None
+    workers: int = 0  # 0: one per core
+    ai_base_url: str = ""
+    ai_api_key: str = field(default="", repr=False)
+    ai_model: str = "gpt-image-1"
+    ai_timeout_s: float = 60.0
+    ai_concurrency: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        database = DatabaseUrl.parse(env.get("MOSAIC_DATABASE_URL", DEFAULT_DATABASE_URL))
+        plans = env.get("MOSAIC_PLANS_FILE")
+        return cls(
+            database=database,
+            secret=_secret(env, database),
+            ratelimit_storage=env.get("MOSAIC_RATELIMIT_STORAGE", "memory://"),
+            ratelimit_api=env.get("MOSAIC_RATELIMIT", "600/minute"),
+            ratelimit_login=env.get("MOSAIC_RATELIMIT_LOGIN", "10/minute"),
+            jwt_ttl_s=_int(env, "MOSAIC_JWT_TTL_S", 3600, 60, 30 * 24 * 3600),
+            reservation_timeout_s=_int(env, "MOSAIC_RESERVATION_TIMEOUT_S", 900, 1, 7 * 24 * 3600),
+            idempotency_ttl_s=_int(env, "MOSAIC_IDEMPOTENCY_TTL_S", 24 * 3600, 60, 30 * 24 * 3600),
+            plans_file=Path(plans) if plans else None,
+            workers=_int(env, "MOSAIC_WORKERS", 0, 0, 64),
+            ai_base_url=env.get("MOSAIC_AI_BASE_URL", "").rstrip("/"),
+            ai_api_key=env.get("MOSAIC_AI_API_KEY", ""),
+            ai_model=env.get("MOSAIC_AI_MODEL", "gpt-image-1"),
+            ai_timeout_s=float(_int(env, "MOSAIC_AI_TIMEOUT_S", 60, 1, 600)),
+            ai_concurrency=_int(env, "MOSAIC_AI_CONCURRENCY", 4, 1, 64),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _secret(env: Mapping[str, str], database: DatabaseUrl) -> bytes:
+    """MOSAIC_SECRET, or (SQLite only) a secret kept in a file beside the database, made once."""
+    raw = env.get("MOSAIC_SECRET", "")
+    if raw:
+        if len(raw.encode()) < SECRET_BYTES_MIN:
+            raise ConfigError(f"MOSAIC_SECRET must be at least {SECRET_BYTES_MIN} bytes long")
+        return raw.encode()
+    if database.dialect != "sqlite":
+        raise ConfigError(
+            "MOSAIC_SECRET is required with PostgreSQL (every server must share it): "
+            "set it to a random string of at least 32 characters"
+        )
+    path = Path(database.path + ".secret")
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
