@@ -1,0 +1,261 @@
+"""One writer per process: commands are applied one at a time and committed in groups.
+
+Callers submit a command (a function of a `Unit`) and wait for its outcome. The writer thread takes
+every command waiting (up to `BATCH_COMMANDS_MAX`), runs them in order against aggregates it keeps in
+memory, and saves all their events in one transaction: one commit (one fsync) for many commands, and
+no version conflicts between commands of this process, because they never overlap. A command is
+answered only after its transaction commits.
+
+Across processes the event store's (originator_id, version) key is the arbiter: a conflicting save
+raises `IntegrityError`; the writer forgets the aggregates of that group, reloads them and re-runs the
+group, so no conflict reaches a caller (after `CONFLICT_RETRIES_MAX` it answers `LedgerBusy`, a 503).
+A command refused by a rule on an aggregate that might be stale (cached, and another process may
+have written since) is re-checked once against the stored events before the refusal stands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, OperationalError
+
+from mosaic.commands.store import LedgerStore
+from mosaic.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+BATCH_COMMANDS_MAX = 256
+QUEUE_COMMANDS_MAX = 10_000
+CACHE_AGGREGATES_MAX = 20_000
+CONFLICT_RETRIES_MAX = 20
+COMMAND_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+
+class LedgerBusy(DomainError):
+    """The ledger could not commit in time (lock timeout, or conflicts kept recurring)."""
+
+    code = "ledger_busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Committed(Generic[T]):
+    """A command's result and the log position its caller can wait for (None: nothing written)."""
+
+    value: T
+    position: int | None
+
+
+Command = Callable[["Unit"], T]
+
+
+class _Job:
+    __slots__ = ("command", "future")
+
+    def __init__(self, command: Command[Any]) -> None:
+        self.command = command
+        self.future: Future[Committed[Any]] = Future()
+
+
+class _Poisoned(Exception):
+    """A command failed after changing aggregates: their state in memory cannot be trusted."""
+
+
+class Unit:
+    """What a command sees: aggregates by id (cached or loaded) and new ones to save."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self.touched: dict[UUID, Aggregate] = {}
+        self.fresh: set[UUID] = set()  # loaded from the store during this attempt
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        aggregate = self.touched.get(aggregate_id)
+        if aggregate is None:
+            aggregate, fresh = self._writer._load(aggregate_id)
+            if aggregate is None:
+                return None
+            self.touched[aggregate_id] = aggregate
+            if fresh:
+                self.fresh.add(aggregate_id)
+        assert isinstance(aggregate, cls), (type(aggregate), cls)
+        return aggregate
+
+    def add(self, aggregate: Aggregate) -> None:
+        assert aggregate.id not in self.touched
+        self.touched[aggregate.id] = aggregate
+        self.fresh.add(aggregate.id)
+
+    def _pending_count(self) -> int:
+        return sum(len(a.pending_events) for a in self.touched.values())
+
+    def _refresh_stale(self) -> bool:
+        """Fast-forward cached aggregates with no pending events; True if any was stale."""
+        stale = False
+        for aggregate_id, aggregate in list(self.touched.items()):
+            if aggregate_id in self.fresh or aggregate.pending_events:
+                continue
+            for event in self._writer.store.events.get(aggregate_id, gt=aggregate.version):
+                cast(Any, event).mutate(aggregate)
+                stale = True
+            self.fresh.add(aggregate_id)
+        return stale
+
+
+class Writer:
+    """The process's single writer thread (see the module docstring)."""
+
+    def __init__(self, store: LedgerStore, *, on_commit: Callable[[int], None] | None = None) -> None:
+        self.store = store
+        self._on_commit = on_commit
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=QUEUE_COMMANDS_MAX)
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self.retries = 0
+        self.commits = 0
+        self.commands = 0
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self._thread.start()
+
+    # -- caller side ---------------------------------------------------------------------------
+
+    def submit(self, command: Command[T]) -> Future[Committed[T]]:
+        job = _Job(command)
+        try:
+            self._queue.put(job, timeout=COMMAND_TIMEOUT_S)
+        except queue.Full:
+            raise LedgerBusy("the ledger's queue is full; retry shortly") from None
+        return job.future
+
+    def execute(self, command: Command[T]) -> Committed[T]:
+        """Run `command` and wait for its commit; domain errors are raised here."""
+        return self.submit(command).result(timeout=COMMAND_TIMEOUT_S)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=COMMAND_TIMEOUT_S)
+
+    # -- writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            with contextlib.suppress(queue.Empty):
+                while len(jobs) < BATCH_COMMANDS_MAX:
+                    job = self._queue.get_nowait()
+                    if job is None:
+                        self._queue.put(None)
+                        break
+                    jobs.append(job)
+            try:
+                self._run_group(jobs)
+            except BaseException as exc:  # a bug in the writer itself must not strand callers
+                log.exception("ledger writer failed a group")
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        for attempt in range(CONFLICT_RETRIES_MAX + 1):
+            unit = Unit(self)
+            try:
+                outcomes = [self._run_one(unit, job) for job in jobs]
+            except _Poisoned:
+                self._forget(unit.touched)
+                if len(jobs) == 1:
+                    return  # its future already holds the exception
+                for job in jobs:  # isolate the faulty command: run each alone
+                    if not job.future.done():
+                        self._run_group([job])
+                return
+            try:
+                position = self._save(unit.touched.values())
+            except IntegrityError:
+                self._forget(unit.touched)
+                self.retries += 1
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            except OperationalError as exc:
+                self._forget(unit.touched)
+                self._fail(jobs, LedgerBusy(f"the ledger database is busy ({exc}); retry shortly"))
+                return
+            self._remember(unit.touched)
+            self.commits += 1
+            self.commands += len(jobs)
+            for job, (ok, value) in zip(jobs, outcomes, strict=True):
+                if ok:
+                    job.future.set_result(Committed(value, position))
+                else:
+                    job.future.set_exception(value)
+            if position is not None and self._on_commit is not None:
+                self._on_commit(position)
+            return
+        self._fail(jobs, LedgerBusy("too many concurrent changes to the same account; retry"))
+
+    def _run_one(self, unit: Unit, job: _Job) -> tuple[bool, Any]:
+        for recheck in (False, True):
+            before = unit._pending_count()
+            try:
+                return True, job.command(unit)
+            except DomainError as exc:
+                if unit._pending_count() != before:
+                    job.future.set_exception(exc)
+                    raise _Poisoned from exc
+                if recheck or not unit._refresh_stale():
+                    return False, exc
+            except Exception as exc:
+                if unit._pending_count() != before:
+                    job.future.set_exception(exc)
+                    raise _Poisoned from exc
+                return False, exc
+        raise AssertionError("unreachable")
+
+    def _save(self, aggregates: Iterable[Aggregate]) -> int | None:
+        dirty = [a for a in aggregates if a.pending_events]
+        if not dirty:
+            return None
+        recordings = self.store.save(*dirty)
+        return max(r.notification.id for r in recordings) if recordings else None
+
+    def _load(self, aggregate_id: UUID) -> tuple[Aggregate | None, bool]:
+        cached = self._cache.get(aggregate_id)
+        if cached is not None:
+            self._cache.move_to_end(aggregate_id)
+            return cached, False
+        try:
+            return self.store.repository.get(aggregate_id), True
+        except AggregateNotFoundError:
+            return None, True
+
+    def _remember(self, touched: dict[UUID, Aggregate]) -> None:
+        for aggregate_id, aggregate in touched.items():
+            self._cache[aggregate_id] = aggregate
+            self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > CACHE_AGGREGATES_MAX:
+            self._cache.popitem(last=False)
+
+    def _forget(self, touched: dict[UUID, Aggregate]) -> None:
+        for aggregate_id in touched:
+            self._cache.pop(aggregate_id, None)
+
+    def _fail(self, jobs: list[_Job], exc: Exception) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(exc)

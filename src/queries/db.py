@@ -1,0 +1,140 @@
+"""A small SQL adapter for the views: one API over sqlite3 and psycopg, `?` placeholders in both.
+
+Projections write through `write()` (one transaction; on SQLite `BEGIN IMMEDIATE`, so two writers
+queue instead of failing), queries read through `read()`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from mosaic.config import DatabaseUrl
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+POOL_CONNECTIONS_MAX = 16
+POOL_TIMEOUT_S = 10.0
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+
+
+class Tx(Protocol):
+    dialect: str
+
+    def execute(self, sql: str, params: Params = ()) -> None: ...
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    def one(self, sql: str, params: Params = ()) -> Row | None: ...
+    def all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+
+class _SqliteTx:
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Params = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+
+_pg_sql_cache: dict[str, str] = {}
+
+
+def _pg(sql: str) -> str:
+    translated = _pg_sql_cache.get(sql)
+    if translated is None:
+        assert "%" not in sql, "no literal % in view SQL"
+        translated = _pg_sql_cache[sql] = sql.replace("?", "%s")
+    return translated
+
+
+class _PgTx:
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Params = ()) -> None:
+        self._conn.execute(_pg(sql), params, prepare=True)
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(_pg(sql), rows)
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        row: Row | None = self._conn.execute(_pg(sql), params, prepare=True).fetchone()
+        return row
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._conn.execute(_pg(sql), params, prepare=True).fetchall()
+
+
+class Database:
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.dialect = url.dialect
+        self._local = threading.local()
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        if url.dialect == "postgresql":
+            self._pool = ConnectionPool(
+                url.psycopg_conninfo,
+                min_size=1,
+                max_size=POOL_CONNECTIONS_MAX,
+                timeout=POOL_TIMEOUT_S,
+                open=True,
+            )
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.url.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        if self._pool is None:
+            conn = self._sqlite()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return
+        with self._pool.connection() as pg, pg.transaction():
+            yield _PgTx(pg)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        if self._pool is None:
+            yield _SqliteTx(self._sqlite())
+            return
+        with self._pool.connection() as pg:
+            yield _PgTx(pg)
+            pg.rollback()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()

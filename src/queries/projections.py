@@ -1,0 +1,305 @@
+"""Event → view rows. One `Batch` folds many events in memory and writes them in one transaction.
+
+The views: `balances` (the spec's balance body), `statement` (every credit event with the running
+available balance), `api_keys` (list and lookup by keyed hash), `users` (sign-in), `open_reservations`
+(for the sweeper) and `charges` (refundable amounts). Every value comes from the events, so a rebuild
+from event zero gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mosaic.domain.accounts import Account
+from mosaic.domain.keys import ApiKey
+from mosaic.domain.users import User
+from mosaic.queries.db import Tx
+
+VIEW_TABLES = ("balances", "statement", "api_keys", "users", "open_reservations", "charges")
+TRACKING_NAME = "views"
+
+
+@dataclass(slots=True)
+class _Balance:
+    account_id: str
+    owner_user_id: str
+    plan_name: str
+    monthly_quota: int
+    sub_status: str
+    api_access: bool
+    settled_credits: int
+    reserved_credits: int
+    statement_lines: int
+    opened_at: str
+    is_new: bool
+
+    @property
+    def available_credits(self) -> int:
+        return self.settled_credits - self.reserved_credits
+
+
+def _ts(event: Any) -> str:
+    return str(event.timestamp.isoformat())
+
+
+class Batch:
+    """The view changes of one run of the projector, applied with `flush` inside its transaction."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.balances: dict[str, _Balance] = {}
+        self.statement_rows: list[tuple[Any, ...]] = []
+
+    def balance(self, account_id: str) -> _Balance:
+        row = self.balances.get(account_id)
+        if row is None:
+            found = self.tx.one(
+                "SELECT owner_user_id, plan_name, monthly_quota, sub_status, api_access, "
+                "settled_credits, reserved_credits, statement_lines, opened_at "
+                "FROM balances WHERE account_id = ?",
+                (account_id,),
+            )
+            assert found is not None, f"account {account_id} has events before it was opened"
+            row = _Balance(
+                account_id=account_id,
+                owner_user_id=found[0],
+                plan_name=found[1],
+                monthly_quota=int(found[2]),
+                sub_status=found[3],
+                api_access=bool(found[4]),
+                settled_credits=int(found[5]),
+                reserved_credits=int(found[6]),
+                statement_lines=int(found[7]),
+                opened_at=found[8],
+                is_new=False,
+            )
+            self.balances[account_id] = row
+        return row
+
+    def line(
+        self,
+        event: Any,
+        position: int,
+        kind: str,
+        delta_credits: int,
+        *,
+        reference: str | None = None,
+        tool: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        row = self.balance(str(event.originator_id))
+        row.statement_lines += 1
+        self.statement_rows.append(
+            (
+                row.account_id,
+                row.statement_lines,
+                position,
+                _ts(event),
+                kind,
+                reference,
+                tool,
+                delta_credits,
+                row.available_credits,
+                reason,
+                actor,
+            )
+        )
+
+    def flush(self) -> None:
+        for row in self.balances.values():
+            values = (
+                row.owner_user_id,
+                row.plan_name,
+                row.monthly_quota,
+                row.sub_status,
+                row.api_access,
+                row.settled_credits,
+                row.reserved_credits,
+                row.statement_lines,
+                row.opened_at,
+                row.account_id,
+            )
+            if row.is_new:
+                self.tx.execute(
+                    "INSERT INTO balances (owner_user_id, plan_name, monthly_quota, sub_status, "
+                    "api_access, settled_credits, reserved_credits, statement_lines, opened_at, "
+                    "account_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+                row.is_new = False
+            else:
+                self.tx.execute(
+                    "UPDATE balances SET owner_user_id = ?, plan_name = ?, monthly_quota = ?, "
+                    "sub_status = ?, api_access = ?, settled_credits = ?, reserved_credits = ?, "
+                    "statement_lines = ?, opened_at = ? WHERE account_id = ?",
+                    values,
+                )
+        self.tx.executemany(
+            "INSERT INTO statement (account_id, line, position, at, kind, reference, tool, "
+            "delta_credits, balance_after, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.statement_rows,
+        )
+        self.statement_rows.clear()
+
+
+Handler = Callable[[Batch, Any, int], None]
+HANDLERS: dict[type[Any], Handler] = {}
+
+
+def handles(event_class: type[Any]) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        assert event_class not in HANDLERS
+        HANDLERS[event_class] = handler
+        return handler
+
+    return register
+
+
+def project(batch: Batch, event: Any, position: int) -> None:
+    handler = HANDLERS.get(type(event))
+    if handler is not None:
+        handler(batch, event, position)
+
+
+# -- accounts and credits ------------------------------------------------------------------------
+
+
+@handles(Account.Opened)
+def _opened(batch: Batch, e: Any, position: int) -> None:
+    account_id = str(e.originator_id)
+    batch.balances[account_id] = _Balance(
+        account_id,
+        e.owner_user_id,
+        e.plan_name,
+        e.monthly_quota_credits,
+        e.sub_status,
+        e.api_access,
+        0,
+        0,
+        0,
+        _ts(e),
+        is_new=True,
+    )
+
+
+@handles(Account.MonthlyQuotaGranted)
+def _granted(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).settled_credits += e.amount_credits
+    batch.line(e, position, "monthly_grant", e.amount_credits, reference=e.period)
+
+
+@handles(Account.CreditsExpired)
+def _expired(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).settled_credits -= e.amount_credits
+    batch.line(e, position, "expiry", -e.amount_credits, reference=e.period)
+
+
+@handles(Account.CreditsReserved)
+def _reserved(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).reserved_credits += e.cost_credits
+    batch.line(e, position, "reserve", -e.cost_credits, reference=e.request_id, tool=e.tool)
+    batch.tx.execute(
+        "INSERT INTO open_reservations (request_id, account_id, tool, cost_credits, reserved_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e)),
+    )
+
+
+@handles(Account.ReservationCaptured)
+def _captured(batch: Batch, e: Any, position: int) -> None:
+    row = batch.balance(str(e.originator_id))
+    row.reserved_credits -= e.cost_credits
+    row.settled_credits -= e.cost_credits
+    batch.line(e, position, "capture", 0, reference=e.request_id, tool=e.tool)
+    batch.tx.execute("DELETE FROM open_reservations WHERE request_id = ?", (e.request_id,))
+    batch.tx.execute(
+        "INSERT INTO charges (charge_id, account_id, tool, cost_credits, refunded_credits, captured_at) "
+        "VALUES (?, ?, ?, ?, 0, ?)",
+        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e)),
+    )
+
+
+@handles(Account.ReservationReleased)
+def _released(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).reserved_credits -= e.cost_credits
+    batch.line(
+        e, position, "release", e.cost_credits, reference=e.request_id, tool=e.tool, reason=e.reason
+    )
+    batch.tx.execute("DELETE FROM open_reservations WHERE request_id = ?", (e.request_id,))
+
+
+@handles(Account.CreditsRefunded)
+def _refunded(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).settled_credits += e.amount_credits
+    batch.line(
+        e,
+        position,
+        "refund",
+        e.amount_credits,
+        reference=e.charge_id,
+        reason=e.reason,
+        actor=e.issued_by,
+    )
+    batch.tx.execute(
+        "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?",
+        (e.amount_credits, e.charge_id),
+    )
+
+
+@handles(Account.CreditsGranted)
+def _goodwill(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).settled_credits += e.amount_credits
+    batch.line(
+        e, position, "goodwill_grant", e.amount_credits, reference=e.grant_id, reason=e.reason,
+        actor=e.issued_by,
+    )
+
+
+@handles(Account.PlanChanged)
+def _plan(batch: Batch, e: Any, position: int) -> None:
+    row = batch.balance(str(e.originator_id))
+    row.plan_name, row.monthly_quota, row.api_access = e.plan_name, e.monthly_quota_credits, e.api_access
+
+
+@handles(Account.SubscriptionStatusChanged)
+def _status(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).sub_status = e.sub_status
+
+
+# -- users and keys ------------------------------------------------------------------------------
+
+
+@handles(User.Registered)
+def _user(batch: Batch, e: Any, position: int) -> None:
+    batch.tx.execute(
+        "INSERT INTO users (user_id, email, role, account_id, password_hash, registered_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (str(e.originator_id), e.email, e.role, e.account_id, e.password_hash, _ts(e)),
+    )
+
+
+@handles(User.PasswordChanged)
+def _password(batch: Batch, e: Any, position: int) -> None:
+    batch.tx.execute(
+        "UPDATE users SET password_hash = ? WHERE user_id = ?", (e.password_hash, str(e.originator_id))
+    )
+
+
+@handles(ApiKey.Created)
+def _key(batch: Batch, e: Any, position: int) -> None:
+    batch.tx.execute(
+        "INSERT INTO api_keys (key_id, account_id, user_id, name, prefix, key_hash, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (str(e.originator_id), e.account_id, e.user_id, e.name, e.prefix, e.key_hash, _ts(e)),
+    )
+
+
+@handles(ApiKey.Revoked)
+def _revoked(batch: Batch, e: Any, position: int) -> None:
+    batch.tx.execute(
+        "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE key_id = ?",
+        (_ts(e), e.revoked_by, str(e.originator_id)),
+    )

@@ -1,0 +1,151 @@
+"""Read functions over the views. They never change anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mosaic.queries.db import Database
+from mosaic.queries.projections import VIEW_TABLES
+
+STATEMENT_PAGE_MAX = 500
+KEYS_LIST_MAX = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account_id: str
+    balance: int
+    monthly_quota: int
+    plan_name: str
+    sub_status: str
+    api_access: bool
+    reserved_credits: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    user_id: str
+    email: str
+    role: str
+    account_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    key_id: str
+    account_id: str
+    user_id: str
+    name: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """What an API key lookup needs: whose key, and may that account use the API right now."""
+
+    key_id: str
+    account_id: str
+    user_id: str
+    revoked: bool
+    api_access: bool
+    sub_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    line: int
+    position: int
+    at: str
+    kind: str
+    reference: str | None
+    tool: str | None
+    delta_credits: int
+    balance_after: int
+    reason: str | None
+    actor: str | None
+
+
+class Views:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def balance(self, account_id: str) -> Balance | None:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT settled_credits - reserved_credits, monthly_quota, plan_name, sub_status, "
+                "api_access, reserved_credits FROM balances WHERE account_id = ?",
+                (account_id,),
+            )
+        if row is None:
+            return None
+        return Balance(account_id, int(row[0]), int(row[1]), row[2], row[3], bool(row[4]), int(row[5]))
+
+    def user_by_email(self, email: str) -> UserRow | None:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT user_id, email, role, account_id, password_hash FROM users WHERE email = ?",
+                (email,),
+            )
+        return UserRow(*row) if row else None
+
+    def user_by_id(self, user_id: str) -> UserRow | None:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT user_id, email, role, account_id, password_hash FROM users WHERE user_id = ?",
+                (user_id,),
+            )
+        return UserRow(*row) if row else None
+
+    def key_grant(self, key_hash: str) -> KeyGrant | None:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT k.key_id, k.account_id, k.user_id, k.revoked_at, b.api_access, b.sub_status "
+                "FROM api_keys k JOIN balances b ON b.account_id = k.account_id WHERE k.key_hash = ?",
+                (key_hash,),
+            )
+        if row is None:
+            return None
+        return KeyGrant(row[0], row[1], row[2], row[3] is not None, bool(row[4]), row[5])
+
+    def keys_of_user(self, user_id: str) -> list[KeyRow]:
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT k.key_id, k.account_id, k.user_id, k.name, k.prefix, k.created_at, "
+                "k.revoked_at, u.last_used_at FROM api_keys k "
+                "LEFT JOIN key_usage u ON u.key_id = k.key_id "
+                "WHERE k.user_id = ? ORDER BY k.created_at, k.key_id LIMIT ?",
+                (user_id, KEYS_LIST_MAX),
+            )
+        return [KeyRow(*row) for row in rows]
+
+    def statement(self, account_id: str, *, after_line: int = 0, limit: int = 100) -> list[StatementLine]:
+        assert 0 < limit <= STATEMENT_PAGE_MAX
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT line, position, at, kind, reference, tool, delta_credits, balance_after, "
+                "reason, actor FROM statement WHERE account_id = ? AND line > ? ORDER BY line LIMIT ?",
+                (account_id, after_line, limit),
+            )
+        return [StatementLine(*row) for row in rows]
+
+    def account_ids(self) -> list[str]:
+        with self.db.read() as tx:
+            return [row[0] for row in tx.all("SELECT account_id FROM balances ORDER BY account_id")]
+
+    def accounts_with_reservations_before(self, reserved_before_iso: str) -> list[str]:
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT DISTINCT account_id FROM open_reservations WHERE reserved_at < ? "
+                "ORDER BY account_id",
+                (reserved_before_iso,),
+            )
+        return [row[0] for row in rows]
+
+    def dump(self) -> dict[str, list[tuple[object, ...]]]:
+        """Every view row, ordered: what a rebuild must reproduce exactly."""
+        with self.db.read() as tx:
+            return {table: sorted(tx.all(f"SELECT * FROM {table}"), key=repr) for table in VIEW_TABLES}
