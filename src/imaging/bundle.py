@@ -1,0 +1,100 @@
+"""Every output of one artwork, as files: the ZIP bundle and the single-file outputs.
+
+The ZIP holds, in this order: `mystery.png`, `answer.png`, `legend.png`, `full.png`, `beauty.png`,
+`puzzle.svg`, `print.pdf`, `palette.json`. Entries carry a fixed timestamp (1980-01-01) and fixed
+permissions, PNGs are stored (already compressed) and the rest deflated, so the same artwork gives
+the same bytes.
+
+`palette.json`: `{"mode", "page", "colors", "regions", "palette": [{"number", "hex", "rgb", "name",
+"count"}, ...]}` with numbers 1..N in legend order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+from mosaic.imaging.artwork import Artwork
+from mosaic.imaging.beauty import beauty_image
+from mosaic.imaging.legend import legend_entries, legend_page
+from mosaic.imaging.pdf import print_pdf
+from mosaic.imaging.render import answer_page, full_page, mystery_page, png_bytes
+from mosaic.imaging.svg import puzzle_svg
+
+FileOutput = Literal["mystery", "answer", "legend", "full", "beauty", "svg", "pdf", "palette"]
+
+ZIP_DATE_TIME: Final = (1980, 1, 1, 0, 0, 0)
+ZIP_FILE_MODE: Final = 0o100644
+ZIP_CREATE_SYSTEM_UNIX: Final = 3
+ZIP_ENTRIES: Final[tuple[tuple[str, FileOutput], ...]] = (
+    ("mystery.png", "mystery"),
+    ("answer.png", "answer"),
+    ("legend.png", "legend"),
+    ("full.png", "full"),
+    ("beauty.png", "beauty"),
+    ("puzzle.svg", "svg"),
+    ("print.pdf", "pdf"),
+    ("palette.json", "palette"),
+)
+
+
+def palette_document(artwork: Artwork) -> dict[str, Any]:
+    """Return the content of `palette.json` (JSON-ready)."""
+    return {
+        "mode": artwork.mode,
+        "page": artwork.page.name,
+        "colors": artwork.color_count,
+        "regions": artwork.region_count,
+        "palette": [
+            {"number": e.number, "hex": e.hex, "rgb": list(e.rgb), "name": e.name, "count": e.count}
+            for e in legend_entries(artwork)
+        ],
+    }
+
+
+def palette_json(artwork: Artwork) -> bytes:
+    """Return `palette.json` as UTF-8 bytes (sorted keys, so byte-identical for the same artwork)."""
+    return (json.dumps(palette_document(artwork), indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _renderers(title: str) -> dict[FileOutput, Callable[[Artwork], bytes]]:
+    return {
+        "mystery": lambda a: png_bytes(mystery_page(a, title=title)),
+        "answer": lambda a: png_bytes(answer_page(a, title=title)),
+        "legend": lambda a: png_bytes(legend_page(a, title=title)),
+        "full": lambda a: png_bytes(full_page(a, title=title)),
+        "beauty": lambda a: png_bytes(beauty_image(a)),
+        "svg": lambda a: puzzle_svg(a, title=title),
+        "pdf": lambda a: print_pdf(a, title=title),
+        "palette": palette_json,
+    }
+
+
+def render_file(artwork: Artwork, output: FileOutput, *, title: str = "") -> bytes:
+    """Return the bytes of one output file of `artwork`."""
+    return _renderers(title)[output](artwork)
+
+
+def bundle_zip(
+    artwork: Artwork,
+    *,
+    title: str = "",
+    on_file: Callable[[str, int, int], None] | None = None,
+) -> bytes:
+    """Return the ZIP of every output, in `ZIP_ENTRIES` order; `on_file(name, done, total)` reports."""
+    renderers = _renderers(title)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for done, (name, output) in enumerate(ZIP_ENTRIES, start=1):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+            info.external_attr = ZIP_FILE_MODE << 16
+            info.create_system = ZIP_CREATE_SYSTEM_UNIX
+            stored = name.endswith(".png")
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            archive.writestr(info, renderers[output](artwork))
+            if on_file is not None:
+                on_file(name, done, len(ZIP_ENTRIES))
+    return buffer.getvalue()
