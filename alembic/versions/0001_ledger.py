@@ -17,15 +17,16 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        # Exactly the library's PostgresApplicationRecorder schema (CREATE_TABLE=n: we own it).
+        # Exactly the library's PostgresApplicationRecorder schema (CREATE_TABLE=n: we own it); the
+        # library names the table after the application ("mosaic") on PostgreSQL.
         op.execute(
-            "CREATE TABLE stored_events ("
+            "CREATE TABLE mosaic_events ("
             "originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea, "
             "notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
         )
         op.execute(
-            "CREATE UNIQUE INDEX stored_events_notification_id_idx "
-            "ON stored_events (notification_id ASC)"
+            "CREATE UNIQUE INDEX mosaic_events_notification_id_idx "
+            "ON mosaic_events (notification_id ASC)"
         )
         op.execute(
             "CREATE TYPE stored_event_uuid AS "
@@ -144,8 +145,10 @@ def downgrade() -> None:
         "users",
         "balances",
         "projection_tracking",
-        "stored_events",
     ):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
+        op.drop_table("mosaic_events")
         op.execute("DROP TYPE stored_event_uuid")
+    else:
+        op.drop_table("stored_events")

@@ -22,6 +22,11 @@ SQLITE_LOCK_TIMEOUT_S = 10
 POSTGRES_POOL_SIZE = 4
 
 
+def events_table(dialect: str) -> str:
+    """Where the library keeps the events: it names the table after the application on PostgreSQL."""
+    return "mosaic_events" if dialect == "postgresql" else "stored_events"
+
+
 class MsgspecTranscoder(Transcoder):
     """JSON via msgspec; datetimes are written as RFC 3339 and only `timestamp` is read back as one."""
 

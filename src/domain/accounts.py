@@ -88,6 +88,7 @@ class Account(Aggregate):
         self.charges: dict[str, Charge] = {}
         self.released: set[str] = set()
         self.granted_periods: dict[str, int] = {}
+        self.quota_remaining_credits = 0  # unspent part of the last monthly grant (spent first)
         self.goodwill_grant_ids: set[str] = set()
         self.key_ids: set[str] = set()
 
@@ -185,6 +186,7 @@ class Account(Aggregate):
             del account.reservations[self.request_id]
             account.reserved_credits -= self.cost_credits
             account.balance_credits -= self.cost_credits
+            account.quota_remaining_credits = max(0, account.quota_remaining_credits - self.cost_credits)
             account.charges[self.request_id] = Charge(self.cost_credits, self.tool)
 
     def release(self, *, request_id: UUID, reason: str) -> bool:
@@ -272,7 +274,7 @@ class Account(Aggregate):
             return False  # a late runner (clock skew) never grants a past period
         if self.granted_periods:
             last_period = max(self.granted_periods)
-            leftover = min(self.available_credits, self.granted_periods[last_period])
+            leftover = min(self.available_credits, self.quota_remaining_credits)
             if leftover > 0:
                 self.trigger_event(
                     self.CreditsExpired, period=last_period, amount_credits=leftover
@@ -293,6 +295,7 @@ class Account(Aggregate):
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
             account.granted_periods[self.period] = self.amount_credits
+            account.quota_remaining_credits = self.amount_credits
             account.balance_credits += self.amount_credits
 
     class CreditsExpired(Aggregate.Event):
@@ -302,6 +305,7 @@ class Account(Aggregate):
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
             account.balance_credits -= self.amount_credits
+            account.quota_remaining_credits -= self.amount_credits
 
     def grant_credits(
         self, *, grant_id: UUID, amount_credits: int, reason: str, issued_by: str

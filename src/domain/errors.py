@@ -17,6 +17,12 @@ class DomainError(Exception):
         self.message = message
 
 
+class InvalidInput(DomainError):
+    """A value the rules cannot accept (an e-mail that is not one, a password too short, ...)."""
+
+    code = "invalid_input"
+
+
 class NotFound(DomainError):
     code = "not_found"
 
@@ -73,6 +79,7 @@ class InvalidCredits(DomainError):
 
 
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
+    InvalidInput,
     NotFound,
     InsufficientCredits,
     ReservationNotOpen,

@@ -11,13 +11,40 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from mosaic.domain.errors import InvalidInput
+
 ROLES = ("user", "support", "auditor")
 EMAIL_CHARS_MAX = 254
 EMAIL_NAMESPACE = UUID("0b3c3d8e-9a55-4a5e-8f0e-6c1d2b7a9e41")
 
 
+PASSWORD_CHARS_MIN = 10
+PASSWORD_CHARS_MAX = 256
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def checked_email(email: str) -> str:
+    """The normalised e-mail, or InvalidInput saying what is wrong with it."""
+    email = normalise_email(email)
+    local, at, domain = email.partition("@")
+    if len(email) > EMAIL_CHARS_MAX or not at or not local or "." not in domain or " " in email:
+        raise InvalidInput("email must be an e-mail address such as ada@example.com")
+    return email
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_CHARS_MIN <= len(password) <= PASSWORD_CHARS_MAX:
+        raise InvalidInput(
+            f"password must be {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters long"
+        )
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
 
 
 def email_index_id(email: str) -> UUID:

@@ -1,0 +1,161 @@
+"""The ledger's contract, on SQLite and on PostgreSQL: commands, views, read-your-writes, rebuild."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mosaic.bootstrap import Services
+from mosaic.commands.ledger import request_id_for
+from mosaic.domain.errors import EmailTaken, InsufficientCredits, InvalidInput, NotFound, RefundExceedsCharge
+from tests.conftest import both_backends
+
+PASSWORD = "correct horse battery"
+
+
+def commercial(services: Services, email: str = "ada@example.com") -> tuple[uuid.UUID, uuid.UUID]:
+    committed = services.ledger.register_user(email=email, password=PASSWORD, plan_name="commercial")
+    services.settle(committed)
+    return committed.value.user_id, committed.value.account_id
+
+
+@both_backends()
+def test_a_new_commercial_user_reads_the_spec_balance(services: Services) -> None:
+    _, account_id = commercial(services)
+    balance = services.views.balance(str(account_id))
+    assert balance is not None
+    assert (balance.balance, balance.monthly_quota, balance.plan_name, balance.sub_status) == (
+        800,
+        800,
+        "commercial",
+        "active",
+    )
+
+
+@both_backends()
+def test_an_email_registers_once(services: Services) -> None:
+    commercial(services)
+    with pytest.raises(EmailTaken):
+        services.ledger.register_user(email=" ADA@example.com", password=PASSWORD)
+
+
+def test_bad_registration_input_is_refused_before_anything_is_written(services: Services) -> None:
+    position = services.store.recorder.max_notification_id()
+    for email, password in (("not-an-email", PASSWORD), ("a@b.c", "short"), ("a" * 300 + "@x.io", PASSWORD)):
+        with pytest.raises(InvalidInput):
+            services.ledger.register_user(email=email, password=password)
+    assert services.store.recorder.max_notification_id() == position
+
+
+@both_backends()
+def test_the_statement_shows_every_credit_event_with_a_running_balance(services: Services) -> None:
+    _, account_id = commercial(services)
+    ledger = services.ledger
+    kept, failed = uuid.uuid4(), uuid.uuid4()
+    ledger.reserve(account_id=account_id, request_id=kept, tool="cbn", cost_credits=1)
+    ledger.capture(account_id=account_id, request_id=kept)
+    ledger.reserve(account_id=account_id, request_id=failed, tool="ai", cost_credits=10)
+    ledger.release(account_id=account_id, request_id=failed, reason="upstream timed out")
+    ledger.refund(account_id=account_id, charge_id=kept, amount_credits=1, reason="smudged", issued_by="s")
+    services.settle(ledger.grant_credits(account_id=account_id, amount_credits=5, reason="sorry", issued_by="s"))
+    lines = services.views.statement(str(account_id))
+    assert [line.kind for line in lines] == [
+        "monthly_grant", "reserve", "capture", "reserve", "release", "refund", "goodwill_grant",
+    ]
+    running = 0
+    for line in lines:
+        running += line.delta_credits
+        assert line.balance_after == running
+    assert lines[-1].balance_after == 805 == services.views.balance(str(account_id)).balance  # type: ignore[union-attr]
+
+
+@both_backends()
+def test_a_repeated_request_id_returns_the_first_outcome_and_charges_once(services: Services) -> None:
+    _, account_id = commercial(services)
+    request_id = request_id_for(account_id, "idem-1")
+    first = services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
+    services.ledger.capture(account_id=account_id, request_id=request_id)
+    again = services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
+    assert (first.value.state, first.value.repeat) == ("reserved", False)
+    assert (again.value.state, again.value.repeat) == ("captured", True)
+    assert again.position is None  # nothing written
+    services.runner.catch_up()
+    assert services.views.balance(str(account_id)).balance == 799  # type: ignore[union-attr]
+
+
+@both_backends()
+def test_over_refund_is_refused_and_changes_nothing(services: Services) -> None:
+    _, account_id = commercial(services)
+    charge = uuid.uuid4()
+    services.ledger.reserve(account_id=account_id, request_id=charge, tool="ai", cost_credits=3)
+    services.ledger.capture(account_id=account_id, request_id=charge)
+    position = services.store.recorder.max_notification_id()
+    with pytest.raises(RefundExceedsCharge):
+        services.ledger.refund(account_id=account_id, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
+    assert services.store.recorder.max_notification_id() == position
+
+
+@both_backends()
+def test_concurrent_reservations_never_spend_the_same_credit(services: Services) -> None:
+    _, account_id = commercial(services)
+
+    def spend(_: int) -> bool:
+        request_id = uuid.uuid4()
+        try:
+            services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=3)
+        except InsufficientCredits:
+            return False
+        services.ledger.capture(account_id=account_id, request_id=request_id)
+        return True
+
+    with ThreadPoolExecutor(32) as pool:
+        outcomes = list(pool.map(spend, range(300)))
+    assert outcomes.count(True) == 800 // 3
+    services.runner.catch_up()
+    assert services.views.balance(str(account_id)).balance == 800 % 3  # type: ignore[union-attr]
+
+
+@both_backends()
+def test_a_rebuild_from_event_zero_equals_the_live_views(services: Services) -> None:
+    user_id, account_id = commercial(services)
+    commercial(services, "grace@example.com")
+    committed, _ = services.ledger.create_key(user_id=user_id, name="shop")
+    services.ledger.revoke_key(user_id=user_id, key_id=committed.value.key_id)
+    for i in range(5):
+        request_id = uuid.uuid4()
+        services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
+        if i % 2:
+            services.ledger.capture(account_id=account_id, request_id=request_id)
+    services.ledger.change_plan(account_id=account_id, plan_name="free")
+    services.runner.catch_up()
+    live = services.views.dump()
+    services.runner.rebuild()
+    assert services.views.dump() == live
+    assert live["statement"] and live["api_keys"] and live["open_reservations"]
+
+
+@both_backends()
+def test_revoking_another_users_key_is_not_found(services: Services) -> None:
+    owner, _ = commercial(services)
+    stranger, _ = commercial(services, "eve@example.com")
+    committed, _ = services.ledger.create_key(user_id=owner, name="shop")
+    with pytest.raises(NotFound):
+        services.ledger.revoke_key(user_id=stranger, key_id=committed.value.key_id)
+
+
+def test_a_writer_of_another_process_is_caught_up_with_before_a_refusal_stands(
+    make_services: object,
+) -> None:
+    first = make_services()  # type: ignore[operator]
+    second = make_services()  # type: ignore[operator]
+    _, account_id = commercial(first)
+    spent = uuid.uuid4()
+    first.ledger.reserve(account_id=account_id, request_id=spent, tool="cbn", cost_credits=800)
+    # the second instance caches the account with 0 credits available
+    with pytest.raises(InsufficientCredits):
+        second.ledger.reserve(account_id=account_id, request_id=uuid.uuid4(), tool="cbn", cost_credits=1)
+    first.ledger.release(account_id=account_id, request_id=spent, reason="failed")
+    outcome = second.ledger.reserve(account_id=account_id, request_id=uuid.uuid4(), tool="cbn", cost_credits=1)
+    assert outcome.value.available_credits == 799

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from mosaic.domain.accounts import Account, grant_id_for
+from mosaic.domain.errors import (
+    ChargeNotFound,
+    InsufficientCredits,
+    InvalidCredits,
+    KeyLimitReached,
+    RefundExceedsCharge,
+    ReservationNotOpen,
+)
+from mosaic.domain.plans import Plan
+
+COMMERCIAL = Plan("commercial", "Commercial", 4399, 800, True)
+
+
+def commercial_account(period: str = "2026-11") -> Account:
+    account = Account.open(
+        account_id=uuid.uuid4(), owner_user_id=uuid.uuid4(), plan=COMMERCIAL, sub_status="active"
+    )
+    account.start_period(period=period)
+    return account
+
+
+def test_a_new_commercial_account_holds_its_monthly_quota() -> None:
+    account = commercial_account()
+    assert account.available_credits == 800
+    assert account.can_use_api
+
+
+def test_reserved_credits_count_against_the_balance() -> None:
+    account = commercial_account()
+    account.reserve(request_id=uuid.uuid4(), tool="cbn", cost_credits=300)
+    assert account.available_credits == 500
+    assert account.balance_credits == 800
+
+
+def test_a_reservation_beyond_the_available_credits_is_refused_and_changes_nothing() -> None:
+    account = commercial_account()
+    account.reserve(request_id=uuid.uuid4(), tool="cbn", cost_credits=790)
+    version = account.version
+    with pytest.raises(InsufficientCredits) as raised:
+        account.reserve(request_id=uuid.uuid4(), tool="cbn", cost_credits=11)
+    assert raised.value.available_credits == 10
+    assert account.version == version
+
+
+@pytest.mark.parametrize("cost", [0, -1, 1001])
+def test_a_cost_outside_its_range_is_refused(cost: int) -> None:
+    with pytest.raises(InvalidCredits):
+        commercial_account().reserve(request_id=uuid.uuid4(), tool="cbn", cost_credits=cost)
+
+
+def test_capture_charges_and_repeating_it_charges_nothing_more() -> None:
+    account = commercial_account()
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=3)
+    assert account.capture(request_id=request_id) is True
+    assert account.capture(request_id=request_id) is False
+    assert account.available_credits == 797
+    assert account.request_state(request_id) == "captured"
+
+
+def test_release_gives_the_credits_back_once() -> None:
+    account = commercial_account()
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=3)
+    assert account.release(request_id=request_id, reason="generation failed") is True
+    assert account.release(request_id=request_id, reason="again") is False
+    assert account.available_credits == 800
+
+
+def test_a_released_reservation_cannot_be_captured() -> None:
+    account = commercial_account()
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=1)
+    account.release(request_id=request_id, reason="failed")
+    with pytest.raises(ReservationNotOpen):
+        account.capture(request_id=request_id)
+
+
+def test_a_captured_reservation_cannot_be_released() -> None:
+    account = commercial_account()
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=1)
+    account.capture(request_id=request_id)
+    with pytest.raises(ReservationNotOpen):
+        account.release(request_id=request_id, reason="too late")
+
+
+def test_a_refund_never_exceeds_what_remains_of_its_charge() -> None:
+    account = commercial_account()
+    charge = uuid.uuid4()
+    account.reserve(request_id=charge, tool="ai", cost_credits=10)
+    account.capture(request_id=charge)
+    account.refund(refund_id=uuid.uuid4(), charge_id=charge, amount_credits=6, reason="blurry", issued_by="s")
+    with pytest.raises(RefundExceedsCharge):
+        account.refund(
+            refund_id=uuid.uuid4(), charge_id=charge, amount_credits=5, reason="more", issued_by="s"
+        )
+    assert account.available_credits == 796
+
+
+def test_a_repeated_refund_id_refunds_once() -> None:
+    account = commercial_account()
+    charge, refund = uuid.uuid4(), uuid.uuid4()
+    account.reserve(request_id=charge, tool="ai", cost_credits=10)
+    account.capture(request_id=charge)
+    assert account.refund(refund_id=refund, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
+    assert not account.refund(refund_id=refund, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
+    assert account.available_credits == 794
+
+
+def test_a_refund_must_name_a_captured_charge() -> None:
+    account = commercial_account()
+    reserved = uuid.uuid4()
+    account.reserve(request_id=reserved, tool="cbn", cost_credits=1)
+    for charge in (uuid.uuid4(), reserved):
+        with pytest.raises(ChargeNotFound):
+            account.refund(refund_id=uuid.uuid4(), charge_id=charge, amount_credits=1, reason="r", issued_by="s")
+
+
+def test_a_period_is_granted_once_and_its_leftover_expires_when_the_next_starts() -> None:
+    account = commercial_account("2026-10")
+    assert account.start_period(period="2026-10") is False
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=100)
+    account.capture(request_id=request_id)
+    assert account.start_period(period="2026-11") is True
+    expired = [e for e in account.pending_events if isinstance(e, Account.CreditsExpired)]
+    assert [(e.period, e.amount_credits) for e in expired] == [("2026-10", 700)]
+    assert account.available_credits == 800
+    granted = [e for e in account.pending_events if isinstance(e, Account.MonthlyQuotaGranted)]
+    assert granted[-1].grant_id == str(grant_id_for(account.id, "2026-11"))
+
+
+def test_goodwill_credits_survive_the_end_of_a_period() -> None:
+    account = commercial_account("2026-10")
+    account.grant_credits(grant_id=uuid.uuid4(), amount_credits=50, reason="sorry", issued_by="s")
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=820)
+    account.capture(request_id=request_id)
+    account.start_period(period="2026-11")
+    assert account.available_credits == 30 + 800
+
+
+def test_a_past_period_is_never_granted_after_a_newer_one() -> None:
+    account = commercial_account("2026-11")
+    assert account.start_period(period="2026-10") is False
+
+
+def test_reservations_older_than_the_timeout_are_listed_for_release() -> None:
+    account = commercial_account()
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=1)
+    reserved_at = account.reservations[str(request_id)].reserved_at
+    timeout = timedelta(minutes=15)
+    assert account.expired_reservations(now=reserved_at + timedelta(minutes=14), timeout=timeout) == []
+    assert account.expired_reservations(now=reserved_at + timeout, timeout=timeout) == [request_id]
+
+
+def test_an_account_holds_at_most_its_cap_of_active_keys() -> None:
+    account = commercial_account()
+    for _ in range(100):
+        account.add_key(key_id=uuid.uuid4())
+    with pytest.raises(KeyLimitReached):
+        account.add_key(key_id=uuid.uuid4())
+    account.remove_key(key_id=uuid.UUID(next(iter(account.key_ids))))
+    account.add_key(key_id=uuid.uuid4())
+
+
+def test_a_lapsed_subscription_loses_api_access() -> None:
+    account = commercial_account()
+    account.change_subscription_status(sub_status="past_due")
+    assert not account.can_use_api
