@@ -1,0 +1,159 @@
+"""Hypothesis: random command sequences against a plain model never break a rule, and the views
+always equal a fold of the events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from mosaic.bootstrap import Services, build
+from mosaic.domain.accounts import Account
+from mosaic.domain.errors import ChargeNotFound, InsufficientCredits, RefundExceedsCharge, ReservationNotOpen
+from tests.conftest import settings_for
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.month = 0
+
+    def __call__(self) -> datetime:
+        return datetime(2026 + self.month // 12, 1 + self.month % 12, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Services, Clock]:
+    clock = Clock()
+    path: Path = tmp_path_factory.mktemp("model") / "mosaic.db"
+    services = build(settings_for(f"sqlite:///{path}"), background=False, clock=clock)
+    yield services, clock  # type: ignore[misc]
+    services.close()
+
+
+class LedgerModel(RuleBasedStateMachine):
+    services: Services
+    clock: Clock
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock.month = 0
+        email = f"m{uuid.uuid4().hex[:10]}@example.com"
+        committed = self.services.ledger.register_user(
+            email=email, password="correct horse battery", plan_name="commercial"
+        )
+        self.account_id = committed.value.account_id
+        self.settled = 800
+        self.quota_left = 800
+        self.reserved: dict[uuid.UUID, int] = {}
+        self.charges: dict[uuid.UUID, list[int]] = {}
+        self.released: set[uuid.UUID] = set()
+
+    @property
+    def available(self) -> int:
+        return self.settled - sum(self.reserved.values())
+
+    @rule(cost=st.integers(1, 60))
+    def reserve(self, cost: int) -> None:
+        request_id = uuid.uuid4()
+        try:
+            self.services.ledger.reserve(account_id=self.account_id, request_id=request_id, tool="cbn", cost_credits=cost)
+        except InsufficientCredits:
+            assert cost > self.available
+            return
+        assert cost <= self.available
+        self.reserved[request_id] = cost
+
+    @precondition(lambda self: self.reserved)
+    @rule(data=st.data())
+    def capture(self, data: st.DataObject) -> None:
+        request_id = data.draw(st.sampled_from(sorted(self.reserved)))
+        self.services.ledger.capture(account_id=self.account_id, request_id=request_id)
+        cost = self.reserved.pop(request_id)
+        self.settled -= cost
+        self.quota_left = max(0, self.quota_left - cost)
+        self.charges[request_id] = [cost, 0]
+
+    @precondition(lambda self: self.reserved)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        request_id = data.draw(st.sampled_from(sorted(self.reserved)))
+        self.services.ledger.release(account_id=self.account_id, request_id=request_id, reason="failed")
+        self.reserved.pop(request_id)
+        self.released.add(request_id)
+
+    @precondition(lambda self: self.released or self.charges)
+    @rule(data=st.data())
+    def settle_twice_is_refused(self, data: st.DataObject) -> None:
+        request_id = data.draw(st.sampled_from(sorted(self.released | set(self.charges))))
+        with pytest.raises(ReservationNotOpen):
+            if request_id in self.released:
+                self.services.ledger.capture(account_id=self.account_id, request_id=request_id)
+            else:
+                self.services.ledger.release(account_id=self.account_id, request_id=request_id, reason="late")
+
+    @rule(data=st.data(), amount=st.integers(1, 70))
+    def refund(self, data: st.DataObject, amount: int) -> None:
+        candidates = [*sorted(self.charges), uuid.uuid4()]
+        charge_id = data.draw(st.sampled_from(candidates))
+        try:
+            self.services.ledger.refund(
+                account_id=self.account_id, charge_id=charge_id, amount_credits=amount, reason="r", issued_by="s"
+            )
+        except ChargeNotFound:
+            assert charge_id not in self.charges
+            return
+        except RefundExceedsCharge:
+            cost, refunded = self.charges[charge_id]
+            assert amount > cost - refunded
+            return
+        self.charges[charge_id][1] += amount
+        assert self.charges[charge_id][1] <= self.charges[charge_id][0]
+        self.settled += amount
+
+    @rule(amount=st.integers(1, 100))
+    def goodwill(self, amount: int) -> None:
+        self.services.ledger.grant_credits(account_id=self.account_id, amount_credits=amount, reason="sorry", issued_by="s")
+        self.settled += amount
+
+    @rule()
+    def next_month(self) -> None:
+        self.clock.month += 1
+        assert self.services.ledger.start_period(account_id=self.account_id).value is True
+        assert self.services.ledger.start_period(account_id=self.account_id).value is False
+        self.settled -= min(self.available, self.quota_left)
+        self.settled += 800
+        self.quota_left = 800
+
+    @invariant()
+    def the_aggregate_agrees_with_the_model_and_never_goes_negative(self) -> None:
+        account = self.services.store.repository.get(self.account_id)
+        assert isinstance(account, Account)
+        assert account.available_credits == self.available >= 0
+        assert account.reserved_credits == sum(self.reserved.values())
+
+    def teardown(self) -> None:
+        self.services.runner.catch_up()
+        balance = self.services.views.balance(str(self.account_id))
+        assert balance is not None and balance.balance == self.available
+        lines = self.services.views.statement(str(self.account_id), limit=500)
+        running = 0
+        for line in lines:
+            running += line.delta_credits
+            assert line.balance_after == running >= 0
+        assert running == self.available
+
+
+def test_random_command_sequences_keep_every_rule(shared: tuple[Services, Clock]) -> None:
+    LedgerModel.services, LedgerModel.clock = shared
+    LedgerModel.TestCase.settings = settings(
+        max_examples=30, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    LedgerModel.TestCase().runTest()
+    before = shared[0].views.dump()
+    shared[0].runner.rebuild()
+    assert shared[0].views.dump() == before
