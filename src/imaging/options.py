@@ -30,7 +30,7 @@ COLORS_MAX: Final = 20
 COLORS_DEFAULT: Final = 12
 HINT_CHARS_MAX: Final = 200
 FIELDS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "hint")
-_COLORS_PATTERN: Final = re.compile(r"[0-9]{1,3}")
+_COLORS_PATTERN: Final = re.compile(r"[1-9][0-9]?")
 
 
 class InvalidOption(ValueError):

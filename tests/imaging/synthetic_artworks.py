@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 import numpy as np
+from numpy.typing import NDArray
 
 from mosaic.imaging.artwork import Artwork, Box, Mode, PageName, page_for
 
@@ -90,3 +94,41 @@ def rings_artwork(*, page_name: PageName = "letter", lineart: bool = False) -> A
     )
     artwork.check()
     return artwork
+
+
+# --- artworks from the fixture photos, made once per test session -------------------------------
+
+IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+PHOTO_NAMES = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
+NUMBERED_MODES: tuple[Mode, ...] = ("hex", "voronoi", "cbn")
+TEST_COLORS = 12
+
+
+@cache
+def photo(name: str) -> NDArray[np.uint8]:
+    from mosaic.imaging.decode import decode_photo
+
+    page = page_for("letter")
+    data = (IMAGES / f"{name}.png").read_bytes()
+    return decode_photo(data, max_side_px=max(page.art.width, page.art.height))
+
+
+@cache
+def photo_artwork(name: str, mode: Mode, page_name: PageName = "letter") -> Artwork:
+    """The artwork of fixture photo `name` in `mode` at its default level and 12 colors."""
+    page = page_for(page_name)
+    if mode == "hex":
+        from mosaic.imaging.mosaic import hex_artwork
+
+        return hex_artwork(photo(name), page=page, colors=TEST_COLORS)
+    if mode == "voronoi":
+        from mosaic.imaging.mosaic import voronoi_artwork
+
+        return voronoi_artwork(photo(name), page=page, colors=TEST_COLORS)
+    if mode == "cbn":
+        from mosaic.imaging.cbn import cbn_artwork
+
+        return cbn_artwork(photo(name), page=page, colors=TEST_COLORS)
+    from mosaic.imaging.lineart import lineart_artwork
+
+    return lineart_artwork(photo(name), page=page)

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from synthetic_artworks import (
+    NUMBERED_MODES,
+    PHOTO_NAMES,
+    TEST_COLORS,
+    grid_artwork,
+    photo_artwork,
+    rings_artwork,
+)
+
+from mosaic.imaging.artwork import Artwork, page_for, px_from_pt
+from mosaic.imaging.beauty import beauty_image
+from mosaic.imaging.legend import legend_page
+from mosaic.imaging.render import (
+    NUMBER_GREY,
+    answer_page,
+    full_page,
+    line_width_px,
+    mystery_page,
+    number_boxes,
+    outline_mask,
+    png_bytes,
+    puzzle_grey,
+)
+
+PAGE_RENDERERS = (mystery_page, answer_page, legend_page, full_page)
+PAGE_SIZES = {"letter": (2550, 3300), "a4": (2480, 3508)}
+NUMBER_PT_MIN = {"hex": 6.0, "voronoi": 6.0, "cbn": 8.0}  # the default levels' legible minimum
+
+
+def check_numbers_clear(artwork: Artwork) -> None:
+    """Every region's number ink lies inside it, on no line, and prints as numbers, not lines."""
+    labels = artwork.labels
+    lines = outline_mask(labels, width_px=line_width_px(artwork))
+    page = puzzle_grey(artwork)
+    box = artwork.box
+    art = page[box.y : box.y + box.height, box.x : box.x + box.width]
+    for region, (x0, y0, x1, y1) in enumerate(number_boxes(artwork)):
+        assert 0 <= x0 < x1 <= labels.shape[1] and 0 <= y0 < y1 <= labels.shape[0], region
+        assert (labels[y0:y1, x0:x1] == region).all(), f"number of region {region} leaves it"
+        assert not lines[y0:y1, x0:x1].any(), f"number of region {region} touches a line"
+        assert int(art[y0:y1, x0:x1].min()) >= NUMBER_GREY - 1, region
+
+
+def test_pages_have_the_exact_print_size_and_300_dpi_for_each_page() -> None:
+    for page_name, size in PAGE_SIZES.items():
+        artwork = grid_artwork(page_name=page_name)
+        for render in PAGE_RENDERERS:
+            decoded = Image.open(io.BytesIO(png_bytes(render(artwork))))
+            assert decoded.size == size, (render.__name__, page_name)
+            assert decoded.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_margins_are_at_least_half_an_inch_on_every_page() -> None:
+    for page_name in PAGE_SIZES:
+        for render in PAGE_RENDERERS:
+            pixels = np.asarray(render(grid_artwork(page_name=page_name)).convert("L"))
+            margin = 150
+            assert (pixels[:margin] == 255).all() and (pixels[-margin:] == 255).all()
+            assert (pixels[:, :margin] == 255).all() and (pixels[:, -margin:] == 255).all()
+
+
+def test_outlines_are_shared_by_both_neighbours_at_the_line_width() -> None:
+    labels = np.zeros((20, 20), dtype=np.int32)
+    labels[:, 10:] = 1
+    mask = outline_mask(labels, width_px=4)
+    assert mask[:, 8:12].all() and not mask[:, :8].any() and not mask[:, 12:].any()
+
+
+def test_every_number_is_inside_its_region_and_clear_of_the_lines_on_synthetic_art() -> None:
+    check_numbers_clear(grid_artwork(colors=20))
+    check_numbers_clear(rings_artwork())
+
+
+def test_the_answer_paints_each_region_in_its_palette_color() -> None:
+    artwork = grid_artwork()
+    pixels = np.asarray(answer_page(artwork))
+    for region, (x, y) in enumerate(artwork.anchors_xy):
+        color = artwork.palette_rgb[artwork.region_color[region]]
+        px, py = artwork.box.x + round(float(x)), artwork.box.y + round(float(y))
+        assert (pixels[py, px] == color).all()
+
+
+def test_the_line_art_puzzle_is_the_ink_and_carries_no_numbers() -> None:
+    artwork = rings_artwork(lineart=True)
+    assert artwork.ink is not None
+    page = puzzle_grey(artwork)
+    box = artwork.box
+    art = page[box.y : box.y + box.height, box.x : box.x + box.width]
+    assert ((art == 0) == artwork.ink).all()
+
+
+def test_the_line_art_answer_keeps_the_ink_on_top_of_the_colors() -> None:
+    artwork = rings_artwork(lineart=True)
+    assert artwork.ink is not None
+    pixels = np.asarray(answer_page(artwork))
+    box = artwork.box
+    art = pixels[box.y : box.y + box.height, box.x : box.x + box.width]
+    assert (art[artwork.ink] == 0).all()
+    assert (art[600, 600] == artwork.palette_rgb[2]).all()
+
+
+def test_rerendering_gives_byte_identical_pngs() -> None:
+    artwork = grid_artwork()
+    for render in (*PAGE_RENDERERS, beauty_image):
+        assert png_bytes(render(artwork)) == png_bytes(render(grid_artwork()))
+
+
+def test_rendering_leaves_the_artwork_untouched() -> None:
+    artwork = rings_artwork()
+    labels, anchors = artwork.labels.copy(), artwork.anchors_xy.copy()
+    full_page(artwork)
+    answer_page(artwork)
+    assert (artwork.labels == labels).all() and (artwork.anchors_xy == anchors).all()
+
+
+@pytest.mark.parametrize("mode", NUMBERED_MODES)
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_pages_from_every_fixture_photo_keep_the_printing_rules(name: str, mode: str) -> None:
+    artwork = photo_artwork(name, mode)  # type: ignore[arg-type]
+    artwork.check()
+    assert artwork.color_count == TEST_COLORS
+    assert artwork.number_size_pt >= NUMBER_PT_MIN[mode]
+    assert px_from_pt(artwork.line_width_pt) >= px_from_pt(0.75) - 0.5
+    check_numbers_clear(artwork)
+    assert mystery_page(artwork).size == PAGE_SIZES["letter"]
+    assert full_page(artwork).size == PAGE_SIZES["letter"]
+
+
+def test_line_art_pages_from_a_fixture_photo_have_the_exact_size() -> None:
+    artwork = photo_artwork("astronaut", "lineart")
+    assert not artwork.numbered and artwork.ink is not None
+    for render in PAGE_RENDERERS:
+        assert render(artwork).size == PAGE_SIZES["letter"]
+
+
+def test_a4_pages_from_a_photo_have_the_a4_size() -> None:
+    artwork = photo_artwork("coffee", "hex", "a4")
+    assert artwork.page == page_for("a4")
+    assert full_page(artwork).size == PAGE_SIZES["a4"]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from synthetic_artworks import grid_artwork, photo_artwork, rings_artwork
+
+from mosaic.imaging.artwork import Artwork
+from mosaic.imaging.svg import puzzle_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _parsed(artwork: Artwork) -> ET.Element:
+    return ET.fromstring(puzzle_svg(artwork, title="Test & <check>"))
+
+
+def _check_one_path_and_one_number_per_region(artwork: Artwork) -> None:
+    root = _parsed(artwork)
+    paths = root.findall(f".//{SVG}path")
+    texts = root.findall(f".//{SVG}text")
+    assert len(paths) == artwork.region_count
+    assert len(texts) == (artwork.region_count if artwork.numbered else 0)
+    for region, path in enumerate(paths):
+        assert path.get("data-number") == str(int(artwork.region_color[region]) + 1)
+    if artwork.numbered:
+        assert [t.text for t in texts] == [str(int(c) + 1) for c in artwork.region_color]
+
+
+def test_the_svg_has_one_path_per_region_and_one_number_per_numbered_region() -> None:
+    _check_one_path_and_one_number_per_region(grid_artwork())
+    _check_one_path_and_one_number_per_region(grid_artwork(mode="hex"))
+    _check_one_path_and_one_number_per_region(rings_artwork())
+
+
+def test_the_line_art_svg_has_one_path_per_region_and_no_numbers() -> None:
+    _check_one_path_and_one_number_per_region(rings_artwork(lineart=True))
+
+
+def test_a_region_with_a_hole_is_one_path_of_two_rings_filled_even_odd() -> None:
+    root = _parsed(rings_artwork())
+    ring = root.findall(f".//{SVG}path")[1]
+    assert ring.get("d", "").count("M") == 2
+    group = root.find(f"{SVG}g[@id='regions']")
+    assert group is not None and group.get("fill-rule") == "evenodd"
+
+
+@pytest.mark.parametrize(("page_name", "view_box"), [("letter", "0 0 612 792"), ("a4", "0 0 595 842")])
+def test_the_view_box_is_the_page_in_points(page_name: str, view_box: str) -> None:
+    root = _parsed(grid_artwork(page_name=page_name))  # type: ignore[arg-type]
+    assert root.get("viewBox") == view_box
+    assert re.fullmatch(r"[0-9.]+mm", root.get("width", ""))
+
+
+def test_the_svg_of_a_segmented_photo_parses_with_one_path_per_region() -> None:
+    _check_one_path_and_one_number_per_region(photo_artwork("chelsea", "cbn"))
+    _check_one_path_and_one_number_per_region(photo_artwork("chelsea", "voronoi"))
+
+
+def test_the_svg_is_byte_identical_on_a_rerun() -> None:
+    assert puzzle_svg(rings_artwork()) == puzzle_svg(rings_artwork())
+    artwork = photo_artwork("coffee", "voronoi")
+    assert puzzle_svg(artwork) == puzzle_svg(artwork)
