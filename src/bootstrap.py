@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mosaic.commands.ledger import Clock, Ledger, utc_now
 from mosaic.commands.plans import PlanCatalogue
@@ -27,7 +28,7 @@ class Services:
     views: Views
     usage: KeyUsage
 
-    def settle(self, committed: Committed[object]) -> None:
+    def settle(self, committed: Committed[Any]) -> None:
         """Wait until the views show `committed` (read-your-writes)."""
         if not self.runner.wait_for(committed.position):
             raise TimeoutError(f"views did not reach position {committed.position} in time")
