@@ -1,0 +1,53 @@
+"""`create_app(services)`: the Starlette application over one `Services`.
+
+Thin by design: each route parses its input, calls one command or query, and encodes the answer.
+The only middleware is the pure-ASGI request-id layer; auth and rate limits run inside the route
+wrapper (`mosaic.http.routing.route_for`), so routes without auth pay nothing for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from mosaic.bootstrap import Services
+from mosaic.http.auth import Authenticator
+from mosaic.http.errors import http_exception_handler
+from mosaic.http.middleware import RequestIdMiddleware
+from mosaic.http.ratelimit import RateLimits
+from mosaic.http.routes import all_endpoints
+from mosaic.http.routing import HttpContext, route_for
+
+
+def create_app(
+    services: Services,
+    *,
+    rate_limits: RateLimits | None = None,
+    close_services_on_shutdown: bool = False,
+) -> Starlette:
+    """The app. `rate_limits` defaults to the settings' storage and policies (tests pass their own)."""
+    settings = services.settings
+    limits = rate_limits or RateLimits(
+        settings.ratelimit_storage, api=settings.ratelimit_api, login=settings.ratelimit_login
+    )
+    http = HttpContext(services=services, auth=Authenticator(services), limits=limits)
+    http.endpoints = all_endpoints()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_services_on_shutdown:
+            services.close()
+
+    app = Starlette(
+        routes=[route_for(endpoint, http) for endpoint in http.endpoints],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={HTTPException: http_exception_handler},
+        lifespan=lifespan,
+    )
+    app.state.http = http
+    return app

@@ -1,0 +1,210 @@
+"""Who is calling: an API key (`Bearer us_live_…`) or a JWT issued by sign-in.
+
+An API key costs microseconds: its checksum is checked with no storage at all, then its keyed hash
+(HMAC) is looked up through a small per-process cache in front of the `api_keys` view. Entries live
+at most `KEY_CACHE_TTL_S`, so a key revoked through another server is refused here within that time;
+a key revoked through this server is dropped from the cache at once (`forget_key`).
+
+JWTs are HS256 only (algorithms pinned), signed with a secret derived from the server secret under
+its own label, so a token secret never equals the key-hash secret. `exp`, `iat` and `sub` are required.
+Every failure is a 401 `ApiError`, never a 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+import jwt
+from starlette.concurrency import run_in_threadpool
+
+from mosaic.bootstrap import Services
+from mosaic.domain.keys import KEY_PREFIX, is_well_formed_key
+from mosaic.domain.plans import USABLE_SUBSCRIPTION_STATUSES
+from mosaic.domain.users import ROLES
+from mosaic.http.errors import ApiError
+from mosaic.queries.views import KeyGrant
+
+log = logging.getLogger(__name__)
+
+KEY_CACHE_TTL_S = 0.5
+KEY_CACHE_ENTRIES_MAX = 10_000
+AUTHORIZATION_CHARS_MAX = 4_096
+JWT_ALGORITHM = "HS256"
+JWT_SECRET_LABEL = b"mosaic/jwt-hs256/v1"
+
+assert KEY_CACHE_TTL_S <= 1.0, "a key revoked elsewhere must be refused here within 1 s"
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mosaic"'}
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers=_CHALLENGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: Literal["api_key", "jwt"]
+    user_id: str
+    account_id: str
+    role: str
+    key_id: str | None = None
+
+    @property
+    def rate_identity(self) -> str:
+        """What the API rate limit counts: each key on its own, or the signed-in user."""
+        return f"key:{self.key_id}" if self.key_id is not None else f"user:{self.user_id}"
+
+
+class KeyGrantCache:
+    """hash → (grant or None, expiry), bounded; `epoch` guards against a lookup racing a revocation."""
+
+    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S, entries_max: int = KEY_CACHE_ENTRIES_MAX) -> None:
+        self.ttl_s = ttl_s
+        self.entries_max = entries_max
+        self.epoch = 0
+        self._entries: OrderedDict[str, tuple[KeyGrant | None, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> tuple[bool, KeyGrant | None]:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[1] < time.monotonic():
+            return False, None
+        return True, entry[0]
+
+    def put(self, key_hash: str, grant: KeyGrant | None, *, epoch: int) -> None:
+        with self._lock:
+            if epoch != self.epoch:
+                return  # a key was revoked while this lookup ran: its answer may be stale
+            self._entries[key_hash] = (grant, time.monotonic() + self.ttl_s)
+            self._entries.move_to_end(key_hash)
+            while len(self._entries) > self.entries_max:
+                self._entries.popitem(last=False)
+
+    def forget_key(self, key_id: str) -> None:
+        with self._lock:
+            self.epoch += 1
+            for key_hash, (grant, _) in list(self._entries.items()):
+                if grant is not None and grant.key_id == key_id:
+                    del self._entries[key_hash]
+
+
+class Authenticator:
+    def __init__(self, services: Services, cache: KeyGrantCache | None = None) -> None:
+        self.services = services
+        self.cache = cache or KeyGrantCache()
+        self._jwt_secret = hmac.new(services.settings.secret, JWT_SECRET_LABEL, hashlib.sha256).digest()
+        self.token_ttl_s = services.settings.jwt_ttl_s
+
+    async def authenticate(self, authorization: str | None, *, api_key_allowed: bool) -> Principal:
+        token = _bearer_token(authorization)
+        if token.startswith(KEY_PREFIX):
+            if not api_key_allowed:
+                raise unauthorized(
+                    "api_key_not_accepted", "this route needs a signed-in session (JWT), not an API key"
+                )
+            return await self._api_key(token)
+        return self._jwt(token)
+
+    # -- API keys ------------------------------------------------------------------------------
+
+    async def _api_key(self, key: str) -> Principal:
+        if not is_well_formed_key(key):
+            raise unauthorized("invalid_api_key", "this API key is malformed (its checksum is wrong)")
+        key_hash = self.services.ledger.key_hash(key)
+        hit, grant = self.cache.get(key_hash)
+        if not hit:
+            epoch = self.cache.epoch
+            grant = await run_in_threadpool(self._lookup, key_hash)
+            self.cache.put(key_hash, grant, epoch=epoch)
+        if grant is None:
+            raise unauthorized("invalid_api_key", "this API key is not known")
+        if grant.revoked:
+            raise unauthorized("api_key_revoked", "this API key has been revoked")
+        if not grant.api_access:
+            raise ApiError(
+                403, "plan_required", "API access needs the Commercial plan; this account's plan lacks it"
+            )
+        if grant.sub_status not in USABLE_SUBSCRIPTION_STATUSES:
+            raise ApiError(
+                403,
+                "plan_required",
+                "API access needs an active Commercial plan subscription "
+                f"(this account's subscription is {grant.sub_status!r})",
+            )
+        return Principal("api_key", grant.user_id, grant.account_id, "user", key_id=grant.key_id)
+
+    def _lookup(self, key_hash: str) -> KeyGrant | None:
+        grant = self.services.views.key_grant(key_hash)
+        if grant is not None and not grant.revoked:
+            try:
+                self.services.usage.touch(grant.key_id)  # throttles itself; runs at most per cache miss
+            except Exception:  # 'last used' is a convenience: never refuse a request over it
+                log.warning("could not record the use of key %s", grant.key_id, exc_info=True)
+        return grant
+
+    def forget_key(self, key_id: str) -> None:
+        self.cache.forget_key(key_id)
+
+    # -- JWT -----------------------------------------------------------------------------------
+
+    def issue_token(self, *, user_id: str, account_id: str, role: str) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": user_id,
+            "acct": account_id,
+            "role": role,
+            "iat": now,
+            "exp": now + self.token_ttl_s,
+        }
+        return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
+
+    def _jwt(self, token: str) -> Principal:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._jwt_secret,
+                algorithms=[JWT_ALGORITHM],
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("token_expired", "this token has expired; sign in again") from None
+        except jwt.InvalidTokenError:
+            raise unauthorized("invalid_token", "this token is not valid") from None
+        user_id, account_id, role = claims.get("sub"), claims.get("acct"), claims.get("role")
+        if not (_is_uuid(user_id) and _is_uuid(account_id) and role in ROLES):
+            raise unauthorized("invalid_token", "this token's claims are not valid")
+        assert isinstance(user_id, str) and isinstance(account_id, str) and isinstance(role, str)
+        return Principal("jwt", user_id, account_id, role)
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise unauthorized("missing_credentials", "send Authorization: Bearer <API key or token>")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if (
+        scheme.lower() != "bearer"
+        or not token
+        or " " in token
+        or len(authorization) > AUTHORIZATION_CHARS_MAX
+    ):
+        raise unauthorized("malformed_authorization", "the Authorization header must read 'Bearer <token>'")
+    return token
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,104 @@
+"""Every HTTP error: one JSON shape, one table from domain error class to status.
+
+The body is always `{"error": {"code": "...", "message": "...", "request_id": "..."}}`. Domain errors
+(broken rules) map through `STATUS_BY_DOMAIN_ERROR`; errors found at the edge (bad JSON, auth, rate
+limits) are `ApiError`s that carry their own status. Anything else is a bug: the request-id middleware
+logs it and answers a bare 500 with the request id, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mosaic.commands.writer import LedgerBusy
+from mosaic.domain import errors as domain
+
+REQUEST_ID_SCOPE_KEY = "mosaic.request_id"
+RETRY_AFTER_BUSY_S = 1
+
+STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
+    domain.InvalidInput: 400,
+    domain.NotFound: 404,
+    domain.InsufficientCredits: 402,
+    domain.ReservationNotOpen: 409,
+    domain.RefundExceedsCharge: 409,
+    domain.ChargeNotFound: 404,
+    domain.KeyLimitReached: 409,
+    domain.KeyRevoked: 401,
+    domain.EmailTaken: 409,
+    domain.UnknownPlan: 400,
+    domain.InvalidSubscriptionStatus: 400,
+    domain.InvalidCredits: 400,
+    LedgerBusy: 503,
+}
+
+# Standard reasons for statuses the router raises itself (unknown route, wrong method).
+_CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed"}
+
+
+class ErrorDetail(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    request_id: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """A refusal decided at the edge (input, auth, plan, rate limit), with its status and code."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        assert 400 <= status < 600, status
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def error_response(
+    status: int, code: str, message: str, request_id: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = _encode(ErrorBody(ErrorDetail(code=code, message=message, request_id=request_id)))
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def request_id_of(request: Request) -> str:
+    request_id: str = request.scope.get(REQUEST_ID_SCOPE_KEY, "")
+    return request_id
+
+
+def response_for_api_error(exc: ApiError, request_id: str) -> Response:
+    return error_response(exc.status, exc.code, exc.message, request_id, exc.headers)
+
+
+def response_for_domain_error(exc: domain.DomainError, request_id: str) -> Response:
+    status = STATUS_BY_DOMAIN_ERROR.get(type(exc))
+    assert status is not None, f"{type(exc).__name__} is missing from STATUS_BY_DOMAIN_ERROR"
+    headers = {"Retry-After": str(RETRY_AFTER_BUSY_S)} if status == 503 else None
+    return error_response(status, exc.code, exc.message, request_id, headers)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """The router's own 404 (no such route) and 405 (wrong method), as JSON."""
+    assert isinstance(exc, HTTPException)
+    code = _CODE_BY_HTTP_STATUS.get(exc.status_code, "http_error")
+    if exc.status_code == 404:
+        message = f"no route {request.url.path}; GET /openapi.json lists every route"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, code, message, request_id_of(request), exc.headers)

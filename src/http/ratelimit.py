@@ -1,0 +1,94 @@
+"""Rate limits with the `limits` library: a fixed window per policy and identity.
+
+Headers follow draft-ietf-httpapi-ratelimit-headers-09 (March 2025), whose fields are structured:
+
+    RateLimit-Policy: "api";q=600;w=60     (quota q per window of w seconds)
+    RateLimit: "api";r=599;t=42            (r left in this window, which resets in t seconds)
+
+Storage is memory (one counter per process, the default) or Redis (`redis://…`, shared by every
+server). The memory storage answers in microseconds, so it runs on the event loop; the Redis client is
+blocking, so its calls run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import limits
+from limits.storage import Storage, storage_from_string
+from starlette.concurrency import run_in_threadpool
+
+IDENTITY_CHARS_MAX = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    quota: int
+    window_s: int
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Policy:
+        """`text` in the `limits` notation, e.g. "600/minute" or "10 per 1 minute"."""
+        item = limits.parse(text)
+        return cls(name=name, quota=int(item.amount), window_s=int(item.get_expiry()))
+
+    @property
+    def header(self) -> str:
+        return f'"{self.name}";q={self.quota};w={self.window_s}'
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    policy: Policy
+    allowed: bool
+    remaining: int
+    reset_s: int
+
+    @property
+    def ratelimit_header(self) -> str:
+        return f'"{self.policy.name}";r={self.remaining};t={self.reset_s}'
+
+    def refusal_headers(self) -> dict[str, str]:
+        return {
+            "Retry-After": str(max(1, self.reset_s)),
+            "RateLimit-Policy": self.policy.header,
+            "RateLimit": self.ratelimit_header,
+        }
+
+
+class RateLimits:
+    """The server's policies (`api` per key or user, `login` per e-mail and per address)."""
+
+    def __init__(self, storage_uri: str, *, api: str, login: str, key_prefix: str = "mosaic") -> None:
+        self.api = Policy.parse("api", api)
+        self.login = Policy.parse("login", login)
+        self._prefix = key_prefix
+        storage = storage_from_string(storage_uri)
+        assert isinstance(storage, Storage), "a synchronous storage URI (memory://, redis://)"
+        self._storage = storage
+        self._blocking = not storage_uri.startswith("memory://")
+
+    async def hit(self, policy: Policy, identity: str) -> Verdict:
+        """Count one request of `identity` under `policy`; the verdict says whether it may proceed."""
+        assert 0 < len(identity) <= IDENTITY_CHARS_MAX
+        key = f"{self._prefix}/{policy.name}/{identity}"
+        if self._blocking:
+            count, reset_at = await run_in_threadpool(self._count, key, policy.window_s)
+        else:
+            count, reset_at = self._count(key, policy.window_s)
+        return Verdict(
+            policy=policy,
+            allowed=count <= policy.quota,
+            remaining=max(0, policy.quota - count),
+            reset_s=max(0, math.ceil(reset_at - time.time())),
+        )
+
+    def _count(self, key: str, window_s: int) -> tuple[int, float]:
+        count = int(self._storage.incr(key, window_s))
+        return count, float(self._storage.get_expiry(key))
+
+    def reset(self) -> None:
+        self._storage.reset()

@@ -1,0 +1,22 @@
+"""The one list of route modules: the app mounts, and OpenAPI describes, exactly these endpoints.
+
+A new family of routes is a module with an `ENDPOINTS` list, added to `ROUTE_MODULES`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from mosaic.http.routes import auth, credits, keys, meta
+from mosaic.http.routing import Endpoint
+
+ROUTE_MODULES: tuple[ModuleType, ...] = (auth, credits, keys, meta)
+
+
+def all_endpoints() -> list[Endpoint]:
+    endpoints: list[Endpoint] = []
+    for module in ROUTE_MODULES:
+        endpoints.extend(module.ENDPOINTS)
+    seen = {(e.method, e.path) for e in endpoints}
+    assert len(seen) == len(endpoints), "two endpoints share a method and path"
+    return endpoints

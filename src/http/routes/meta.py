@@ -1,0 +1,71 @@
+"""Routes without auth: `GET /api/presets`, `GET /healthz`, `GET /openapi.json`."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from mosaic.bootstrap import Services
+from mosaic.http.errors import ApiError
+from mosaic.http.openapi import openapi_document
+from mosaic.http.routing import Call, Endpoint, json_response
+from mosaic.http.schemas import HealthBody
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 2.0
+PRESETS_MODULE = "mosaic.imaging.presets"
+
+
+def _presets() -> list[dict[str, Any]]:
+    """The imaging catalogue, or an empty one while that module does not exist."""
+    try:
+        module = importlib.import_module(PRESETS_MODULE)
+    except ImportError:
+        return []
+    catalogue: list[dict[str, Any]] = module.presets_catalogue()
+    return catalogue
+
+
+async def presets(call: Call) -> Response:
+    return json_response(await run_in_threadpool(_presets))
+
+
+def _database_answers(services: Services) -> None:
+    with services.db.read() as tx:
+        assert tx.one("SELECT 1") is not None
+
+
+async def healthz(call: Call) -> Response:
+    try:
+        with anyio.fail_after(HEALTH_TIMEOUT_S):
+            await run_in_threadpool(_database_answers, call.services)
+    except Exception as exc:
+        log.warning("health check: the database does not answer: %s", exc)
+        raise ApiError(503, "database_unavailable", "the database does not answer") from None
+    return json_response(HealthBody(status="ok", database="ok"))
+
+
+async def openapi(call: Call) -> Response:
+    return json_response(openapi_document(call.http.endpoints))
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET", "/api/presets", presets, "Every generation preset (no auth)",
+        response=list[dict[str, Any]], tags=("meta",),
+    ),
+    Endpoint(
+        "GET", "/healthz", healthz, "Health: the database answers", response=HealthBody,
+        errors=(503,), tags=("meta",),
+    ),
+    Endpoint(
+        "GET", "/openapi.json", openapi, "This OpenAPI 3.1 document", response=dict[str, Any],
+        tags=("meta",),
+    ),
+]

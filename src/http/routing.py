@@ -1,0 +1,160 @@
+"""Endpoints as data: what each route needs (auth, body type, response type), and the one wrapper
+that turns an `Endpoint` into a Starlette `Route`: authenticate → rate-limit → parse → handle → encode.
+
+Route modules (`mosaic.http.routes.*`) declare `ENDPOINTS`; `mosaic.http.routes.all_endpoints` lists
+them once, for the app and for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mosaic.bootstrap import Services
+from mosaic.domain.errors import DomainError
+from mosaic.http.auth import Authenticator, Principal
+from mosaic.http.errors import (
+    RETRY_AFTER_BUSY_S,
+    ApiError,
+    request_id_of,
+    response_for_api_error,
+    response_for_domain_error,
+)
+from mosaic.http.ratelimit import RateLimits
+
+JSON_BODY_BYTES_MAX = 64 * 1024
+
+Auth = Literal["none", "api_key_or_jwt", "jwt"]
+Handler = Callable[["Call"], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParam:
+    name: str
+    schema: dict[str, Any]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: Auth = "none"
+    body: type | None = None  # a msgspec Struct decoded from a JSON body (capped in size)
+    response: Any = None  # the type of the success body, for OpenAPI (None: no body)
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    query: tuple[QueryParam, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class HttpContext:
+    """What every handler may use, built once per app."""
+
+    services: Services
+    auth: Authenticator
+    limits: RateLimits
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Call:
+    request: Request
+    http: HttpContext
+    principal: Principal | None
+    body: object
+
+    @property
+    def services(self) -> Services:
+        return self.http.services
+
+    @property
+    def who(self) -> Principal:
+        assert self.principal is not None, "only authenticated endpoints ask who is calling"
+        return self.principal
+
+
+class _JsonBody:
+    def __init__(self, body_type: type) -> None:
+        self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(body_type)
+
+    async def read(self, request: Request) -> object:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > JSON_BODY_BYTES_MAX:
+            raise _too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > JSON_BODY_BYTES_MAX:
+                raise _too_large()
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise ApiError(400, "missing_body", "send a JSON object as the request body")
+        try:
+            return self.decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            raise ApiError(400, "invalid_body", f"the body does not fit this route: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def json_response(value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Encode `value` (Structs, lists, dicts) with the shared msgspec encoder."""
+    return Response(_encode(value), status_code=status, headers=headers, media_type="application/json")
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "body_too_large", f"a JSON body may hold at most {JSON_BODY_BYTES_MAX} bytes")
+
+
+def route_for(endpoint: Endpoint, http: HttpContext) -> Route:
+    body = _JsonBody(endpoint.body) if endpoint.body is not None else None
+    needs_auth = endpoint.auth != "none"
+    api_key_allowed = endpoint.auth == "api_key_or_jwt"
+
+    async def asgi_endpoint(request: Request) -> Response:
+        try:
+            principal = None
+            verdict = None
+            if needs_auth:
+                principal = await http.auth.authenticate(
+                    request.headers.get("authorization"), api_key_allowed=api_key_allowed
+                )
+                verdict = await http.limits.hit(http.limits.api, principal.rate_identity)
+                if not verdict.allowed:
+                    raise ApiError(
+                        429, "rate_limited", "too many requests; wait and retry",
+                        headers=verdict.refusal_headers(),
+                    )
+            parsed = await body.read(request) if body is not None else None
+            response = await endpoint.handler(Call(request, http, principal, parsed))
+            if verdict is not None:
+                response.headers["RateLimit"] = verdict.ratelimit_header
+            return response
+        except ApiError as exc:
+            return response_for_api_error(exc, request_id_of(request))
+        except DomainError as exc:
+            return response_for_domain_error(exc, request_id_of(request))
+        except TimeoutError:  # the writer or the views (`settle`) did not answer in time
+            error = ApiError(
+                503, "ledger_timeout", "the ledger did not answer in time; retry shortly",
+                headers={"Retry-After": str(RETRY_AFTER_BUSY_S)},
+            )
+            return response_for_api_error(error, request_id_of(request))
+
+    asgi_endpoint.__name__ = endpoint.handler.__name__
+    return Route(endpoint.path, asgi_endpoint, methods=[endpoint.method])
