@@ -1,0 +1,167 @@
+"""Ledger throughput through the command layer, on SQLite and PostgreSQL, against the raw ceiling.
+
+Prints, per back-end: reserve+capture cycles/s with 1 thread, 32 threads on 32 accounts and 32
+threads on one account; p50/p99 of a cycle; version-conflict retries per cycle; events per commit;
+replay events/s; and the raw single-row INSERT+COMMIT rows/s of the same database as the ceiling.
+Targets (PostgreSQL): >= 2,000 cycles/s at 32 threads, hot account included, <= 0.05 retries per
+cycle, p99 <= 25 ms; replay >= 150,000 events/s.
+
+    .venv/bin/python bench/ledger.py [--seconds 4] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from mosaic.bootstrap import Services, build
+from mosaic.config import DatabaseUrl, Settings
+from mosaic.database import upgrade
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+SECRET = "bench-secret-" + "x" * 40
+
+
+def fresh_database(backend: str, workdir: Path) -> tuple[str, Callable[[], None]]:
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    name = f"mosaic_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+
+    def drop() -> None:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+    return f"postgresql://postgres@127.0.0.1:5432/{name}", drop
+
+
+def rich_account(services: Services, email: str) -> uuid.UUID:
+    committed = services.ledger.register_user(email=email, password="bench password 123", plan_name="commercial")
+    account_id = committed.value.account_id
+    services.ledger.grant_credits(account_id=account_id, amount_credits=1_000_000, reason="bench", issued_by="bench")
+    return account_id
+
+
+def run_cycles(services: Services, accounts: list[uuid.UUID], threads: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    retries_before = services.writer.retries
+    commits_before, commands_before = services.writer.commits, services.writer.commands
+
+    def worker(index: int) -> None:
+        account_id = accounts[index % len(accounts)]
+        mine: list[float] = []
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            request_id = uuid.uuid4()
+            services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
+            services.ledger.capture(account_id=account_id, request_id=request_id)
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    cycles = len(latencies)
+    commits = services.writer.commits - commits_before
+    return {
+        "cycles_per_s": cycles / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (cycles - 1))],
+        "retries_per_cycle": (services.writer.retries - retries_before) / cycles,
+        "commands_per_commit": (services.writer.commands - commands_before) / max(commits, 1),
+    }
+
+
+def replay_rate(services: Services, account_id: uuid.UUID) -> tuple[float, int]:
+    started = time.perf_counter()
+    account = services.store.repository.get(account_id)
+    elapsed = time.perf_counter() - started
+    return account.version / elapsed, account.version
+
+
+def raw_insert_rate(url: str, seconds: float) -> float:
+    """One row per transaction, committed: the floor cost of any durable write on this database."""
+    database = DatabaseUrl.parse(url)
+    deadline = time.perf_counter() + seconds
+    count = 0
+    started = time.perf_counter()
+    if database.dialect == "postgresql":
+        with psycopg.connect(database.psycopg_conninfo) as conn:
+            conn.execute("CREATE TEMP TABLE ceiling (id bigserial PRIMARY KEY, body bytea)")
+            conn.commit()
+            while time.perf_counter() < deadline:
+                conn.execute("INSERT INTO ceiling (body) VALUES (%s)", (b"x" * 200,))
+                conn.commit()
+                count += 1
+    else:
+        import sqlite3
+
+        conn3 = sqlite3.connect(database.path, isolation_level=None)
+        conn3.execute("PRAGMA journal_mode=WAL")
+        conn3.execute("CREATE TABLE IF NOT EXISTS ceiling (id INTEGER PRIMARY KEY, body BLOB)")
+        while time.perf_counter() < deadline:
+            conn3.execute("BEGIN")
+            conn3.execute("INSERT INTO ceiling (body) VALUES (?)", (b"x" * 200,))
+            conn3.execute("COMMIT")
+            count += 1
+        conn3.close()
+    return count / (time.perf_counter() - started)
+
+
+def bench(backend: str, seconds: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url, drop = fresh_database(backend, Path(tmp))
+        try:
+            upgrade(DatabaseUrl.parse(url))
+            services = build(Settings.from_env({"MOSAIC_DATABASE_URL": url, "MOSAIC_SECRET": SECRET}), background=True)
+            accounts = [rich_account(services, f"bench{i}@example.com") for i in range(32)]
+            print(f"\n== {backend} ==")
+            ceiling = raw_insert_rate(url, seconds)
+            print(f"raw single-row INSERT+COMMIT: {ceiling:,.0f} rows/s (the ceiling for one-at-a-time commits)")
+            for label, accts, threads in (
+                ("1 thread, 1 account", accounts[:1], 1),
+                ("32 threads, 32 accounts", accounts, 32),
+                ("32 threads, 1 hot account", accounts[:1], 32),
+            ):
+                r = run_cycles(services, accts, threads, seconds)
+                print(
+                    f"{label:28s} {r['cycles_per_s']:8,.0f} cycles/s  p50 {r['p50_ms']:6.2f} ms  "
+                    f"p99 {r['p99_ms']:6.2f} ms  retries/cycle {r['retries_per_cycle']:.3f}  "
+                    f"commands/commit {r['commands_per_commit']:.1f}  "
+                    f"vs ceiling x{2 * r['cycles_per_s'] / ceiling:.2f} (events/s over rows/s)"
+                )
+            rate, events = replay_rate(services, accounts[0])
+            print(f"replay: {rate:,.0f} events/s ({events:,} events of the hot account)")
+            services.close()
+        finally:
+            drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args()
+    for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
+        bench(backend, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
