@@ -1,0 +1,214 @@
+"""Coloring pages: a photo's outlines as clean, closed strokes, and the regions between them.
+
+Edges: the photo's lightness at `WORK_DPI` is smoothed with a bilateral filter (edges kept, texture
+flattened), then a difference of Gaussians (the core of XDoG) marks the dark side of every edge
+and every thin dark feature (eyes, mouth, hair lines), kept by hysteresis: strong responses, and
+weak ones connected to them. Cleanup (`strokes`): thinning, spur pruning, gap closing, fragment
+removal; the skeleton is then redrawn at 300 dpi at the level's line weight and no ink speck under
+`INK_SPECK_MM2` survives. Regions are the connected pieces of paper between the lines (ink pixels
+go to the nearest piece); each gets the palette color of its mean photo color, for the colored
+reference page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from skimage.filters import apply_hysteresis_threshold
+
+from mosaic.imaging.artwork import DPI, Artwork, Box, Page, px_from_mm, px_from_pt
+from mosaic.imaging.color import lab_from_rgb
+from mosaic.imaging.decode import placed_box, resize_rgb
+from mosaic.imaging.lineregions import paper_regions, region_palette, regions_poles
+from mosaic.imaging.strokes import cleaned_skeleton, drawn_strokes
+
+Detail = Literal["simple", "standard", "detailed", "expert"]
+
+
+@dataclass(frozen=True, slots=True)
+class LineLevel:
+    """How one `detail` level draws: sizes on paper, thresholds in lightness (0..1) units."""
+
+    line_width_pt: float
+    edge_sigma_mm: float  # scale of the difference of Gaussians
+    threshold_high: float  # DoG response that starts a line
+    threshold_low: float  # DoG response that continues one
+    spur_mm: float  # side branches shorter than this are pruned
+    gap_mm: float  # gaps up to this are closed
+    fragment_mm: float  # strokes shorter than this are dropped
+
+
+LEVELS: Final[dict[Detail, LineLevel]] = {
+    "simple": LineLevel(3.0, 1.0, 0.050, 0.018, 2.0, 5.0, 10.0),
+    "standard": LineLevel(2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0),
+    "detailed": LineLevel(1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0),
+    "expert": LineLevel(0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0),
+}
+WORK_DPI: Final = 120  # edges are found at this resolution, strokes drawn at 300 dpi
+DOG_SCALE_RATIO: Final = 1.6  # the two Gaussians of the DoG (Marr–Hildreth's ratio)
+BILATERAL_DIAMETER_PX: Final = 5
+BILATERAL_SIGMA_LIGHTNESS: Final = 0.08
+BILATERAL_PASSES: Final = 2
+INK_SPECK_MM2: Final = 1.0  # no ink component smaller than this reaches the page
+DRAWING_INK_LEVEL: Final = 128  # in an upstream drawing, grey below this is a line
+HINT_NUMBER_PT: Final = 7.0  # size of optional hint numbers (line art is not numbered)
+COLORS_MIN: Final = 1
+COLORS_MAX: Final = 20
+
+assert all(px_from_pt(level.line_width_pt) >= 3.0 for level in LEVELS.values())  # ≥ 0.75 pt
+assert WORK_DPI < DPI
+
+
+def lineart_artwork(
+    photo: NDArray[np.uint8],
+    *,
+    page: Page,
+    detail: Detail = "standard",
+    colors: int = 12,
+    seed: int = 0,
+) -> Artwork:
+    """A coloring page of `photo`: clean outlines, and a colored reference in `colors` colors.
+
+    Parameters
+    ----------
+    photo
+        (H, W, 3) uint8 RGB; not modified.
+    page
+        The page to lay it out for; the drawing fills `placed_box(photo.shape[:2], page)`.
+    detail
+        How many lines, how fine: `LEVELS` (line weight 3 / 2 / 1.25 / 0.75 pt).
+    colors
+        Palette size of the colored reference (`answer`).
+    seed
+        Seeds the palette's k-means.
+
+    Returns
+    -------
+    Artwork
+        Mode "lineart", `numbered=False`, `ink` the drawing at 300 dpi, `labels` the paper regions.
+    """
+    assert photo.ndim == 3 and photo.shape[2] == 3 and photo.dtype == np.uint8, photo.shape
+    box = placed_box((int(photo.shape[0]), int(photo.shape[1])), page)
+    work_w, work_h = _work_size(box)
+    lightness = lab_from_rgb(resize_rgb(photo, width=work_w, height=work_h))[..., 0] / 100.0
+    lines = _edge_lines(lightness.astype(np.float32), LEVELS[detail])
+    return _artwork(lines, page=page, box=box, detail=detail, colors=colors, seed=seed, rgb=photo)
+
+
+def lineart_from_drawing(
+    drawing_gray: NDArray[np.uint8],
+    *,
+    page: Page,
+    detail: Detail = "standard",
+    colors: int = 12,
+    seed: int = 0,
+    reference_rgb: NDArray[np.uint8] | None = None,
+) -> Artwork:
+    """A coloring page from a line drawing (dark lines on light paper), through the same cleanup.
+
+    Parameters
+    ----------
+    drawing_gray
+        (H, W) uint8 grey drawing, e.g. from an upstream AI model; not modified.
+    page, detail, colors, seed
+        As for `lineart_artwork`; `detail` sets the line weight and the cleanup's lengths.
+    reference_rgb
+        (H', W', 3) uint8 picture to color the reference page from (same aspect as the drawing),
+        or None to color it from the drawing itself.
+
+    Returns
+    -------
+    Artwork
+        Mode "lineart", `numbered=False`.
+    """
+    assert drawing_gray.ndim == 2 and drawing_gray.dtype == np.uint8, drawing_gray.shape
+    box = placed_box((int(drawing_gray.shape[0]), int(drawing_gray.shape[1])), page)
+    work_w, work_h = _work_size(box)
+    small = cv2.resize(drawing_gray, (work_w, work_h), interpolation=cv2.INTER_AREA)
+    lines = np.asarray(small < DRAWING_INK_LEVEL)
+    rgb = reference_rgb if reference_rgb is not None else np.dstack([drawing_gray] * 3)
+    return _artwork(lines, page=page, box=box, detail=detail, colors=colors, seed=seed, rgb=rgb)
+
+
+def _work_size(box: Box) -> tuple[int, int]:
+    scale = DPI / WORK_DPI
+    return max(1, round(box.width / scale)), max(1, round(box.height / scale))
+
+
+def _edge_lines(lightness: NDArray[np.float32], level: LineLevel) -> NDArray[np.bool_]:
+    """(h, w) bool: the dark side of edges and thin dark features of `lightness` (h, w) 0..1."""
+    smooth: NDArray[np.float32] = lightness
+    for _ in range(BILATERAL_PASSES):
+        smooth = cv2.bilateralFilter(  # type: ignore[assignment]
+            smooth, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LIGHTNESS, BILATERAL_DIAMETER_PX / 2.0
+        )
+    sigma = level.edge_sigma_mm * WORK_DPI / 25.4
+    fine = cv2.GaussianBlur(smooth, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    coarse = cv2.GaussianBlur(smooth, (0, 0), sigmaX=DOG_SCALE_RATIO * sigma, sigmaY=DOG_SCALE_RATIO * sigma)
+    darker = coarse - fine  # > 0 where a pixel is darker than its surroundings
+    lines: NDArray[np.bool_] = apply_hysteresis_threshold(  # type: ignore[no-untyped-call]
+        darker, level.threshold_low, level.threshold_high
+    )
+    return lines
+
+
+def _artwork(
+    lines: NDArray[np.bool_],
+    *,
+    page: Page,
+    box: Box,
+    detail: Detail,
+    colors: int,
+    seed: int,
+    rgb: NDArray[np.uint8],
+) -> Artwork:
+    assert COLORS_MIN <= colors <= COLORS_MAX, colors
+    level = LEVELS[detail]
+    work_px_per_mm = WORK_DPI / 25.4
+    skeleton = cleaned_skeleton(
+        lines,
+        spur_px=max(1, round(level.spur_mm * work_px_per_mm)),
+        gap_px=max(2, round(level.gap_mm * work_px_per_mm)),
+        fragment_px=max(2, round(level.fragment_mm * work_px_per_mm)),
+    )
+    ink = drawn_strokes(
+        skeleton,
+        scale=box.width / lines.shape[1],
+        height=box.height,
+        width=box.width,
+        line_width_px=max(1, round(px_from_pt(level.line_width_pt))),
+    )
+    ink = _without_specks(ink, area_min_px=px_from_mm(1.0) ** 2 * INK_SPECK_MM2)
+    labels = paper_regions(ink, area_min_px=px_from_mm(1.0) ** 2 * INK_SPECK_MM2)
+    region_count = int(labels.max()) + 1
+    anchors = regions_poles(labels, ink, region_count=region_count)
+    region_color, palette_rgb = region_palette(
+        rgb, labels, region_count=region_count, colors=colors, seed=seed
+    )
+    artwork = Artwork(
+        mode="lineart",
+        page=page,
+        box=box,
+        labels=labels,
+        region_color=region_color,
+        palette_rgb=palette_rgb,
+        anchors_xy=anchors,
+        number_size_pt=HINT_NUMBER_PT,
+        line_width_pt=level.line_width_pt,
+        numbered=False,
+        ink=ink,
+    )
+    artwork.check()
+    return artwork
+
+
+def _without_specks(ink: NDArray[np.bool_], *, area_min_px: float) -> NDArray[np.bool_]:
+    """Drop 8-connected ink components smaller than `area_min_px`."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= area_min_px
+    keep[0] = False
+    return np.asarray(keep[labels], dtype=bool)
