@@ -91,7 +91,7 @@ def run_cycles(services: Services, accounts: list[uuid.UUID], threads: int, seco
 
 def replay_rate(services: Services, account_id: uuid.UUID) -> tuple[float, int]:
     started = time.perf_counter()
-    account = services.store.repository.get(account_id)
+    account = services.store.replay(account_id)
     elapsed = time.perf_counter() - started
     return account.version / elapsed, account.version
 

@@ -12,8 +12,10 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Transcoder
+from eventsourcing.utils import resolve_topic
 
 from mosaic.config import DatabaseUrl
 
@@ -51,7 +53,65 @@ class LedgerStore(Application[UUID]):
     name = "mosaic"
 
     def construct_transcoder(self) -> Transcoder:
-        return MsgspecTranscoder()
+        self._transcoder = MsgspecTranscoder()
+        return self._transcoder
+
+    def replay(self, aggregate_id: UUID, *, into: Aggregate | None = None) -> Aggregate:
+        """The aggregate rebuilt from its stream (or `into` brought up to date), fast.
+
+        The library's repository does the same through a runtime-protocol `isinstance` per event
+        and a UUID object per row, which together cost more than decoding; this reads the three
+        columns it needs and hands each event straight to `mutate` (which still checks id and
+        version order). Upcasting works as in the library's mapper.
+        """
+        after = into.version if into is not None else 0
+        decode = self._transcoder.decode
+        aggregate: Any = into
+        for version, topic, state in self._stream(aggregate_id, after):
+            cls = _topic_class(topic)
+            body = decode(bytes(state))
+            body["originator_id"] = aggregate_id
+            body["originator_version"] = version
+            class_version = getattr(cls, "class_version", 1)
+            from_version = body.pop("class_version", 1)
+            while from_version < class_version:
+                getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(body)
+                from_version += 1
+            event = object.__new__(cls)
+            object.__setattr__(event, "__dict__", body)
+            aggregate = event.mutate(aggregate)
+        if aggregate is None:
+            raise AggregateNotFoundError(aggregate_id)
+        assert isinstance(aggregate, Aggregate)
+        return aggregate
+
+    def _stream(self, aggregate_id: UUID, after_version: int) -> list[tuple[int, str, bytes]]:
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        if self.factory.__class__.__module__ == "eventsourcing.sqlite":
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    "SELECT originator_version, topic, state FROM stored_events "
+                    "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version",
+                    (aggregate_id.hex, after_version),
+                )
+                return [tuple(row) for row in cursor.fetchall()]
+        with datastore.get_connection() as conn:
+            rows = conn.execute(
+                "SELECT originator_version, topic, state FROM mosaic_events "
+                "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version",
+                (aggregate_id, after_version),
+            ).fetchall()
+            return [(row["originator_version"], row["topic"], row["state"]) for row in rows]
+
+
+_topics: dict[str, type[Any]] = {}
+
+
+def _topic_class(topic: str) -> type[Any]:
+    cls = _topics.get(topic)
+    if cls is None:
+        cls = _topics[topic] = resolve_topic(topic)
+    return cls
 
 
 def library_env(database: DatabaseUrl) -> dict[str, str]:

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -110,9 +110,9 @@ class Unit:
         for aggregate_id, aggregate in list(self.touched.items()):
             if aggregate_id in self.fresh or aggregate.pending_events:
                 continue
-            for event in self._writer.store.events.get(aggregate_id, gt=aggregate.version):
-                cast(Any, event).mutate(aggregate)
-                stale = True
+            version = aggregate.version
+            self._writer.store.replay(aggregate_id, into=aggregate)
+            stale = stale or aggregate.version != version
             self.fresh.add(aggregate_id)
         return stale
 
@@ -240,7 +240,7 @@ class Writer:
             self._cache.move_to_end(aggregate_id)
             return cached, False
         try:
-            return self.store.repository.get(aggregate_id), True
+            return self.store.replay(aggregate_id), True
         except AggregateNotFoundError:
             return None, True
 
