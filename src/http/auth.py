@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
@@ -66,8 +67,15 @@ class Principal:
 class KeyGrantCache:
     """hash → (grant or None, expiry), bounded; `epoch` guards against a lookup racing a revocation."""
 
-    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S, entries_max: int = KEY_CACHE_ENTRIES_MAX) -> None:
+    def __init__(
+        self,
+        ttl_s: float = KEY_CACHE_TTL_S,
+        entries_max: int = KEY_CACHE_ENTRIES_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        assert 0 < ttl_s <= KEY_CACHE_TTL_S and entries_max > 0
         self.ttl_s = ttl_s
+        self.clock = clock
         self.entries_max = entries_max
         self.epoch = 0
         self._entries: OrderedDict[str, tuple[KeyGrant | None, float]] = OrderedDict()
@@ -75,7 +83,7 @@ class KeyGrantCache:
 
     def get(self, key_hash: str) -> tuple[bool, KeyGrant | None]:
         entry = self._entries.get(key_hash)
-        if entry is None or entry[1] < time.monotonic():
+        if entry is None or entry[1] <= self.clock():
             return False, None
         return True, entry[0]
 
@@ -83,7 +91,7 @@ class KeyGrantCache:
         with self._lock:
             if epoch != self.epoch:
                 return  # a key was revoked while this lookup ran: its answer may be stale
-            self._entries[key_hash] = (grant, time.monotonic() + self.ttl_s)
+            self._entries[key_hash] = (grant, self.clock() + self.ttl_s)
             self._entries.move_to_end(key_hash)
             while len(self._entries) > self.entries_max:
                 self._entries.popitem(last=False)

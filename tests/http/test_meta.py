@@ -1,0 +1,72 @@
+"""Health, presets and the OpenAPI document, which describes every route the app serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from starlette.routing import Route
+
+from mosaic.bootstrap import Services
+from tests.http.conftest import AppClient
+
+
+def test_the_openapi_document_describes_every_route(client: AppClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    served = {
+        (method, route.path)
+        for route in client.app.routes
+        if isinstance(route, Route)
+        for method in (route.methods or ())
+        if method != "HEAD"
+    }
+    described = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    assert served == described
+    assert len(served) >= 9
+    components = document["components"]["schemas"]
+    assert {"BalanceBody", "CreatedKeyBody", "ErrorBody", "CreateKeyRequest"} <= set(components)
+    balance = document["paths"]["/api/credits/balance"]["get"]
+    assert balance["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BalanceBody"
+    }
+    assert "402" not in balance["responses"] and "403" in balance["responses"]
+    assert document["paths"]["/api/keys"]["post"]["security"] == [{"jwt": []}]
+
+
+def test_health_says_ok_when_the_database_answers(client: AppClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+class _DownDatabase:
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        raise ConnectionError("connection refused")
+        yield
+
+
+def test_health_is_503_when_the_database_does_not_answer(
+    services: Services, make_client: Callable[..., AppClient]
+) -> None:
+    client = make_client(services)
+    real = services.db
+    services.db = _DownDatabase()  # type: ignore[assignment]
+    try:
+        response = client.get("/healthz")
+    finally:
+        services.db = real
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+
+
+def test_presets_are_the_imaging_catalogue_or_empty(client: AppClient) -> None:
+    response = client.get("/api/presets")
+    assert response.status_code == 200
+    try:
+        from mosaic.imaging.presets import presets_catalogue
+    except ImportError:
+        assert response.json() == []
+    else:
+        assert response.json() == presets_catalogue()
