@@ -43,7 +43,7 @@ class LineLevel:
 
 
 LEVELS: Final[dict[Detail, LineLevel]] = {
-    "simple": LineLevel(3.0, 1.0, 0.050, 0.018, 2.0, 5.0, 10.0),
+    "simple": LineLevel(3.0, 1.0, 0.045, 0.018, 2.0, 5.0, 6.0),
     "standard": LineLevel(2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0),
     "detailed": LineLevel(1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0),
     "expert": LineLevel(0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0),
@@ -180,7 +180,7 @@ def _artwork(
         scale=box.width / lines.shape[1],
         height=box.height,
         width=box.width,
-        line_width_px=max(1, round(px_from_pt(level.line_width_pt))),
+        line_width_px=px_from_pt(level.line_width_pt),
     )
     ink = _without_specks(ink, area_min_px=px_from_mm(1.0) ** 2 * INK_SPECK_MM2)
     labels = paper_regions(ink, area_min_px=px_from_mm(1.0) ** 2 * INK_SPECK_MM2)

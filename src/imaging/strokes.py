@@ -18,6 +18,7 @@ from skimage.morphology import skeletonize as _skeletonize
 
 DIRECTION_RADIUS_PX: Final = 4  # an endpoint's direction is read from the stroke this far back
 ENDPOINTS_MAX: Final = 200_000
+SAME_STROKE_GAPS: Final = 4  # both ends of one stroke are joined only if it is this many gaps long
 _NEIGHBOURS: Final = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float32)
 
 
@@ -75,7 +76,7 @@ def _directions(skeleton: NDArray[np.uint8], ends: NDArray[np.int64]) -> NDArray
 
 def with_gaps_closed(skeleton: NDArray[np.uint8], *, gap_px: int) -> NDArray[np.uint8]:
     """Bridge gaps of up to `gap_px`: extend each endpoint straight ahead until it meets a line,
-    and join endpoints of different strokes that are closer than `gap_px`."""
+    and join endpoints closer than `gap_px` (of different strokes, or of one long stroke)."""
     ends = np.argwhere(_endpoints(skeleton))[:ENDPOINTS_MAX]
     out = skeleton.copy()
     if len(ends) == 0:
@@ -99,10 +100,12 @@ def with_gaps_closed(skeleton: NDArray[np.uint8], *, gap_px: int) -> NDArray[np.
         end = ends[k]
         target = np.rint(end + direction[k] * (reached[k] + 1)).astype(np.int64)
         cv2.line(out, (int(end[1]), int(end[0])), (int(target[1]), int(target[0])), 1)
-    _, stroke = cv2.connectedComponents(skeleton, connectivity=8)
+    _, stroke, stats, _ = cv2.connectedComponentsWithStats(skeleton, connectivity=8)
+    long_stroke = stats[:, cv2.CC_STAT_AREA] >= SAME_STROKE_GAPS * gap_px
     pairs = cKDTree(ends).query_pairs(float(gap_px), output_type="ndarray")
     for a, b in pairs.tolist():
-        if stroke[ends[a, 0], ends[a, 1]] != stroke[ends[b, 0], ends[b, 1]]:
+        stroke_a, stroke_b = stroke[ends[a, 0], ends[a, 1]], stroke[ends[b, 0], ends[b, 1]]
+        if stroke_a != stroke_b or long_stroke[stroke_a]:
             cv2.line(out, (int(ends[a, 1]), int(ends[a, 0])), (int(ends[b, 1]), int(ends[b, 0])), 1)
     return out
 
@@ -126,7 +129,7 @@ def cleaned_skeleton(
 
 
 def drawn_strokes(
-    skeleton: NDArray[np.uint8], *, scale: float, height: int, width: int, line_width_px: int
+    skeleton: NDArray[np.uint8], *, scale: float, height: int, width: int, line_width_px: float
 ) -> NDArray[np.bool_]:
     """Draw every link between 8-neighbours of `skeleton` as a round-capped stroke.
 
@@ -139,7 +142,7 @@ def drawn_strokes(
     height, width
         Size of the output.
     line_width_px
-        Stroke width in output pixels, ≥ 1.
+        Stroke width in output pixels, ≥ 1 (round caps and joins).
 
     Returns
     -------
@@ -152,12 +155,18 @@ def drawn_strokes(
     h, w = skeleton.shape
     padded = np.pad(skeleton, 1)
     for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        rows, cols = np.nonzero(skeleton & padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w])
+        linked = skeleton & padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+        if dx != 0 and dy != 0:  # a diagonal beside an orthogonal corner would thicken it
+            linked &= ~(padded[1 : 1 + h, 1 + dx : 1 + dx + w] | padded[2 : 2 + h, 1 : 1 + w])
+        rows, cols = np.nonzero(linked)
         start = np.stack([cols, rows], axis=1)
         links.append(np.stack([start, start + np.array([dx, dy])], axis=1))
     isolated = np.argwhere((skeleton > 0) & (_neighbour_count(skeleton) == 0))[:, ::-1]
     links.append(np.stack([isolated, isolated], axis=1))
     segments = np.concatenate(links).astype(np.float64)
     points = np.rint(((segments + 0.5) * scale - 0.5) * (1 << shift)).astype(np.int32)
-    cv2.polylines(canvas, list(points), isClosed=False, color=1, thickness=line_width_px, shift=shift)
-    return canvas.astype(bool)
+    cv2.polylines(canvas, list(points), isClosed=False, color=1, thickness=1, shift=shift)
+    # OpenCV's thick lines come out about two pixels wider than asked: widen the thin line
+    # exactly instead, keeping every pixel within half the width of it.
+    distance = cv2.distanceTransform(1 - canvas, cv2.DIST_L2, cv2.DIST_MASK_5)
+    return np.asarray(distance < line_width_px / 2.0)

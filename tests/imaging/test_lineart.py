@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from mosaic.imaging.artwork import Artwork, page_for, px_from_mm, px_from_pt
+from mosaic.imaging.decode import decode_photo
+from mosaic.imaging.lineart import LEVELS, Detail, lineart_artwork, lineart_from_drawing
+from mosaic.imaging.strokes import skeleton_of
+
+IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
+LETTER = page_for("letter")
+INK_COVERAGE_MAX = 0.15
+# Where the astronaut's eyes and mouth are in astronaut.png (x0, x1, y0, y1), found by looking.
+FACE_FEATURES = {
+    "left eye": (188, 216, 92, 110),
+    "right eye": (235, 259, 92, 110),
+    "mouth": (200, 247, 136, 154),
+}
+
+
+@cache
+def _photo(name: str) -> NDArray[np.uint8]:
+    return decode_photo((IMAGES / f"{name}.png").read_bytes())
+
+
+@cache
+def _astronaut(detail: Detail) -> Artwork:
+    return lineart_artwork(_photo("astronaut"), page=LETTER, detail=detail)
+
+
+def _ink(artwork: Artwork) -> NDArray[np.bool_]:
+    assert artwork.ink is not None
+    return artwork.ink
+
+
+def _smallest_ink_mm2(ink: NDArray[np.bool_]) -> float:
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if count == 1:
+        return float("inf")
+    return float(stats[1:, cv2.CC_STAT_AREA].min()) / px_from_mm(1.0) ** 2
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_every_photo_gives_a_clean_coloring_page(name: str) -> None:
+    artwork = lineart_artwork(_photo(name), page=LETTER, colors=10)
+    artwork.check()
+    ink = _ink(artwork)
+    assert artwork.mode == "lineart" and not artwork.numbered
+    assert artwork.palette_rgb.shape == (10, 3)
+    assert ink.mean() <= INK_COVERAGE_MAX
+    assert ink.any() or name == "color"  # a smooth color wheel has no edge in lightness
+    assert _smallest_ink_mm2(ink) >= 1.0
+    x = np.rint(artwork.anchors_xy[:, 0]).astype(int)
+    y = np.rint(artwork.anchors_xy[:, 1]).astype(int)
+    assert np.array_equal(artwork.labels[y, x], np.arange(artwork.region_count))
+    assert not ink[y, x].any()
+
+
+@pytest.mark.parametrize("detail", list(LEVELS))
+def test_line_weight_falls_with_detail_and_the_page_stays_light(detail: Detail) -> None:
+    artwork = _astronaut(detail)
+    ink = _ink(artwork)
+    distance = cv2.distanceTransform(np.pad(ink, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    widths = 2.0 * distance[skeleton_of(ink) > 0] - 1.0  # distances reach the next pixel's centre
+    target = px_from_pt(LEVELS[detail].line_width_pt)
+    assert artwork.line_width_pt == LEVELS[detail].line_width_pt
+    assert float(np.median(widths)) == pytest.approx(target, rel=0.35)
+    assert ink.mean() <= INK_COVERAGE_MAX
+    assert _smallest_ink_mm2(ink) >= 1.0
+
+
+@pytest.mark.parametrize("detail", ["standard", "detailed", "expert"])
+def test_the_astronauts_face_keeps_its_eyes_and_mouth(detail: Detail) -> None:
+    artwork = _astronaut(detail)
+    ink = _ink(artwork)
+    scale = artwork.box.width / _photo("astronaut").shape[1]
+    for feature, (x0, x1, y0, y1) in FACE_FEATURES.items():
+        window = ink[round(y0 * scale) : round(y1 * scale), round(x0 * scale) : round(x1 * scale)]
+        assert window.sum() >= px_from_mm(1.0) ** 2 * 2, feature
+
+
+def test_the_regions_are_the_paper_between_the_lines() -> None:
+    artwork = _astronaut("standard")
+    ink = _ink(artwork)
+    count, paper = cv2.connectedComponents((~ink).astype(np.uint8), connectivity=4)
+    # Each region holds at most one piece of paper of 1 mm² or more, and each such piece one region.
+    pieces = np.bincount(paper.ravel())
+    big = np.flatnonzero(pieces >= px_from_mm(1.0) ** 2)
+    big = big[big > 0] if ink[paper == 0].all() else big
+    assert len(big) == artwork.region_count
+
+
+def test_a_drawing_with_small_gaps_comes_out_closed() -> None:
+    drawing = np.full((600, 800), 255, dtype=np.uint8)
+    cv2.rectangle(drawing, (100, 100), (350, 450), 0, thickness=3)
+    drawing[260:270, 98:104] = 255  # a 10 px gap: 1.3 mm on paper at this scale
+    cv2.circle(drawing, (560, 300), 130, 0, thickness=3)
+    artwork = lineart_from_drawing(drawing, page=LETTER, detail="standard", colors=4)
+    artwork.check()
+    scale = artwork.box.width / drawing.shape[1]
+    inside_square = artwork.labels[round(275 * scale), round(225 * scale)]
+    inside_circle = artwork.labels[round(300 * scale), round(560 * scale)]
+    outside = artwork.labels[round(40 * scale), round(40 * scale)]
+    assert len({int(inside_square), int(inside_circle), int(outside)}) == 3
+    assert artwork.region_count == 3
+
+
+def test_a_flat_photo_gives_a_blank_page_with_one_region() -> None:
+    artwork = lineart_artwork(np.full((200, 300, 3), 90, dtype=np.uint8), page=LETTER, colors=4)
+    assert not _ink(artwork).any()
+    assert artwork.region_count == 1
+    assert artwork.palette_rgb.shape == (4, 3)
+
+
+def test_the_same_photo_gives_an_identical_page_and_the_photo_is_untouched() -> None:
+    photo = _photo("chelsea")
+    kept = photo.copy()
+    first = lineart_artwork(photo, page=LETTER, detail="detailed")
+    second = lineart_artwork(photo, page=LETTER, detail="detailed")
+    assert np.array_equal(photo, kept)
+    assert np.array_equal(_ink(first), _ink(second))
+    assert np.array_equal(first.labels, second.labels)
+    assert np.array_equal(first.region_color, second.region_color)
+    assert np.array_equal(first.palette_rgb, second.palette_rgb)
