@@ -1,0 +1,133 @@
+"""Imaging benchmark: wall time and peak memory per mode, and cbn's color fidelity against k-means.
+
+Run: `.venv/bin/python bench/imaging.py` (about a minute on the 2-core reference machine).
+
+Each case runs in a fresh subprocess (so peak RSS is that case's alone, imports included), after a
+warm-up call on a small photo (a process-pool worker is warm too). Photos: `coffee.png` upscaled with
+Pillow LANCZOS to 4032×3024 (12 MP, saved as a quality-92 JPEG like a phone's) and `astronaut.png`.
+Reference measured here: drake7707's paint-by-number generator takes ~14 s / 400 MB on a 6 MP photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Final
+
+from PIL import Image
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+IMAGES: Final = ROOT / "tests" / "fixtures" / "images"
+PHONE_SIZE_PX: Final = (4032, 3024)
+JPEG_QUALITY: Final = 92
+MODES: Final = ("hex", "voronoi", "cbn", "lineart")
+TARGET_S: Final = {"hex": 1.0, "voronoi": 1.0, "cbn": 2.0, "lineart": 1.0, "zip": 3.0}
+PEAK_TARGET_MB: Final = 1024.0
+FIDELITY_COLORS: Final = 12
+FIDELITY_RATIO_MAX: Final = 1.10
+CASE_TIMEOUT_S: Final = 300
+
+
+def phone_photo(path: Path) -> Path:
+    """Write (once) the 12 MP JPEG made from coffee.png next to the caller's temp dir."""
+    if not path.exists():
+        big = Image.open(IMAGES / "coffee.png").convert("RGB").resize(PHONE_SIZE_PX, Image.Resampling.LANCZOS)
+        big.save(path, format="JPEG", quality=JPEG_QUALITY)
+    return path
+
+
+def run_case(image: Path, mode: str, output: str) -> dict[str, float]:
+    """In this process: warm up, then time one `generate`; report wall time and peak RSS."""
+    from mosaic.imaging.options import parse_options
+    from mosaic.imaging.pipeline import generate
+
+    warm = io.BytesIO()
+    Image.open(IMAGES / "chelsea.png").convert("RGB").save(warm, format="PNG")
+    generate(warm.getvalue(), parse_options({"mode": mode, "output": output}))
+    data = image.read_bytes()
+    start = time.perf_counter()
+    rendered = generate(data, parse_options({"mode": mode, "output": output}))
+    wall_s = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall_s": wall_s, "peak_mb": peak_mb, "bytes": float(len(rendered.data))}
+
+
+def fidelity(image: Path) -> dict[str, float]:
+    """Mean CIEDE2000 of cbn's answer vs the photo, and of plain k-means at the same color count."""
+    from mosaic.imaging.artwork import page_for
+    from mosaic.imaging.cbn import cbn_artwork
+    from mosaic.imaging.decode import decode_photo
+    from mosaic.imaging.fidelity import answer_rgb, kmeans_baseline_rgb, mean_delta_e
+
+    page = page_for("letter")
+    photo = decode_photo(image.read_bytes(), max_side_px=max(page.art.width, page.art.height))
+    artwork = cbn_artwork(photo, page=page, colors=FIDELITY_COLORS)
+    answer = answer_rgb(artwork)
+    height, width = answer.shape[:2]
+    baseline = kmeans_baseline_rgb(photo, colors=FIDELITY_COLORS, seed=0, width=width, height=height)
+    cbn_de, kmeans_de = mean_delta_e(answer, photo), mean_delta_e(baseline, photo)
+    return {"cbn": cbn_de, "kmeans": kmeans_de, "ratio": cbn_de / kmeans_de}
+
+
+def _in_subprocess(*args: str) -> dict[str, float]:
+    command = [sys.executable, __file__, *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CASE_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", nargs=3, metavar=("IMAGE", "MODE", "OUTPUT"))
+    parser.add_argument("--fidelity", metavar="IMAGE")
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(Path(args.case[0]), args.case[1], args.case[2])))
+        return
+    if args.fidelity:
+        print(json.dumps(fidelity(Path(args.fidelity))))
+        return
+    phone = phone_photo(Path("/tmp") / "mosaic-bench-coffee-12mp.jpg")
+    photos = {"coffee 12 MP": phone, "astronaut": IMAGES / "astronaut.png"}
+    print(f"{'photo':<14} {'case':<16} {'wall s':>7} {'target':>7} {'peak MB':>8}  verdict")
+    for label, path in photos.items():
+        cases = [(mode, "mystery") for mode in MODES] + [(mode, "zip") for mode in MODES]
+        for mode, output in cases:
+            name = f"{mode} {output}"
+            try:
+                result = _in_subprocess("--case", str(path), mode, output)
+            except RuntimeError as exc:
+                print(f"{label:<14} {name:<16} FAILED: {str(exc).splitlines()[-1]}", flush=True)
+                continue
+            target = TARGET_S["zip" if output == "zip" else mode]
+            ok = result["wall_s"] <= target and result["peak_mb"] <= PEAK_TARGET_MB
+            print(
+                f"{label:<14} {name:<16} {result['wall_s']:>7.2f} {target:>7.1f} "
+                f"{result['peak_mb']:>8.0f}  {_verdict(ok)}",
+                flush=True,
+            )
+    print(f"peak memory target: <= {PEAK_TARGET_MB:.0f} MB (RSS of the whole process, imports included)")
+    print("reference: drake7707 paint-by-number, ~14 s and ~400 MB on a 6 MP photo (12 colors)")
+    for label, path in photos.items():
+        fid = _in_subprocess("--fidelity", str(path))
+        print(
+            f"fidelity {label}: mean CIEDE2000 cbn {fid['cbn']:.2f} vs plain k-means {fid['kmeans']:.2f}"
+            f" at {FIDELITY_COLORS} colors: ratio {fid['ratio']:.3f} (target <= {FIDELITY_RATIO_MAX:.2f})"
+            f"  {_verdict(fid['ratio'] <= FIDELITY_RATIO_MAX)}"
+        )
+
+
+if __name__ == "__main__":
+    main()
