@@ -16,9 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from mosaic.cli_admin import add_admin_commands
+    from mosaic.cli_audit import add_audit_commands
     from mosaic.cli_generate import add_generate_command
 
     add_admin_commands(commands)
+    add_audit_commands(commands)
     add_generate_command(commands)
     return parser
 

@@ -135,6 +135,18 @@ class Database:
             yield _PgTx(pg)
             pg.rollback()
 
+    def stream(self, sql: str, params: Params = (), *, batch_rows: int = 5_000) -> Iterator[Row]:
+        """Rows of a large read, fetched `batch_rows` at a time (a server-side cursor on PostgreSQL)."""
+        if self._pool is None:
+            cursor = self._sqlite().execute(sql, params)
+            while rows := cursor.fetchmany(batch_rows):
+                yield from rows
+            return
+        with self._pool.connection() as pg, pg.transaction(), pg.cursor(name="mosaic_stream") as cur:
+            cur.itersize = batch_rows
+            cur.execute(_pg(sql), params)
+            yield from cur
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()

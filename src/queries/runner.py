@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from mosaic.commands.store import LedgerStore
+from mosaic.queries.chain import GENESIS, canonical, chain_step, decode_body
 from mosaic.queries.db import Database, Tx
 from mosaic.queries.projections import TRACKING_NAME, VIEW_TABLES, Batch, project
 
@@ -51,6 +52,7 @@ class ProjectionRunner:
                 for notification in notifications:
                     project(batch, self.store.mapper.to_domain_event(notification), notification.id)
                 batch.flush()
+                _extend_chain(tx, notifications)
                 position = notifications[-1].id
                 tx.execute(
                     "UPDATE projection_tracking SET position = ? WHERE name = ?",
@@ -66,7 +68,11 @@ class ProjectionRunner:
         return self.position
 
     def rebuild(self) -> int:
-        """Empty every view and fold the whole log again, in one transaction."""
+        """Empty every view and fold the whole log again, in one transaction.
+
+        The audit chain is not a view: it is append-only and never recomputed here, so a rebuild
+        cannot launder a rewritten log (`mosaic audit verify` compares the two).
+        """
         with self._run_lock, self.db.write() as tx:
             _tracked_position(tx, lock=True)
             for table in VIEW_TABLES:
@@ -153,6 +159,27 @@ class ProjectionRunner:
             except psycopg.Error:
                 log.warning("LISTEN connection lost; reconnecting")
                 self._stopping.wait(1.0)
+
+
+def _extend_chain(tx: Tx, notifications: Any) -> None:
+    """Append the chain hashes of `notifications` (which follow the chain's head in log order)."""
+    row = tx.one("SELECT position, hash FROM audit_chain ORDER BY position DESC LIMIT 1")
+    previous = bytes.fromhex(row[1]) if row else GENESIS
+    assert row is None or int(row[0]) < notifications[0].id, "the chain only grows"
+    rows = []
+    for n in notifications:
+        previous = chain_step(
+            previous,
+            canonical(
+                position=n.id,
+                aggregate=str(n.originator_id),
+                version=n.originator_version,
+                topic=n.topic,
+                body=decode_body(n.state),
+            ),
+        )
+        rows.append((n.id, previous.hex()))
+    tx.executemany("INSERT INTO audit_chain (position, hash) VALUES (?, ?)", rows)
 
 
 def _tracked_position(tx: Tx, *, lock: bool) -> int:

@@ -145,6 +145,12 @@ class Views:
             )
         return [row[0] for row in rows]
 
+    def chain_head(self) -> tuple[int, str] | None:
+        """The audit chain's newest (position, hash), or None before the first event."""
+        with self.db.read() as tx:
+            row = tx.one("SELECT position, hash FROM audit_chain ORDER BY position DESC LIMIT 1")
+        return (int(row[0]), str(row[1])) if row else None
+
     def dump(self) -> dict[str, list[tuple[object, ...]]]:
         """Every view row, ordered: what a rebuild must reproduce exactly."""
         with self.db.read() as tx:

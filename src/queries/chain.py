@@ -1,0 +1,42 @@
+"""The audit chain: what an auditor recomputes to prove the log was not rewritten.
+
+    hash_0 = 32 zero bytes
+    hash_n = SHA-256(hash_{n-1} || canonical(event n))      for the events in log (position) order
+
+`canonical(event)` is the UTF-8 JSON of
+
+    {"aggregate": "<originator id, lowercase hyphenated UUID>", "body": <the stored event body>,
+     "position": <notification id>, "topic": "<event class topic>", "version": <originator version>}
+
+with keys sorted, no whitespace, and non-ASCII characters written as UTF-8 (RFC 8785 JSON
+canonicalisation for the value types events contain: objects, strings, integers, booleans and null;
+event bodies hold no floats). In Python:
+`json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+GENESIS = bytes(32)
+
+_body_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_body(state: bytes) -> dict[str, Any]:
+    """The stored state as plain JSON values (no datetime conversion: the chain hashes it as stored)."""
+    return _body_decoder.decode(state)
+
+
+def canonical(*, position: int, aggregate: str, version: int, topic: str, body: dict[str, Any]) -> bytes:
+    return msgspec.json.encode(
+        {"aggregate": aggregate, "body": body, "position": position, "topic": topic, "version": version},
+        order="sorted",
+    )
+
+
+def chain_step(previous: bytes, canonical_event: bytes) -> bytes:
+    return hashlib.sha256(previous + canonical_event).digest()

@@ -1,0 +1,162 @@
+"""Auditors: the chain, signed digests, and tampering found directly in SQL on both back-ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from mosaic.bootstrap import Services
+from mosaic.commands.store import events_table
+from mosaic.queries import digest as digests
+from mosaic.queries.audit_log import export, verify_database, verify_export
+from tests.conftest import TEST_SECRET, both_backends
+
+ROOT = Path(__file__).parents[2]
+
+
+def busy_history(services: Services) -> uuid.UUID:
+    committed = services.ledger.register_user(email="ada@example.com", password="correct horse battery", plan_name="commercial")
+    user_id, account_id = committed.value.user_id, committed.value.account_id
+    key, _ = services.ledger.create_key(user_id=user_id, name="shop")
+    for i in range(6):
+        request_id = uuid.uuid4()
+        services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=2)
+        if i % 3 == 2:
+            services.ledger.release(account_id=account_id, request_id=request_id, reason="failed")
+        else:
+            services.ledger.capture(account_id=account_id, request_id=request_id)
+            if i == 1:
+                services.ledger.refund(account_id=account_id, charge_id=request_id, amount_credits=1, reason="smudge", issued_by="support")
+    services.ledger.revoke_key(user_id=user_id, key_id=key.value.key_id)
+    services.ledger.grant_credits(account_id=account_id, amount_credits=7, reason="sorry", issued_by="support")
+    services.runner.catch_up()
+    return account_id
+
+
+def signed_head(services: Services) -> digests.Digest:
+    head = services.views.chain_head()
+    assert head is not None
+    return digests.sign(TEST_SECRET.encode(), position=head[0], hash_hex=head[1])
+
+
+class Tamper:
+    """Direct SQL on the event table, as an attacker with database access would do it."""
+
+    def __init__(self, services: Services) -> None:
+        self.db = services.db
+        self.table = events_table(services.db.dialect)
+        self.pos = "notification_id" if services.db.dialect == "postgresql" else "rowid"
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        with self.db.read() as tx:
+            return tx.all(f"SELECT {self.pos}, originator_id, originator_version, topic, state FROM {self.table} ORDER BY {self.pos}")
+
+    def position_of(self, topic_suffix: str, nth: int = 0) -> int:
+        return [int(r[0]) for r in self.rows() if r[3].endswith(topic_suffix)][nth]
+
+    def change_amount(self, position: int) -> None:
+        state = next(r[4] for r in self.rows() if int(r[0]) == position)
+        body = json.loads(bytes(state))
+        body["cost_credits"] = body["cost_credits"] + 40
+        with self.db.write() as tx:
+            tx.execute(f"UPDATE {self.table} SET state = ? WHERE {self.pos} = ?", (json.dumps(body).encode(), position))
+
+    def delete(self, position: int) -> None:
+        with self.db.write() as tx:
+            tx.execute(f"DELETE FROM {self.table} WHERE {self.pos} = ?", (position,))
+
+    def swap(self, a: int, b: int) -> None:
+        with self.db.write() as tx:
+            tx.execute(f"UPDATE {self.table} SET {self.pos} = -1 WHERE {self.pos} = ?", (a,))
+            tx.execute(f"UPDATE {self.table} SET {self.pos} = ? WHERE {self.pos} = ?", (a, b))
+            tx.execute(f"UPDATE {self.table} SET {self.pos} = ? WHERE {self.pos} = -1", (b,))
+
+    def insert_forged_grant(self, after: int, account_id: uuid.UUID) -> None:
+        rows = self.rows()
+        versions = [int(r[2]) for r in rows if str(r[1]).replace("-", "") == account_id.hex]
+        body = {"timestamp": "2026-11-25T12:00:00Z", "grant_id": str(uuid.uuid4()), "amount_credits": 100000,
+                "reason": "free money", "issued_by": "nobody"}
+        originator = account_id.hex if self.db.dialect == "sqlite" else account_id
+        with self.db.write() as tx:
+            for position in sorted((int(r[0]) for r in rows if int(r[0]) > after), reverse=True):
+                tx.execute(f"UPDATE {self.table} SET {self.pos} = ? WHERE {self.pos} = ?", (position + 1, position))
+            tx.execute(
+                f"INSERT INTO {self.table} ({self.pos}, originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
+                (after + 1, originator, max(versions) + 1, "mosaic.domain.accounts:Account.CreditsGranted", json.dumps(body).encode()),
+            )
+
+
+@both_backends()
+def test_an_untouched_log_verifies_against_its_digest(services: Services) -> None:
+    busy_history(services)
+    report = verify_database(services.db, digest=signed_head(services), trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert report.ok, report.discrepancies
+    assert report.events == services.store.recorder.max_notification_id()
+    assert (report.accounts, report.keys) == (1, 1)
+
+
+TAMPERINGS: dict[str, Callable[[Tamper, uuid.UUID], int]] = {
+    "changed amount": lambda t, a: (t.change_amount(p := t.position_of("CreditsReserved", 2)), p)[1],
+    "deleted event": lambda t, a: (t.delete(p := t.position_of("ReservationCaptured", 1)), p)[1],
+    "swapped events": lambda t, a: (t.swap(p := t.position_of("CreditsReserved", 1), t.position_of("ReservationReleased")), p)[1],
+    "forged event": lambda t, a: (t.insert_forged_grant(p := t.position_of("CreditsReserved", 3), a), p + 1)[1],
+}
+
+
+@both_backends()
+@pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
+def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Services, tampering: str) -> None:
+    account_id = busy_history(services)
+    digest = signed_head(services)
+    expected_first_bad = TAMPERINGS[tampering](Tamper(services), account_id)
+    report = verify_database(services.db, digest=digest, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert not report.ok
+    assert report.first_bad_position == expected_first_bad, report.discrepancies
+
+
+def test_a_digest_signed_with_another_key_is_refused(services: Services) -> None:
+    busy_history(services)
+    forged = digests.sign(b"another-secret-" + b"y" * 40, position=3, hash_hex="00" * 32)
+    report = verify_database(services.db, digest=forged, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert not report.ok
+
+
+def test_an_export_verifies_with_no_database_and_an_edited_export_does_not(services: Services, tmp_path: Path) -> None:
+    busy_history(services)
+    digest = signed_head(services)
+    lines = list(export(services.db))
+    assert verify_export(lines, digest=digest).ok
+    rows = [json.loads(line) for line in lines]
+    victim = next(r for r in rows if r["type"] == "Account.CreditsRefunded")
+    victim["body"]["amount_credits"] = 2
+    edited = [msgspec.json.encode(r) for r in rows]
+    report = verify_export(edited, digest=digest)
+    assert report.first_bad_position == victim["position"]
+
+
+@both_backends()
+def test_the_cli_verifies_exits_non_zero_on_tampering_and_names_the_position(
+    services: Services, database_url: str, tmp_path: Path
+) -> None:
+    busy_history(services)
+    digest_file = tmp_path / "digest.json"
+    env = {**os.environ, "MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET}
+    mosaic = [sys.executable, "-m", "mosaic.cli"]
+    subprocess.run([*mosaic, "audit", "digest", "-o", str(digest_file)], env=env, check=True, cwd=ROOT)
+    clean = subprocess.run([*mosaic, "audit", "verify", "--digest", str(digest_file)], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "discrepancies: 0" in clean.stdout
+    position = Tamper(services).position_of("ReservationCaptured", 0)
+    Tamper(services).delete(position)
+    tampered = subprocess.run([*mosaic, "audit", "verify", "--digest", str(digest_file)], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert tampered.returncode == 1
+    assert f"first bad position: {position}" in tampered.stdout
