@@ -38,6 +38,12 @@ def test_the_line_art_svg_has_one_path_per_region_and_no_numbers() -> None:
     _check_one_path_and_one_number_per_region(rings_artwork(lineart=True))
 
 
+def test_the_line_art_svg_carries_the_ink_drawing_as_one_lossless_image() -> None:
+    images = _parsed(rings_artwork(lineart=True)).findall(f".//{SVG}image")
+    assert len(images) == 1
+    assert images[0].get("href", "").startswith("data:image/png;base64,")
+
+
 def test_a_region_with_a_hole_is_one_path_of_two_rings_filled_even_odd() -> None:
     root = _parsed(rings_artwork())
     ring = root.findall(f".//{SVG}path")[1]
