@@ -44,8 +44,23 @@ def _table() -> tuple[tuple[str, ...], NDArray[np.float32]]:
 
 
 def color_names(palette_rgb: NDArray[np.uint8]) -> list[str]:
-    """Name each color of `palette_rgb` (N, 3) uint8 after its nearest table entry (CIEDE2000)."""
+    """Name each color of `palette_rgb` (N, 3) uint8 after a table entry, every name distinct.
+
+    Pairs (color, name) are taken nearest first (CIEDE2000), each color and each name once, so two
+    close colors get two different names ("brown", "chocolate") rather than the same one twice.
+    """
     names, table_lab = _table()
+    assert palette_rgb.shape[0] <= len(names), "more colors than names"
     palette_lab = lab_from_rgb(np.ascontiguousarray(palette_rgb, dtype=np.uint8))
     distances = delta_e_2000(palette_lab[:, None, :], table_lab[None, :, :])
-    return [names[int(i)] for i in np.argmin(distances, axis=1)]
+    chosen: dict[int, int] = {}
+    taken: set[int] = set()
+    for flat in np.argsort(distances, axis=None, kind="stable"):
+        color, name = divmod(int(flat), len(names))
+        if color in chosen or name in taken:
+            continue
+        chosen[color] = name
+        taken.add(name)
+        if len(chosen) == palette_rgb.shape[0]:
+            break
+    return [names[chosen[color]] for color in range(palette_rgb.shape[0])]
