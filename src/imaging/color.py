@@ -255,11 +255,12 @@ def _subsample(
 
 
 def _squared_distances(points: NDArray[np.float64], centres: NDArray[np.float64]) -> NDArray[np.float64]:
-    """(M, K) squared Euclidean distances, |p|² - 2 p·c + |c|², clamped at 0 against rounding."""
-    point_norms = np.einsum("ij,ij->i", points, points)
-    centre_norms = np.einsum("ij,ij->i", centres, centres)
-    out: NDArray[np.float64] = point_norms[:, None] - 2.0 * (points @ centres.T) + centre_norms
-    return np.maximum(out, 0.0, out=out)
+    """(M, K) squared Euclidean distances, channel by channel (no BLAS threads: exact, repeatable)."""
+    out = np.zeros((points.shape[0], centres.shape[0]), dtype=np.float64)
+    for channel in range(points.shape[1]):
+        diff = points[:, channel, None] - centres[None, :, channel]
+        out += diff * diff
+    return out
 
 
 def _kmeans_pp(

@@ -14,9 +14,10 @@ from typing import Final
 
 import cv2
 import numpy as np
-from mosaic.imaging.artwork import Box, Page
 from numpy.typing import NDArray
 from PIL import Image
+
+from mosaic.imaging.artwork import Box, Page
 
 IMAGE_PIXELS_MAX: Final = 40_000_000
 IMAGE_SIDE_PX_MIN: Final = 8  # below this there is nothing to draw on a page
@@ -45,7 +46,7 @@ _TRANSPOSE_FOR_ORIENTATION: Final = {
     8: Image.Transpose.ROTATE_90,
 }
 
-class ImageRejected(ValueError):  # noqa: N818 (the name other modules import)
+class ImageRejected(ValueError):
     """The upload is not a photo we can use; `code` is stable, the message says what to fix.
 
     Codes: ``unsupported_image_type``, ``corrupt_image``, ``empty_image``, ``image_too_large``,

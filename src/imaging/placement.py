@@ -1,0 +1,85 @@
+"""Where numbers go: the room a number needs, and each region's pole of inaccessibility.
+
+A number is legible when its ink box (the widest two-digit number in the page font, at the
+level's size) plus a clearance on every side fits inside its region without touching a line.
+The anchor is the point of the region, among those where the box fits, farthest from any line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from mosaic.imaging.artwork import DPI, px_from_pt
+from mosaic.imaging.regions import border_mask, fits_mask
+
+# Ink box of the widest two-digit number ("20") in the page font (Pillow's bundled Aileron),
+# measured at 25–42 px: at most 1.2 em wide and 0.74 em tall.
+NUMBER_BOX_WIDTH_EM: Final = 1.2
+NUMBER_BOX_HEIGHT_EM: Final = 0.75
+NUMBER_CLEARANCE_PT: Final = 0.5  # white space between the ink and the inner edge of a line
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRoom:
+    """Half the size of the box a number needs, centre pixel excluded, at some resolution."""
+
+    half_width_px: int
+    half_height_px: int
+
+    def at_dpi(self, dpi: int, *, safety_px: int) -> NumberRoom:
+        """The same room at `dpi` (rounded up), plus `safety_px` on every side."""
+        return NumberRoom(
+            math.ceil(self.half_width_px * dpi / DPI) + safety_px,
+            math.ceil(self.half_height_px * dpi / DPI) + safety_px,
+        )
+
+
+def number_room(*, number_size_pt: float, line_width_pt: float) -> NumberRoom:
+    """The room at print resolution (`DPI`) for a two-digit number of `number_size_pt`."""
+    assert number_size_pt > 0 and line_width_pt > 0
+    em_px = px_from_pt(number_size_pt)
+    clearance_px = px_from_pt(line_width_pt / 2 + NUMBER_CLEARANCE_PT)
+    return NumberRoom(
+        math.ceil(em_px * NUMBER_BOX_WIDTH_EM / 2 + clearance_px),
+        math.ceil(em_px * NUMBER_BOX_HEIGHT_EM / 2 + clearance_px),
+    )
+
+
+def anchors_xy(labels: NDArray[np.int32], count: int, *, room: NumberRoom) -> NDArray[np.float32]:
+    """Each region's number position: its pole of inaccessibility among the pixels where it fits.
+
+    Parameters
+    ----------
+    labels
+        (H, W) int32 region map with `count` regions, every one able to hold `room`.
+    room
+        The number's room at this resolution.
+
+    Returns
+    -------
+    NDArray[np.float32]
+        (count, 2) float32 (x, y): the centre of the chosen pixel in continuous coordinates, in
+        which pixel (row i, column j) covers [j, j + 1) × [i, i + 1). Ties go to the first pixel in
+        scan order.
+    """
+    border = border_mask(labels)
+    fits = fits_mask(border, half_width_px=room.half_width_px, half_height_px=room.half_height_px)
+    distance = cv2.distanceTransform((~border).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    score = np.where(fits, distance, -1.0).astype(np.float32)
+    out = np.zeros((count, 2), dtype=np.float32)
+    for index, found in enumerate(ndimage.find_objects(labels + 1, max_label=count)):
+        assert found is not None, f"region {index} is empty"
+        inside = np.where(labels[found] == index, score[found], -2.0)
+        row, col = np.unravel_index(int(np.argmax(inside)), inside.shape)
+        out[index] = (found[1].start + col + 0.5, found[0].start + row + 0.5)
+    rows, cols = out[:, 1].astype(np.int64), out[:, 0].astype(np.int64)
+    assert np.array_equal(labels[rows, cols], np.arange(count)), "a region cannot hold its number"
+    assert bool(fits[rows, cols].all())
+    return out
