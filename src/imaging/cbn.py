@@ -29,6 +29,7 @@ from mosaic.imaging.color import (
 from mosaic.imaging.decode import placed_box, resize_rgb
 from mosaic.imaging.placement import anchors_xy, number_room
 from mosaic.imaging.regions import (
+    border_mask,
     components,
     merge_until_fitting,
     region_stats,
@@ -118,8 +119,9 @@ def cbn_artwork(
     labels, region_color, region_lab = merge_until_fitting(
         labels, region_color=region_color, region_lab=region_lab, **fitting
     )
-    area = np.bincount(labels.reshape(-1), minlength=len(region_color))
-    region_color, palette = _refit_palette(region_lab, area, palette, region_color)
+    # Refit on pixels away from the borders: there resampling blends the neighbours' colors.
+    area, inner_lab = region_stats(labels, work_lab, len(region_color), where=~border_mask(labels))
+    region_color, palette = _refit_palette(inner_lab, area, palette, region_color)
     labels, region_color, region_lab = merge_until_fitting(
         labels, region_color=region_color, region_lab=region_lab, **fitting
     )

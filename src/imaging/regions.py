@@ -149,17 +149,33 @@ def adjacency(labels: NDArray[np.int32], count: int) -> Adjacency:
 
 
 def region_stats(
-    labels: NDArray[np.int32], image: NDArray[np.float32], count: int
+    labels: NDArray[np.int32],
+    image: NDArray[np.float32],
+    count: int,
+    *,
+    where: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """(R,) pixel areas and (R, C) mean of `image` (H, W, C) over each region."""
+    """(R,) pixel areas and (R, C) mean of `image` (H, W, C) over each region.
+
+    With `where` ((H, W) bool), only those pixels count (e.g. away from borders, where resampling
+    blends neighbours); a region with none of them falls back to all its pixels.
+    """
     flat = labels.reshape(-1)
-    area = np.bincount(flat, minlength=count).astype(np.int64)
     channels = image.reshape(flat.shape[0], -1)
+    area = np.bincount(flat, minlength=count).astype(np.int64)
+    selected = np.ones(flat.shape[0], dtype=bool) if where is None else where.reshape(-1)
+    inner_area = np.bincount(flat[selected], minlength=count)
+    fallback = inner_area[flat] == 0
+    selected = selected | fallback
+    weight_area = np.bincount(flat[selected], minlength=count)
     sums = np.stack(
-        [np.bincount(flat, weights=channels[:, c], minlength=count) for c in range(channels.shape[1])],
+        [
+            np.bincount(flat[selected], weights=channels[selected, c], minlength=count)
+            for c in range(channels.shape[1])
+        ],
         axis=1,
     )
-    return area, sums / np.maximum(area, 1)[:, None]
+    return area, sums / np.maximum(weight_area, 1)[:, None]
 
 
 def relabelled(
