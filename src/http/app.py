@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 from mosaic.bootstrap import Services
 from mosaic.http.auth import Authenticator
+from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
 from mosaic.http.middleware import RequestIdMiddleware
 from mosaic.http.ratelimit import RateLimits
@@ -34,7 +35,12 @@ def create_app(
     limits = rate_limits or RateLimits(
         settings.ratelimit_storage, api=settings.ratelimit_api, login=settings.ratelimit_login
     )
-    http = HttpContext(services=services, auth=Authenticator(services), limits=limits)
+    http = HttpContext(
+        services=services,
+        auth=Authenticator(services),
+        limits=limits,
+        balances=BalanceCache(services.runner),
+    )
     http.endpoints = all_endpoints()
 
     @contextlib.asynccontextmanager

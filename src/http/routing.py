@@ -19,6 +19,7 @@ from starlette.routing import Route
 from mosaic.bootstrap import Services
 from mosaic.domain.errors import DomainError
 from mosaic.http.auth import Authenticator, Principal
+from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import (
     RETRY_AFTER_BUSY_S,
     ApiError,
@@ -63,6 +64,7 @@ class HttpContext:
     services: Services
     auth: Authenticator
     limits: RateLimits
+    balances: BalanceCache
     endpoints: list[Endpoint] = field(default_factory=list)
 
 

@@ -111,3 +111,14 @@ def test_the_catalogue_of_presets_needs_no_auth(client: AppClient) -> None:
     response = client.get("/api/presets")
     assert response.status_code == 200
     assert isinstance(response.json(), list)
+
+
+@both_backends()
+def test_a_balance_read_after_a_settled_charge_shows_the_charge(services: Services, client: AppClient) -> None:
+    user = signed_in_user(services, client)
+    key = bearer(create_key(client, user)["key"])
+    assert client.get(BALANCE, headers=key).json()["balance"] == 800  # now cached for this position
+    account_id, request_id = uuid.UUID(user.account_id), uuid.uuid4()
+    services.ledger.reserve(account_id=account_id, request_id=request_id, tool="hex", cost_credits=1)
+    services.settle(services.ledger.capture(account_id=account_id, request_id=request_id))
+    assert client.get(BALANCE, headers=key).json()["balance"] == 799

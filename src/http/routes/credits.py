@@ -17,9 +17,14 @@ STAFF_ROLES = frozenset({"support", "auditor"})
 
 async def balance(call: Call) -> Response:
     account_id = call.who.account_id
-    found = await run_in_threadpool(call.services.views.balance, account_id)
+    cache = call.http.balances
+    found = cache.get(account_id)
     if found is None:
-        raise NotFound("this account has no balance yet")
+        position = cache.position
+        found = await run_in_threadpool(call.services.views.balance, account_id)
+        if found is None:
+            raise NotFound("this account has no balance yet")
+        cache.put(account_id, position=position, balance=found)
     return json_response(
         BalanceBody(found.balance, found.monthly_quota, found.plan_name, found.sub_status)
     )
