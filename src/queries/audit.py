@@ -39,18 +39,15 @@ class LogEvent:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class AccountState:
     settled: int = 0
+    reserved_credits: int = 0
     reserved: dict[str, int] = field(default_factory=dict)
     charges: dict[str, list[int]] = field(default_factory=dict)  # charge id -> [cost, refunded]
     released: set[str] = field(default_factory=set)
     periods: set[str] = field(default_factory=set)
     refund_ids: set[str] = field(default_factory=set)
-
-    @property
-    def reserved_credits(self) -> int:
-        return sum(self.reserved.values())
 
     @property
     def available(self) -> int:
@@ -92,6 +89,7 @@ class Replay:
         self.report = Report()
         self._previous = GENESIS
         self._last_position = 0
+        self.kept_hash: str | None = None  # the recomputed hash at `keep_hash_at`, if that position exists
 
     def feed(self, event: LogEvent) -> bytes:
         report = self.report
@@ -191,16 +189,18 @@ def _check_grant(state: AccountState, body: dict[str, Any], aggregate: str) -> s
 
 def _apply_reserve(state: AccountState, body: dict[str, Any]) -> None:
     state.reserved[body["request_id"]] = body["cost_credits"]
+    state.reserved_credits += body["cost_credits"]
 
 
 def _apply_capture(state: AccountState, body: dict[str, Any]) -> None:
     cost = state.reserved.pop(body["request_id"])
+    state.reserved_credits -= cost
     state.settled -= cost
     state.charges[body["request_id"]] = [cost, 0]
 
 
 def _apply_release(state: AccountState, body: dict[str, Any]) -> None:
-    state.reserved.pop(body["request_id"])
+    state.reserved_credits -= state.reserved.pop(body["request_id"])
     state.released.add(body["request_id"])
 
 
@@ -246,6 +246,7 @@ def replay_log(
     *,
     chain_rows: Iterator[tuple[int, str]] | None = None,
     expected_hashes: bool = False,
+    keep_hash_at: int | None = None,
 ) -> Replay:
     """Fold every event; compare each recomputed hash with `chain_rows` (position, hash) if given.
 
@@ -258,6 +259,8 @@ def replay_log(
     for event in events:
         expected = event.body.pop("_hash", None) if expected_hashes else None
         digest = replay.feed(event).hex()
+        if event.position == keep_hash_at:
+            replay.kept_hash = digest
         if expected is not None and expected != digest:
             replay.report.problem(event.position, "chain hash differs from the exported one")
             replay.resync(expected)

@@ -87,14 +87,10 @@ def events_from_export(lines: Iterable[bytes | str]) -> Iterator[LogEvent]:
         yield LogEvent(row["position"], row["aggregate"], row["version"], row["topic"], body)
 
 
-def check_digest(
-    report: Report, replay_hashes: dict[int, str], digest: Digest, trusted_key: str | None
-) -> None:
+def check_digest(report: Report, recomputed: str | None, digest: Digest, trusted_key: str | None) -> None:
     if not signature_is_valid(digest, trusted_public_key=trusted_key):
         report.problem(digest.position, "the digest's signature is not valid (or not from the trusted key)")
-        return
-    recomputed = replay_hashes.get(digest.position)
-    if recomputed is None:
+    elif recomputed is None:
         report.problem(digest.position, f"the digest's position {digest.position} is no longer in the log")
     elif recomputed != digest.hash:
         report.problem(digest.position, "the log up to the digest's position no longer hashes to the digest")
@@ -103,44 +99,24 @@ def check_digest(
 def verify_export(
     lines: Iterable[bytes | str], *, digest: Digest | None = None, trusted_key: str | None = None
 ) -> Report:
-    hashes: dict[int, str] = {}
-    events = _remember_hash(events_from_export(lines), hashes, digest)
-    replay = replay_log(events, expected_hashes=True)
+    """Verify an export file: rules, its own chain hashes, and the digest. No database involved."""
+    replay = replay_log(
+        events_from_export(lines), expected_hashes=True, keep_hash_at=digest.position if digest else None
+    )
     if digest is not None:
-        check_digest(replay.report, hashes, digest, trusted_key)
+        check_digest(replay.report, replay.kept_hash, digest, trusted_key)
     return replay.report
-
-
-def _remember_hash(
-    events: Iterator[LogEvent], hashes: dict[int, str], digest: Digest | None
-) -> Iterator[LogEvent]:
-    for event in events:
-        if digest is not None and event.position == digest.position:
-            hashes[event.position] = event.body.get("_hash", "")
-        yield event
 
 
 def verify_database(db: Database, *, digest: Digest | None = None, trusted_key: str | None = None) -> Report:
     """Replay from zero, check the rules, the chain table, the live views and the digest."""
-    replay = replay_log(iter_log(db), chain_rows=iter_chain(db))
-    report = replay.report
+    replay = replay_log(
+        iter_log(db), chain_rows=iter_chain(db), keep_hash_at=digest.position if digest else None
+    )
     if digest is not None:
-        hashes = _chain_hashes_at(db, digest.position)
-        check_digest(report, hashes, digest, trusted_key)
+        check_digest(replay.report, replay.kept_hash, digest, trusted_key)
     _compare_with_views(db, replay)
-    return report
-
-
-def _chain_hashes_at(db: Database, position: int) -> dict[int, str]:
-    """The recomputed hash at `position` (replaying up to it again is cheap next to trusting a table)."""
-    replay = Replay()
-    for event in iter_log(db):
-        if event.position > position:
-            break
-        last = replay.feed(event).hex()
-        if event.position == position:
-            return {position: last}
-    return {}
+    return replay.report
 
 
 def _compare_with_views(db: Database, replay: Replay) -> None:
