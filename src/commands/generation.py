@@ -1,0 +1,195 @@
+"""Paid generation: reserve → do the work → capture, or release on any failure (rule 2).
+
+CPU work runs in a bounded pool of worker processes (default one per core), never on the event loop
+and never in the server's threads; a full pool answers `GenerationBusy` (503) before anything is
+charged. The pool's processes come from a fork server, so they never inherit the server's threads
+or locks, and they are started (and warmed) when the service starts, not on the first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+import anyio.to_thread
+
+from mosaic.commands.credits import Reserved
+from mosaic.commands.ledger import Ledger
+from mosaic.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def _in_thread(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Blocking ledger calls wait for a commit: run them on anyio's worker threads."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, **kwargs))
+
+
+QUEUED_JOBS_PER_WORKER = 4  # jobs waiting per worker before new ones are turned away
+RELEASE_REASON_CHARS_MAX = 200
+
+
+class GenerationBusy(DomainError):
+    code = "generation_busy"
+
+
+class GenerationFailed(DomainError):
+    """The work failed after the credits were reserved; they were released."""
+
+    code = "generation_failed"
+
+
+class AlreadyReleased(DomainError):
+    """The request's reservation was released earlier (a failed first attempt of the same key)."""
+
+    code = "request_already_failed"
+
+
+class AlreadyCompleted(DomainError):
+    """A repeat of a request that was charged, after its stored result expired."""
+
+    code = "request_already_completed"
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    account_id: UUID
+    request_id: UUID
+    tool: str
+    cost_credits: int
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """What a paid request cost and what the account has left (for X-Credits-* headers)."""
+
+    charged_credits: int
+    remaining_credits: int
+    position: int | None
+
+
+def _warm() -> int:
+    import mosaic.imaging.pipeline  # noqa: F401  (import the heavy modules once per worker)
+
+    return os.getpid()
+
+
+class Generations:
+    def __init__(self, ledger: Ledger, *, workers: int = 0) -> None:
+        self.ledger = ledger
+        self.workers = workers or os.cpu_count() or 1
+        self.capacity = self.workers * (1 + QUEUED_JOBS_PER_WORKER)
+        self._pool = self._new_pool()
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    def warm_up(self) -> None:
+        """Start every worker now and import the imaging code in each."""
+        futures = [self._pool.submit(_warm) for _ in range(self.workers)]
+        for future in futures:
+            future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- admission ------------------------------------------------------------------------------
+
+    def admit(self, jobs: int = 1) -> Admission:
+        """Reserve room for `jobs` pool jobs, or raise GenerationBusy (before anything is charged)."""
+        with self._lock:
+            if self._in_flight + jobs > self.capacity:
+                raise GenerationBusy("all image workers are busy; retry in a few seconds")
+            self._in_flight += jobs
+        return Admission(self, jobs)
+
+    def _leave(self, jobs: int) -> None:
+        with self._lock:
+            self._in_flight -= jobs
+            assert self._in_flight >= 0
+
+    async def in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` in a worker process (the caller holds an Admission)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except BrokenProcessPool:
+            log.error("an image worker died; starting a new pool")
+            self._pool = self._new_pool()
+            raise
+
+    # -- the paid flow -----------------------------------------------------------------------
+
+    async def reserve(self, charge: Charge) -> Reserved:
+        committed = await _in_thread(
+            self.ledger.reserve,
+            account_id=charge.account_id,
+            request_id=charge.request_id,
+            tool=charge.tool,
+            cost_credits=charge.cost_credits,
+        )
+        return committed.value
+
+    async def settle(self, charge: Charge, work: Awaitable[T]) -> tuple[T, Charged]:
+        """With the credits reserved: await `work`, then capture; on any failure release and re-raise."""
+        try:
+            result = await work
+        except BaseException as exc:
+            reason = _reason(exc)
+            await _in_thread(
+                self.ledger.release, account_id=charge.account_id, request_id=charge.request_id, reason=reason
+            )
+            raise
+        committed = await _in_thread(
+            self.ledger.capture, account_id=charge.account_id, request_id=charge.request_id
+        )
+        return result, Charged(charge.cost_credits, committed.value, committed.position)
+
+    async def charged(self, charge: Charge, work: Callable[[], Awaitable[T]]) -> tuple[T, Charged]:
+        """Reserve, then `settle`. A repeat of a released request is refused; of a captured one, an
+        assertion (the idempotency store answers repeats before they get here)."""
+        reserved = await self.reserve(charge)
+        if reserved.repeat:
+            if reserved.state == "released":
+                raise AlreadyReleased(
+                    "this request failed earlier and its credits were released; use a new key"
+                )
+            assert reserved.state == "reserved", "captured repeats are answered from the idempotency store"
+        return await self.settle(charge, work())
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "the client went away before the result was ready"
+    name = getattr(exc, "code", None) or type(exc).__name__
+    return f"generation failed: {name}"[:RELEASE_REASON_CHARS_MAX]
+
+
+class Admission:
+    def __init__(self, generations: Generations, jobs: int) -> None:
+        self._generations = generations
+        self._jobs = jobs
+        self._left = False
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._left:
+            self._left = True
+            self._generations._leave(self._jobs)
