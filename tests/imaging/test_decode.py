@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from mosaic.imaging.artwork import page_for
 from mosaic.imaging.decode import (
     IMAGE_PIXELS_MAX,
@@ -16,7 +18,6 @@ from mosaic.imaging.decode import (
     placed_box,
     resize_rgb,
 )
-from PIL import Image
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 
