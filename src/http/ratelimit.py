@@ -12,6 +12,7 @@ blocking, so its calls run in a worker thread.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from dataclasses import dataclass
 import limits
 from limits.storage import Storage, storage_from_string
 from starlette.concurrency import run_in_threadpool
+
+from mosaic.http.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 IDENTITY_CHARS_MAX = 300
 
@@ -75,10 +80,17 @@ class RateLimits:
         """Count one request of `identity` under `policy`; the verdict says whether it may proceed."""
         assert 0 < len(identity) <= IDENTITY_CHARS_MAX
         key = f"{self._prefix}/{policy.name}/{identity}"
-        if self._blocking:
-            count, reset_at = await run_in_threadpool(self._count, key, policy.window_s)
-        else:
-            count, reset_at = self._count(key, policy.window_s)
+        try:
+            if self._blocking:
+                count, reset_at = await run_in_threadpool(self._count, key, policy.window_s)
+            else:
+                count, reset_at = self._count(key, policy.window_s)
+        except Exception as exc:  # the shared counter store is down: refuse clearly, not with a 500
+            log.warning("rate-limit storage failed: %s", exc)
+            raise ApiError(
+                503, "rate_limiter_unavailable", "the rate limiter does not answer; retry shortly",
+                headers={"Retry-After": "1"},
+            ) from exc
         return Verdict(
             policy=policy,
             allowed=count <= policy.quota,

@@ -87,3 +87,13 @@ def test_two_servers_share_a_redis_quota(services: Services, make_client: Callab
     assert first.get("/api/credits/balance", headers=user.auth).status_code == 200
     assert second.get("/api/credits/balance", headers=user.auth).status_code == 200
     assert first.get("/api/credits/balance", headers=user.auth).status_code == 429
+
+
+def test_an_unreachable_rate_limit_store_is_a_clear_503(
+    services: Services, make_client: Callable[..., AppClient]
+) -> None:
+    client = make_client(services, _limits("redis://127.0.0.1:1", api="3/minute"))
+    user = signed_in_user(services, make_client(services))
+    response = client.get("/api/credits/balance", headers=user.auth)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "rate_limiter_unavailable"
