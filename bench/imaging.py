@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def fidelity(image: Path) -> dict[str, float]:
 
 
 def _in_subprocess(*args: str) -> dict[str, float]:
-    command = [sys.executable, __file__, *args]
+    command = [sys.executable, "-P", __file__, *args]  # -P: bench/http.py must not shadow http
     done = subprocess.run(command, capture_output=True, text=True, timeout=CASE_TIMEOUT_S, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
@@ -101,6 +102,8 @@ def main() -> None:
         return
     phone = phone_photo(Path("/tmp") / "mosaic-bench-coffee-12mp.jpg")
     photos = {"coffee 12 MP": phone, "astronaut": IMAGES / "astronaut.png"}
+    load = os.getloadavg()[0]
+    print(f"load average before: {load:.2f} on {os.cpu_count()} cores (others' work inflates times)")
     print(f"{'photo':<14} {'case':<16} {'wall s':>7} {'target':>7} {'peak MB':>8}  verdict")
     for label, path in photos.items():
         cases = [(mode, "mystery") for mode in MODES] + [(mode, "zip") for mode in MODES]
@@ -118,6 +121,7 @@ def main() -> None:
                 f"{result['peak_mb']:>8.0f}  {_verdict(ok)}",
                 flush=True,
             )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(f"peak memory target: <= {PEAK_TARGET_MB:.0f} MB (RSS of the whole process, imports included)")
     print("reference: drake7707 paint-by-number, ~14 s and ~400 MB on a 6 MP photo (12 colors)")
     for label, path in photos.items():

@@ -8,6 +8,7 @@ with a separable dilation; colors are one table lookup; numbers are pre-rendered
 from __future__ import annotations
 
 import io
+import zlib
 
 import cv2
 import numpy as np
@@ -19,6 +20,9 @@ from mosaic.imaging.fonts import font_px_from_pt, stamp
 from mosaic.imaging.legend import draw_footer, draw_legend_band, footer_text, legend_entries
 
 PNG_COMPRESS_LEVEL = 6
+# Run-length matching only: pages are flat color, so it costs a third less time than zlib's default
+# strategy for about a quarter more bytes (measured on Letter pages of every mode).
+PNG_COMPRESS_STRATEGY = zlib.Z_RLE
 LINE_WIDTH_PX_MIN = 1
 LINE_WIDTH_PX_MAX = 40
 NUMBER_GREY = 128  # mid-grey: legible on white, does not show through light colors once painted
@@ -148,5 +152,11 @@ def full_page(artwork: Artwork, *, title: str = "") -> Image.Image:
 def png_bytes(image: Image.Image) -> bytes:
     """Encode `image` as PNG with 300 dpi metadata and no timestamp (same pixels → same bytes)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", dpi=(DPI, DPI), compress_level=PNG_COMPRESS_LEVEL)
+    image.save(
+        buffer,
+        format="PNG",
+        dpi=(DPI, DPI),
+        compress_level=PNG_COMPRESS_LEVEL,
+        compress_type=PNG_COMPRESS_STRATEGY,
+    )
     return buffer.getvalue()
