@@ -16,6 +16,7 @@ from mosaic.imaging.artwork import Artwork, Page, page_for
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
 from mosaic.imaging.decode import decode_photo
 from mosaic.imaging.options import GenerateOptions, Output
+from mosaic.imaging.presets import preset_title
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -122,6 +123,7 @@ def generate(
     report(f"analyse {options.mode}", PROGRESS_DECODED)
     artwork = _analyse(photo, options, page)
     report("render", PROGRESS_ANALYSED)
-    rendered = _render(artwork, options.output, title="", on_progress=report)
+    title = preset_title(options.preset) if options.preset else ""
+    rendered = _render(artwork, options.output, title=title, on_progress=report)
     report("done", PROGRESS_DONE)
     return rendered

@@ -46,6 +46,14 @@ def preset_fields(name: str) -> dict[str, str] | None:
     return None
 
 
+def preset_title(name: str) -> str:
+    """Return preset `name`'s title (printed in the page footer), or "" if there is none."""
+    for preset in _presets():
+        if preset["name"] == name:
+            return str(preset["title"])
+    return ""
+
+
 def presets_catalogue() -> list[dict[str, Any]]:
     """Return a fresh copy of every preset (name, title, description, level, fields) for the API."""
     return [json.loads(json.dumps(preset)) for preset in _presets()]

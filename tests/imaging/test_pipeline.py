@@ -83,3 +83,8 @@ def test_generate_runs_in_a_spawned_process_pool() -> None:
         rendered = pool.submit(generate, COFFEE, options).result(timeout=120)
     assert isinstance(rendered, Rendered)
     assert rendered == generate(COFFEE, options)
+
+
+def test_a_preset_title_is_printed_on_the_page() -> None:
+    rendered = generate(COFFEE, parse_options({"preset": "kids-hex", "output": "svg"}))
+    assert b"<title>First mystery mosaic</title>" in rendered.data
