@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from fpdf import FPDF
+from fpdf.enums import StrokeJoinStyle
 from PIL import Image
 
 from mosaic.imaging.artwork import Artwork, Box, pt_from_px
@@ -94,9 +95,10 @@ def _puzzle_page(pdf: FPDF, artwork: Artwork, outlines: list[Outline], title: st
     else:
         pdf.set_draw_color(0)
         pdf.set_line_width(artwork.line_width_pt)
-        for outline in outlines:
-            for ring in outline.outers:
-                _polygon(pdf, artwork, ring, "D")
+        with pdf.local_context(stroke_join_style=StrokeJoinStyle.ROUND):  # no miter spikes at tips
+            for outline in outlines:
+                for ring in outline.outers:
+                    _polygon(pdf, artwork, ring, "D")
     if artwork.numbered:
         _numbers(pdf, artwork)
     _frame(pdf, artwork)
