@@ -47,9 +47,10 @@ def test_each_single_output_is_the_same_file_as_in_the_zip(output: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["voronoi", "cbn", "lineart"])
-def test_every_local_mode_makes_a_letter_page(mode: str) -> None:
+def test_every_local_mode_makes_a_letter_page_byte_identical_on_a_rerun(mode: str) -> None:
     rendered = generate(COFFEE, parse_options({"mode": mode, "output": "full"}))
     assert Image.open(io.BytesIO(rendered.data)).size == (2550, 3300)
+    assert generate(COFFEE, parse_options({"mode": mode, "output": "full"})) == rendered
 
 
 def test_an_a4_request_makes_an_a4_page() -> None:

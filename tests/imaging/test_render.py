@@ -133,8 +133,9 @@ def test_pages_from_every_fixture_photo_keep_the_printing_rules(name: str, mode:
     assert full_page(artwork).size == PAGE_SIZES["letter"]
 
 
-def test_line_art_pages_from_a_fixture_photo_have_the_exact_size() -> None:
-    artwork = photo_artwork("astronaut", "lineart")
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_line_art_pages_from_every_fixture_photo_have_the_exact_size(name: str) -> None:
+    artwork = photo_artwork(name, "lineart")
     assert not artwork.numbered and artwork.ink is not None
     for render in PAGE_RENDERERS:
         assert render(artwork).size == PAGE_SIZES["letter"]
