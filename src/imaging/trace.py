@@ -81,7 +81,8 @@ def region_outlines(artwork: Artwork) -> list[Outline]:
     deterministic.
     """
     if artwork.polygons is not None:
-        return [Outline((np.asarray(polygon, dtype=np.float64),), ()) for polygon in artwork.polygons]
+        # Cell polygons tile [0, W] x [0, H] (pixel j spans [j, j + 1]); rings put centres at j.
+        return [Outline((np.asarray(p, dtype=np.float64) - 0.5,), ()) for p in artwork.polygons]
     labels = artwork.labels
     slices = ndimage.find_objects(labels + 1, max_label=artwork.region_count)
     outlines: list[Outline] = []
