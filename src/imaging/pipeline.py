@@ -1,6 +1,7 @@
 """Photo bytes + options → the requested file: decode, analyse (one mode), render (one output).
 
-`generate` is a top-level function of picklable arguments and result, so a process pool can run it.
+`generate` is a top-level function of picklable arguments and result, so a process pool can run it;
+importing this module loads every mode, so a pool worker warmed by importing it is ready for any.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from numpy.typing import NDArray
 
 from mosaic.imaging.artwork import Artwork, Page, page_for
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
+from mosaic.imaging.cbn import cbn_artwork
 from mosaic.imaging.decode import decode_photo
+from mosaic.imaging.lineart import lineart_artwork
+from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
 from mosaic.imaging.options import GenerateOptions, Output
 from mosaic.imaging.presets import preset_title
 
@@ -52,22 +56,14 @@ class Rendered:
 
 
 def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> Artwork:
-    """Run the options' mode on `photo`. Imports are per mode: a worker loads only what it runs."""
+    """Run the options' mode on `photo`."""
     if options.mode == "hex":
-        from mosaic.imaging.mosaic import hex_artwork
-
         return hex_artwork(photo, page=page, colors=options.colors, density=options.density)
     if options.mode == "voronoi":
-        from mosaic.imaging.mosaic import voronoi_artwork
-
         return voronoi_artwork(photo, page=page, colors=options.colors, density=options.density)
     if options.mode == "cbn":
-        from mosaic.imaging.cbn import cbn_artwork
-
         return cbn_artwork(photo, page=page, colors=options.colors, detail=options.detail)
     if options.mode == "lineart":
-        from mosaic.imaging.lineart import lineart_artwork
-
         return lineart_artwork(photo, page=page, detail=options.detail, colors=options.colors)
     raise ModeNotLocal(options.mode)
 
