@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 from starlette.applications import Starlette
 
@@ -19,10 +21,21 @@ DEFAULT_PORT = 8000
 def serve(services: Services, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve `services` on host:port in this process until interrupted (one worker: `services` is
     already built here; run more processes, or more machines, against PostgreSQL to scale out)."""
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info", server_header=False)
+    app = create_app(services)
+    freeze_startup_heap()
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 def app_from_env() -> Starlette:
     """Build `Services` from `MOSAIC_*` (background projections on) and an app that closes them."""
     services = build(Settings.from_env(), background=True)
-    return create_app(services, close_services_on_shutdown=True)
+    app = create_app(services, close_services_on_shutdown=True)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive after start-up (modules, the ledger, the schema) out of the collector's
+    reach. A full collection over them took ~50 ms on the reference machine: that pause was the p99."""
+    gc.collect()
+    gc.freeze()
