@@ -17,6 +17,7 @@ from mosaic.imaging.color import delta_e_2000, lab_from_rgb
 
 COLOR_NAMES_MAX = 256
 HEX_DIGITS = 6
+NAME_SLACK_DELTA_E = 6.0  # how much worse a free name may be than a taken nearest one
 
 
 def hex_from_rgb(rgb: NDArray[np.uint8] | tuple[int, int, int]) -> str:
@@ -44,23 +45,44 @@ def _table() -> tuple[tuple[str, ...], NDArray[np.float32]]:
 
 
 def color_names(palette_rgb: NDArray[np.uint8]) -> list[str]:
-    """Name each color of `palette_rgb` (N, 3) uint8 after a table entry, every name distinct.
+    """Name each color of `palette_rgb` (N, 3) uint8 after its nearest table entry (CIEDE2000).
 
-    Pairs (color, name) are taken nearest first (CIEDE2000), each color and each name once, so two
-    close colors get two different names ("brown", "chocolate") rather than the same one twice.
+    Two close colors should not both be "brown": colors are named best match first, and a color
+    whose nearest name is taken gets the nearest free one if that is at most `NAME_SLACK_DELTA_E`
+    worse; otherwise it shares the nearest (a wrong name is worse than a repeated one), and names
+    still shared are qualified by lightness ("deep brown", "pale brown"), so every name is distinct.
     """
     names, table_lab = _table()
-    assert palette_rgb.shape[0] <= len(names), "more colors than names"
     palette_lab = lab_from_rgb(np.ascontiguousarray(palette_rgb, dtype=np.uint8))
     distances = delta_e_2000(palette_lab[:, None, :], table_lab[None, :, :])
+    best = distances.min(axis=1)
     chosen: dict[int, int] = {}
-    taken: set[int] = set()
-    for flat in np.argsort(distances, axis=None, kind="stable"):
-        color, name = divmod(int(flat), len(names))
-        if color in chosen or name in taken:
+    for color in np.argsort(best, kind="stable"):
+        ranked = np.argsort(distances[color], kind="stable")
+        free = [int(n) for n in ranked if int(n) not in chosen.values()]
+        near_enough = free and distances[color, free[0]] <= best[color] + NAME_SLACK_DELTA_E
+        chosen[int(color)] = free[0] if near_enough else int(ranked[0])
+    plain = [names[chosen[color]] for color in range(palette_rgb.shape[0])]
+    return _disambiguated(plain, palette_lab[:, 0])
+
+
+def _disambiguated(names: list[str], lightness: NDArray[np.float32]) -> list[str]:
+    """Qualify repeated names by lightness: "deep brown", "brown", "pale brown"; beyond three,
+    "brown 1".."brown k" from dark to light."""
+    result = list(names)
+    for name in sorted(set(names)):
+        group = [i for i, n in enumerate(names) if n == name]
+        if len(group) == 1:
             continue
-        chosen[color] = name
-        taken.add(name)
-        if len(chosen) == palette_rgb.shape[0]:
-            break
-    return [names[chosen[color]] for color in range(palette_rgb.shape[0])]
+        group.sort(key=lambda i: (float(lightness[i]), i))
+        if len(group) <= len(_QUALIFIERS):
+            labels = _QUALIFIERS[len(group)]
+            for i, qualifier in zip(group, labels, strict=True):
+                result[i] = f"{qualifier} {name}".strip()
+        else:
+            for rank, i in enumerate(group, start=1):
+                result[i] = f"{name} {rank}"
+    return result
+
+
+_QUALIFIERS: dict[int, tuple[str, ...]] = {2: ("deep", "pale"), 3: ("deep", "", "pale")}
