@@ -34,13 +34,13 @@ def account(unit: Unit, account_id: UUID) -> Account:
 
 
 def reserve_credits(
-    unit: Unit, *, account_id: UUID, request_id: UUID, tool: str, cost_credits: int
+    unit: Unit, *, account_id: UUID, request_id: UUID, tool: str, cost_credits: int, summary: str = ""
 ) -> Reserved:
     acct = account(unit, account_id)
     state = acct.request_state(request_id)
     if state is not None:
         return Reserved(request_id, state, cost_credits, acct.available_credits, repeat=True)
-    acct.reserve(request_id=request_id, tool=tool, cost_credits=cost_credits)
+    acct.reserve(request_id=request_id, tool=tool, cost_credits=cost_credits, summary=summary)
     return Reserved(request_id, "reserved", cost_credits, acct.available_credits, repeat=False)
 
 

@@ -69,6 +69,7 @@ class Charge:
     request_id: UUID
     tool: str
     cost_credits: int
+    summary: str = ""  # the request's parameters, shown to support staff next to the charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class Generations:
             request_id=charge.request_id,
             tool=charge.tool,
             cost_credits=charge.cost_credits,
+            summary=charge.summary,
         )
         return committed.value
 

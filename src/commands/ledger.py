@@ -133,11 +133,17 @@ class Ledger:
     # -- credits -----------------------------------------------------------------------------------
 
     def reserve(
-        self, *, account_id: UUID, request_id: UUID, tool: str, cost_credits: int
+        self, *, account_id: UUID, request_id: UUID, tool: str, cost_credits: int, summary: str = ""
     ) -> Committed[credits.Reserved]:
+        """Reserve `cost_credits`; `summary` (the request's parameters) is kept for support staff."""
         return self.writer.execute(
             lambda unit: credits.reserve_credits(
-                unit, account_id=account_id, request_id=request_id, tool=tool, cost_credits=cost_credits
+                unit,
+                account_id=account_id,
+                request_id=request_id,
+                tool=tool,
+                cost_credits=cost_credits,
+                summary=summary,
             )
         )
 

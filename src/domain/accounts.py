@@ -31,6 +31,7 @@ KEYS_PER_ACCOUNT_MAX = 100
 COST_CREDITS_MAX = 1_000
 GRANT_CREDITS_MAX = 1_000_000
 REASON_CHARS_MAX = 500
+SUMMARY_CHARS_MAX = 300
 
 GRANT_NAMESPACE = UUID("8a7f2c1e-43b5-4e0a-9c77-0d6f3f7c2b10")
 
@@ -135,7 +136,7 @@ class Account(Aggregate):
 
     # -- reservations (rule 2) --------------------------------------------------------------------
 
-    def reserve(self, *, request_id: UUID, tool: str, cost_credits: int) -> None:
+    def reserve(self, *, request_id: UUID, tool: str, cost_credits: int, summary: str = "") -> None:
         assert self.request_state(request_id) is None, "the command layer replays known requests"
         assert tool, "a reservation names its tool"
         if not 0 < cost_credits <= COST_CREDITS_MAX:
@@ -145,13 +146,25 @@ class Account(Aggregate):
                 available_credits=self.available_credits, needed_credits=cost_credits
             )
         self.trigger_event(
-            self.CreditsReserved, request_id=str(request_id), tool=tool, cost_credits=cost_credits
+            self.CreditsReserved,
+            request_id=str(request_id),
+            tool=tool,
+            cost_credits=cost_credits,
+            summary=summary[:SUMMARY_CHARS_MAX],
         )
 
     class CreditsReserved(Aggregate.Event):
+        """v2 added `summary` (the request's parameters, for support staff); v1 events read as ""."""
+
+        class_version = 2
         request_id: str
         tool: str
         cost_credits: int
+        summary: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["summary"] = ""
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)

@@ -202,9 +202,9 @@ def _reserved(batch: Batch, e: Any, position: int) -> None:
     batch.balance(str(e.originator_id)).reserved_credits += e.cost_credits
     batch.line(e, position, "reserve", -e.cost_credits, reference=e.request_id, tool=e.tool)
     batch.tx.execute(
-        "INSERT INTO open_reservations (request_id, account_id, tool, cost_credits, reserved_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e)),
+        "INSERT INTO open_reservations (request_id, account_id, tool, cost_credits, reserved_at, summary) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e), e.summary),
     )
 
 
@@ -214,11 +214,12 @@ def _captured(batch: Batch, e: Any, position: int) -> None:
     row.reserved_credits -= e.cost_credits
     row.settled_credits -= e.cost_credits
     batch.line(e, position, "capture", 0, reference=e.request_id, tool=e.tool)
+    reserved = batch.tx.one("SELECT summary FROM open_reservations WHERE request_id = ?", (e.request_id,))
     batch.tx.execute("DELETE FROM open_reservations WHERE request_id = ?", (e.request_id,))
     batch.tx.execute(
-        "INSERT INTO charges (charge_id, account_id, tool, cost_credits, refunded_credits, captured_at) "
-        "VALUES (?, ?, ?, ?, 0, ?)",
-        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e)),
+        "INSERT INTO charges (charge_id, account_id, tool, cost_credits, refunded_credits, captured_at, "
+        "summary) VALUES (?, ?, ?, ?, 0, ?, ?)",
+        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e), reserved[0] if reserved else ""),
     )
 
 

@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
@@ -16,13 +17,14 @@ from mosaic.domain.accounts import Account
 from mosaic.domain.keys import ApiKey
 from mosaic.domain.users import EmailIndex, User
 
-ARCHIVE = Path(__file__).parents[1] / "fixtures" / "events" / "archive-v1.jsonl"
+ARCHIVES = Path(__file__).parents[1] / "fixtures" / "events"
+ARCHIVE = ARCHIVES / "archive-v1.jsonl"
 
 
-def replay_archive() -> dict[type[Aggregate], Aggregate]:
+def replay_archive(path: Path = ARCHIVE) -> dict[type[Aggregate], Aggregate]:
     mapper: Mapper[uuid.UUID] = Mapper(transcoder=MsgspecTranscoder())
     streams: dict[uuid.UUID, list[StoredEvent]] = defaultdict(list)
-    for line in ARCHIVE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         row = json.loads(line)
         streams[uuid.UUID(row["originator_id"])].append(
             StoredEvent(
@@ -42,8 +44,9 @@ def replay_archive() -> dict[type[Aggregate], Aggregate]:
     return aggregates
 
 
-def test_every_event_class_of_version_1_still_replays_to_the_same_state() -> None:
-    aggregates = replay_archive()
+@pytest.mark.parametrize("archive", ["archive-v1.jsonl", "archive-v2.jsonl"])
+def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> None:
+    aggregates = replay_archive(ARCHIVES / archive)
     account = aggregates[Account]
     assert isinstance(account, Account)
     assert (account.plan_name, account.sub_status, account.api_access) == ("free", "canceled", False)
@@ -67,3 +70,14 @@ def test_the_archive_covers_every_event_class_the_domain_defines() -> None:
                 continue  # the library's own base classes, never triggered
             defined.add(f"{cls.__module__}:{cls.__qualname__}")
     assert defined <= topics, defined - topics
+
+
+def test_a_version_1_reservation_is_upcast_with_an_empty_summary() -> None:
+    mapper: Mapper[uuid.UUID] = Mapper(transcoder=MsgspecTranscoder())
+    for line in ARCHIVE.read_text().splitlines():
+        row = json.loads(line)
+        if row["topic"].endswith("CreditsReserved"):
+            stored = StoredEvent(uuid.UUID(row["originator_id"]), row["originator_version"], row["topic"],
+                                 base64.b64decode(row["state"]))
+            event = mapper.to_domain_event(stored)
+            assert isinstance(event, Account.CreditsReserved) and event.summary == ""
