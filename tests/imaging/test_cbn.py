@@ -13,8 +13,9 @@ from mosaic.imaging.cbn import LINE_WIDTH_PT, NUMBER_SIZE_PT, Detail, cbn_artwor
 from mosaic.imaging.color import JND_DELTA_E, delta_e_2000, lab_from_rgb
 from mosaic.imaging.decode import decode_photo, placed_box, resize_rgb
 from mosaic.imaging.fidelity import answer_rgb, kmeans_baseline_rgb, mean_delta_e
+from mosaic.imaging.merging import merge_cheapest_first, region_costs
 from mosaic.imaging.placement import number_room
-from mosaic.imaging.regions import border_mask, fits_mask, without_thin_parts
+from mosaic.imaging.regions import border_mask, components, fits_mask, regions_fitting, without_thin_parts
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 PHOTOS = ["astronaut", "camera", "chelsea", "coffee", "color", "logo"]
@@ -160,3 +161,29 @@ def test_the_answer_is_a_recognisable_version_of_the_photo() -> None:
     small_answer = resize_rgb(answer_rgb(_artwork("chelsea")), width=451, height=300)
     baseline = kmeans_baseline_rgb(photo, colors=12, seed=0, width=451, height=300)
     assert mean_delta_e(small_answer, photo) < 2.0 * mean_delta_e(baseline, photo)
+
+
+def test_coffee_keeps_its_regions_and_stays_close_to_plain_k_means() -> None:
+    art = _artwork("coffee")
+    assert art.region_count >= 25  # 38 measured; merging everything into a few blobs falls below
+    photo = _photo("coffee")
+    height, width = photo.shape[:2]
+    small_answer = resize_rgb(answer_rgb(art), width=width, height=height)
+    baseline = kmeans_baseline_rgb(photo, colors=12, seed=0, width=width, height=height)
+    assert mean_delta_e(small_answer, photo) < 1.5 * mean_delta_e(baseline, photo)  # 1.42 measured
+
+
+def test_merging_cheapest_first_leaves_every_region_able_to_hold_its_box() -> None:
+    rng = np.random.default_rng(7)
+    noise = cv2.resize(rng.integers(0, 4, (12, 16), dtype=np.int32).astype(np.uint8), (160, 120))
+    index_map = np.where(rng.random((120, 160)) < 0.05, 4, noise).astype(np.int32)
+    labels, _ = components(index_map)
+    image = np.zeros((120, 160, 3), dtype=np.float32)
+    image[..., 0] = index_map * 20.0
+    palette = np.array([[v * 20.0, 0.0, 0.0] for v in range(5)], dtype=np.float32)
+    cost = region_costs(labels, image, palette, int(labels.max()) + 1)
+    merged, merged_cost = merge_cheapest_first(labels, cost, half_width_px=4, half_height_px=3)
+    count = len(merged_cost)
+    assert count < int(labels.max()) + 1 and int(merged.max()) == count - 1
+    fits = fits_mask(border_mask(merged), half_width_px=4, half_height_px=3)
+    assert bool(regions_fitting(merged, fits, count).all())

@@ -1,0 +1,209 @@
+"""Merging regions at the least cost in color fidelity, until every one can hold its number.
+
+Each region carries a cost vector: for every palette color k, the summed distance (ΔE76, the
+Euclidean distance in CIELAB) from its photo pixels to color k. Cost vectors add under merging, so
+the color that serves a merged region best is the argmin of the sum, and the fidelity a merge
+loses is exactly
+
+    cost(a, b) = min_k (C_a + C_b)[k] - min_k C_a[k] - min_k C_b[k]      (≥ 0, 0 for one color).
+
+A region too small for its number joins the neighbour with the lowest cost, cheapest per pixel
+first. This keeps what the picture has (a thin dark stroke between two light areas goes to the
+light area it costs least to lose it to) where the earlier rule, "closest mean color, all at
+once", chained merges across whole areas. ΔE76 rather than CIEDE2000 because it is a hundred
+times cheaper per pixel and ranks merges nearly the same way.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Final
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from mosaic.imaging.regions import adjacency, border_mask, fits_mask, regions_fitting, relabelled
+
+SPECK_ROUNDS_MAX: Final = 4  # vectorised rounds of speck removal before the one-by-one merge
+COST_CHUNK_PIXELS: Final = 1 << 18  # bounds the (pixels × colors) distance temporaries
+_CROSS: Final = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
+
+
+def region_costs(
+    labels: NDArray[np.int32], image_lab: NDArray[np.float32], palette_lab: NDArray[np.float32], count: int
+) -> NDArray[np.float64]:
+    """(R, K) float64: for each region and palette color, the summed ΔE76 of its pixels to it.
+
+    Parameters
+    ----------
+    labels
+        (H, W) int32 region map with `count` regions; not modified.
+    image_lab
+        (H, W, 3) float32 CIELAB of the photo at the map's resolution; not modified.
+    palette_lab
+        (K, 3) float32 CIELAB palette.
+    """
+    flat_labels = labels.reshape(-1)
+    flat = image_lab.reshape(-1, 3).astype(np.float32)
+    palette = palette_lab.astype(np.float32)
+    palette_norms = np.einsum("ij,ij->i", palette, palette)
+    out = np.zeros((count, len(palette)), dtype=np.float64)
+    for start in range(0, flat.shape[0], COST_CHUNK_PIXELS):
+        chunk = flat[start : start + COST_CHUNK_PIXELS]
+        squared = np.einsum("ij,ij->i", chunk, chunk)[:, None] - 2.0 * (chunk @ palette.T) + palette_norms
+        distance = np.sqrt(np.maximum(squared, 0.0))
+        chunk_labels = flat_labels[start : start + COST_CHUNK_PIXELS]
+        for k in range(len(palette)):
+            out[:, k] += np.bincount(chunk_labels, weights=distance[:, k], minlength=count)
+    return out
+
+
+def merge_specks(
+    labels: NDArray[np.int32], region_cost: NDArray[np.float64], *, speck_px: int
+) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    """Join every region under `speck_px` pixels to its cheapest neighbour that is no speck.
+
+    Vectorised and chain-free (a speck never joins a speck), for at most `SPECK_ROUNDS_MAX` rounds;
+    specks surrounded by specks are left to `merge_cheapest_first`. A quantised photo has
+    thousands of specks, too many to merge one by one in Python.
+
+    Returns the new (H, W) int32 labels and (R', K) cost vectors.
+    """
+    for _ in range(SPECK_ROUNDS_MAX):
+        count = len(region_cost)
+        speck = np.bincount(labels.reshape(-1), minlength=count) < speck_px
+        pairs = adjacency(labels, count)
+        chosen = speck[pairs.first] & ~speck[pairs.second]
+        if not bool(chosen.any()):
+            break
+        a, b = pairs.first[chosen], pairs.second[chosen]
+        best = region_cost.min(axis=1)
+        cost = (region_cost[a] + region_cost[b]).min(axis=1) - best[a] - best[b]
+        order = np.lexsort((b, cost, a))
+        a_sorted, b_sorted = a[order], b[order]
+        first = np.ones(len(a_sorted), dtype=bool)
+        first[1:] = a_sorted[1:] != a_sorted[:-1]
+        root = np.arange(count, dtype=np.int64)
+        root[a_sorted[first]] = b_sorted[first]
+        labels, kept, new_of_old = relabelled(labels, root)
+        region_cost = _summed(region_cost, new_of_old, len(kept))
+    return labels, region_cost
+
+
+def merge_cheapest_first(
+    labels: NDArray[np.int32],
+    region_cost: NDArray[np.float64],
+    *,
+    half_width_px: int,
+    half_height_px: int,
+) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    """Merge regions, cheapest loss per pixel first, until each holds its number box.
+
+    A region that cannot hold a (2·hw+1) × (2·hh+1) box clear of its borders joins the
+    neighbour whose merge costs the least fidelity (module docstring), the region losing the
+    least per pixel going first. Holding a box never stops under merging (the box and its ring
+    stay inside the union), so only a union of two failing regions is re-checked, on its
+    bounding box. Costs are re-evaluated lazily when a region comes off the heap.
+
+    Parameters
+    ----------
+    labels
+        (H, W) int32 region map, every region 4-connected; not modified.
+    region_cost
+        (R, K) float64 cost vectors (`region_costs`); not modified.
+
+    Returns
+    -------
+    tuple
+        New (H, W) int32 labels and (R', K) cost vectors; region r's color is `argmin` of row r.
+    """
+    labels = labels.copy()
+    region_cost = region_cost.copy()
+    count = len(region_cost)
+    fits = regions_fitting(
+        labels,
+        fits_mask(border_mask(labels), half_width_px=half_width_px, half_height_px=half_height_px),
+        count,
+    )
+    pairs = adjacency(labels, count)
+    neighbours: list[set[int]] = [set() for _ in range(count)]
+    for a, b in zip(pairs.first.tolist(), pairs.second.tolist(), strict=True):
+        neighbours[a].add(b)
+    bounds = [
+        [found[0].start, found[0].stop, found[1].start, found[1].stop]
+        for found in ndimage.find_objects(labels + 1, max_label=count)
+    ]
+    best = region_cost.min(axis=1)
+    area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
+    alive = np.ones(count, dtype=bool)
+
+    def cheapest(a: int) -> tuple[float, int]:
+        around = np.sort(np.fromiter(neighbours[a], dtype=np.int64, count=len(neighbours[a])))
+        loss = (region_cost[a][None, :] + region_cost[around]).min(axis=1) - best[a] - best[around]
+        i = int(np.argmin(loss))
+        return float(loss[i]) / float(area[a]), int(around[i])
+
+    heap = [(cheapest(a)[0], a) for a in np.flatnonzero(~fits).tolist() if neighbours[a]]
+    heapq.heapify(heap)
+    while heap:
+        key, a = heapq.heappop(heap)
+        if not alive[a] or fits[a] or not neighbours[a]:
+            continue
+        loss, b = cheapest(a)
+        if loss > key * (1.0 + 1e-9) + 1e-12:  # got dearer since it was queued
+            heapq.heappush(heap, (loss, a))
+            continue
+        keep, gone = (b, a) if area[b] >= area[a] else (a, b)
+        y0, y1, x0, x1 = bounds[gone]
+        window = labels[y0:y1, x0:x1]
+        window[window == gone] = keep
+        k0, k1, k2, k3 = bounds[keep]
+        bounds[keep] = [min(k0, y0), max(k1, y1), min(k2, x0), max(k3, x1)]
+        region_cost[keep] += region_cost[gone]
+        best[keep] = region_cost[keep].min()
+        area[keep] += area[gone]
+        alive[gone] = False
+        for n in neighbours[gone]:
+            if n != keep:
+                neighbours[n].discard(gone)
+                neighbours[n].add(keep)
+                neighbours[keep].add(n)
+        neighbours[keep].discard(gone)
+        neighbours[gone] = set()
+        fits[keep] = bool(fits[a] or fits[b]) or _holds_box(
+            labels, bounds[keep], keep, half_width_px=half_width_px, half_height_px=half_height_px
+        )
+        if not fits[keep] and neighbours[keep]:
+            heapq.heappush(heap, (cheapest(keep)[0], keep))
+    kept = np.flatnonzero(alive)
+    new_of_old = np.full(count, -1, dtype=np.int64)
+    new_of_old[kept] = np.arange(len(kept))
+    return new_of_old.astype(np.int32)[labels], region_cost[kept]
+
+
+def _summed(
+    region_cost: NDArray[np.float64], new_of_old: NDArray[np.int64], count: int
+) -> NDArray[np.float64]:
+    """(R', K): the cost vectors of old regions added up into their new regions."""
+    columns = range(region_cost.shape[1])
+    return np.stack(
+        [np.bincount(new_of_old, weights=region_cost[:, k], minlength=count) for k in columns], axis=1
+    )
+
+
+def _holds_box(
+    labels: NDArray[np.int32], bounds: list[int], region: int, *, half_width_px: int, half_height_px: int
+) -> bool:
+    """Whether `region` holds the box clear of its borders (as `fits_mask`), checked on its bounds."""
+    y0, y1, x0, x1 = bounds
+    # A ring of "outside" all round: the pixels beyond the bounds are other regions or the frame
+    # of the map, and a pixel next to either is a border pixel.
+    inside = np.zeros((y1 - y0 + 2, x1 - x0 + 2), dtype=np.uint8)
+    inside[1:-1, 1:-1] = labels[y0:y1, x0:x1] == region
+    clear = cv2.erode(inside, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    kernel = np.ones((2 * half_height_px + 1, 2 * half_width_px + 1), dtype=np.uint8)
+    eroded = cv2.erode(clear, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return bool(eroded.any())
+
