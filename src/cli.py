@@ -15,12 +15,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mosaic Studio: coloring pages, color by number and mystery mosaics, paid in credits.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from mosaic.cli_admin import add_admin_commands
+    from mosaic.cli_admin import add_admin_commands, add_support_commands
     from mosaic.cli_audit import add_audit_commands
     from mosaic.cli_generate import add_generate_command
 
     add_admin_commands(commands)
     add_audit_commands(commands)
+    add_support_commands(commands)
     add_generate_command(commands)
     return parser
 

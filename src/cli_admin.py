@@ -98,9 +98,7 @@ def _user_id(services: Services, email: str) -> UUID:
 
 
 def _keys_create(services: Services, args: argparse.Namespace) -> int:
-    committed, plain_key = services.ledger.create_key(
-        user_id=_user_id(services, args.email), name=args.name
-    )
+    committed, plain_key = services.ledger.create_key(user_id=_user_id(services, args.email), name=args.name)
     services.settle(committed)
     print(plain_key)
     return 0
@@ -167,3 +165,73 @@ def add_admin_commands(commands: Subparsers) -> None:
     commands.add_parser("sweep", help="release reservations older than their timeout").set_defaults(
         handler=_with_services(_sweep)
     )
+
+
+def _support_user(services: Services, email: str) -> str:
+    user = services.views.user_by_email(normalise_email(email))
+    if user is None or user.role != "support":
+        raise DomainError(f"{email} is not a support staff member (create one with --role support)")
+    return user.user_id
+
+
+def _support_refund(services: Services, args: argparse.Namespace) -> int:
+    from mosaic.commands import support
+    from mosaic.domain.errors import ChargeNotFound
+
+    staff = _support_user(services, args.staff)
+    services.runner.catch_up()
+    charge = services.views.charge(args.charge_id)
+    if charge is None:
+        raise ChargeNotFound(f"no captured charge {args.charge_id}")
+    done = support.refund(
+        services.ledger,
+        staff_user_id=staff,
+        account_id=charge.account_id,
+        charge_id=args.charge_id,
+        amount_credits=args.amount,
+        reason=args.reason,
+        idempotency_key=args.idempotency_key,
+    )
+    services.runner.wait_for(done.position)
+    state = "refunded" if done.applied else "already refunded under this key"
+    print(f"{state}: {args.amount} credit(s) of charge {args.charge_id} (refund {done.refund_id})")
+    return 0
+
+
+def _support_statement(services: Services, args: argparse.Namespace) -> int:
+    services.runner.catch_up()
+    user = services.views.user_by_email(normalise_email(args.email))
+    if user is None:
+        raise DomainError(f"no user with e-mail {args.email}")
+    balance = services.views.balance(user.account_id)
+    assert balance is not None
+    print(f"{user.email}  account {user.account_id}  plan {balance.plan_name} ({balance.sub_status})")
+    after = 0
+    while lines := services.views.statement(user.account_id, after_line=after, limit=500):
+        for line in lines:
+            detail = " ".join(
+                part
+                for part in (line.tool or "", line.reference or "", line.reason or "", line.actor or "")
+                if part
+            )
+            amounts = f"{line.delta_credits:+6d}  {line.balance_after:8d}"
+            print(f"{line.line:6d}  {line.at[:19]}  {line.kind:15s} {amounts}  {detail}")
+        after = lines[-1].line
+    print(f"balance: {balance.balance}")
+    return 0
+
+
+def add_support_commands(commands: Subparsers) -> None:
+    support = commands.add_parser("support", help="support staff: refunds, statements").add_subparsers(
+        dest="support", required=True
+    )
+    refund = support.add_parser("refund", help="refund (part of) a captured charge")
+    refund.add_argument("charge_id")
+    refund.add_argument("--amount", type=int, required=True)
+    refund.add_argument("--reason", required=True)
+    refund.add_argument("--as", dest="staff", required=True, help="the support staff member's e-mail")
+    refund.add_argument("--idempotency-key", help="repeat safely: the same key refunds once")
+    refund.set_defaults(handler=_with_services(_support_refund))
+    statement = support.add_parser("statement", help="print an account's statement")
+    statement.add_argument("email")
+    statement.set_defaults(handler=_with_services(_support_statement))

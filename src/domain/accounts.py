@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from mosaic.domain.errors import (
     ChargeNotFound,
+    Forbidden,
     InsufficientCredits,
     InvalidCredits,
     InvalidSubscriptionStatus,
@@ -236,7 +237,12 @@ class Account(Aggregate):
     def refund(
         self, *, refund_id: UUID, charge_id: UUID, amount_credits: int, reason: str, issued_by: str
     ) -> bool:
-        """Compensate part or all of a captured charge. False if `refund_id` was applied already."""
+        """Compensate part or all of a captured charge. False if `refund_id` was applied already.
+
+        `issued_by` is the staff member's user id; nobody refunds their own account.
+        """
+        if issued_by == self.owner_user_id:
+            raise Forbidden("staff cannot refund charges on their own account; ask a colleague")
         charge = self.charges.get(str(charge_id))
         if charge is None:
             raise ChargeNotFound(f"no captured charge {charge_id} on this account")
@@ -324,6 +330,8 @@ class Account(Aggregate):
         self, *, grant_id: UUID, amount_credits: int, reason: str, issued_by: str
     ) -> bool:
         """A goodwill grant by support staff. False if `grant_id` was applied already."""
+        if issued_by == self.owner_user_id:
+            raise Forbidden("staff cannot grant credits to their own account; ask a colleague")
         if str(grant_id) in self.goodwill_grant_ids:
             return False
         if not 0 < amount_credits <= GRANT_CREDITS_MAX:

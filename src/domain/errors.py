@@ -27,6 +27,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    """The caller may not do this (e.g. staff refunding their own account)."""
+
+    code = "forbidden"
+
+
 class InsufficientCredits(DomainError):
     code = "insufficient_credits"
 
@@ -81,6 +87,7 @@ class InvalidCredits(DomainError):
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidInput,
     NotFound,
+    Forbidden,
     InsufficientCredits,
     ReservationNotOpen,
     RefundExceedsCharge,

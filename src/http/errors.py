@@ -24,6 +24,7 @@ RETRY_AFTER_BUSY_S = 1
 STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     domain.InvalidInput: 400,
     domain.NotFound: 404,
+    domain.Forbidden: 403,
     domain.InsufficientCredits: 402,
     domain.ReservationNotOpen: 409,
     domain.RefundExceedsCharge: 409,

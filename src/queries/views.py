@@ -69,6 +69,26 @@ class StatementLine:
     actor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    at: str
+    amount_credits: int
+    reason: str | None
+    issued_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRow:
+    charge_id: str
+    account_id: str
+    tool: str
+    summary: str
+    cost_credits: int
+    refunded_credits: int
+    captured_at: str
+    refunds: tuple[RefundLine, ...] = ()
+
+
 class Views:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -97,6 +117,14 @@ class Views:
             row = tx.one(
                 "SELECT user_id, email, role, account_id, password_hash FROM users WHERE user_id = ?",
                 (user_id,),
+            )
+        return UserRow(*row) if row else None
+
+    def user_of_account(self, account_id: str) -> UserRow | None:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT user_id, email, role, account_id, password_hash FROM users WHERE account_id = ?",
+                (account_id,),
             )
         return UserRow(*row) if row else None
 
@@ -132,6 +160,47 @@ class Views:
             )
         return [StatementLine(*row) for row in rows]
 
+    def charge(self, charge_id: str) -> ChargeRow | None:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT charge_id, account_id, tool, summary, cost_credits, refunded_credits, captured_at "
+                "FROM charges WHERE charge_id = ?",
+                (charge_id,),
+            )
+        return ChargeRow(*row) if row else None
+
+    def charges_of(self, account_id: str, *, after: str = "", limit: int = 100) -> list[ChargeRow]:
+        """The account's captured charges (ordered by id, paged by `after`), each with its refunds."""
+        assert 0 < limit <= STATEMENT_PAGE_MAX
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT charge_id, account_id, tool, summary, cost_credits, refunded_credits, captured_at "
+                "FROM charges WHERE account_id = ? AND charge_id > ? ORDER BY charge_id LIMIT ?",
+                (account_id, after, limit),
+            )
+            refunds: dict[str, list[RefundLine]] = {}
+            if rows:
+                for ref, at, delta, reason, actor in tx.all(
+                    "SELECT reference, at, delta_credits, reason, actor FROM statement "
+                    "WHERE account_id = ? AND kind = 'refund' AND reference >= ? AND reference <= ? "
+                    "ORDER BY line",
+                    (account_id, rows[0][0], rows[-1][0]),
+                ):
+                    refunds.setdefault(ref, []).append(RefundLine(at, int(delta), reason, actor))
+        return [
+            ChargeRow(
+                charge_id=row[0],
+                account_id=row[1],
+                tool=row[2],
+                summary=row[3],
+                cost_credits=int(row[4]),
+                refunded_credits=int(row[5]),
+                captured_at=row[6],
+                refunds=tuple(refunds.get(row[0], ())),
+            )
+            for row in rows
+        ]
+
     def account_ids(self) -> list[str]:
         with self.db.read() as tx:
             return [row[0] for row in tx.all("SELECT account_id FROM balances ORDER BY account_id")]
@@ -139,8 +208,7 @@ class Views:
     def accounts_with_reservations_before(self, reserved_before_iso: str) -> list[str]:
         with self.db.read() as tx:
             rows = tx.all(
-                "SELECT DISTINCT account_id FROM open_reservations WHERE reserved_at < ? "
-                "ORDER BY account_id",
+                "SELECT DISTINCT account_id FROM open_reservations WHERE reserved_at < ? ORDER BY account_id",
                 (reserved_before_iso,),
             )
         return [row[0] for row in rows]

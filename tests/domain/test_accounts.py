@@ -8,6 +8,7 @@ import pytest
 from mosaic.domain.accounts import Account, grant_id_for
 from mosaic.domain.errors import (
     ChargeNotFound,
+    Forbidden,
     InsufficientCredits,
     InvalidCredits,
     KeyLimitReached,
@@ -178,3 +179,14 @@ def test_a_lapsed_subscription_loses_api_access() -> None:
     account = commercial_account()
     account.change_subscription_status(sub_status="past_due")
     assert not account.can_use_api
+
+
+def test_nobody_refunds_or_grants_credits_to_their_own_account() -> None:
+    account = commercial_account()
+    charge = uuid.uuid4()
+    account.reserve(request_id=charge, tool="cbn", cost_credits=2)
+    account.capture(request_id=charge)
+    with pytest.raises(Forbidden):
+        account.refund(refund_id=uuid.uuid4(), charge_id=charge, amount_credits=1, reason="r", issued_by=account.owner_user_id)
+    with pytest.raises(Forbidden):
+        account.grant_credits(grant_id=uuid.uuid4(), amount_credits=1, reason="r", issued_by=account.owner_user_id)

@@ -1,0 +1,103 @@
+"""Auditors (JWT with role `auditor`, read-only): the event log with chain hashes, and a signed digest.
+
+`GET /api/audit/events` answers JSON lines (application/x-ndjson), one event each, in log order; the
+`hash` of each line is the audit chain's value at that position (see `mosaic.queries.chain`).
+`GET /api/audit/digest` signs the chain's head with the server's Ed25519 key; keep it, and later
+`mosaic audit verify --digest FILE` (or any tool recomputing the chain) proves the history up to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from mosaic.bootstrap import Services
+from mosaic.http.errors import ApiError
+from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
+from mosaic.queries import digest as digests
+from mosaic.queries.audit_log import export_line, iter_log
+
+EVENTS_PAGE_MAX = 10_000
+EVENTS_PAGE_DEFAULT = 1_000
+
+
+def _auditor(call: Call) -> None:
+    if call.who.kind != "jwt" or call.who.role != "auditor":
+        raise ApiError(403, "forbidden", "this needs an auditor sign-in")
+
+
+def _int(call: Call, name: str, default: int, low: int, high: int) -> int:
+    raw = call.request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, "invalid_query", f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _events(services: Services, after: int, limit: int) -> bytes:
+    services.runner.wait_for(services.store.recorder.max_notification_id())
+    events = list(itertools.islice(iter_log(services.db, after=after), limit))
+    if not events:
+        return b""
+    with services.db.read() as tx:
+        hashes: dict[int, str] = dict(
+            tx.all(
+                "SELECT position, hash FROM audit_chain WHERE position >= ? AND position <= ?",
+                (events[0].position, events[-1].position),
+            )
+        )
+    return b"".join(export_line(e, hashes.get(e.position, "")) + b"\n" for e in events)
+
+
+async def events(call: Call) -> Response:
+    _auditor(call)
+    after = _int(call, "after", 0, 0, 2**62)
+    limit = _int(call, "limit", EVENTS_PAGE_DEFAULT, 1, EVENTS_PAGE_MAX)
+    body = await run_in_threadpool(_events, call.services, after, limit)
+    return Response(body, media_type="application/x-ndjson")
+
+
+def _digest(services: Services) -> digests.Digest:
+    services.runner.wait_for(services.store.recorder.max_notification_id())
+    head = services.views.chain_head()
+    if head is None:
+        raise ApiError(404, "empty_log", "the log is empty: there is nothing to sign yet")
+    return digests.sign(services.settings.secret, position=head[0], hash_hex=head[1])
+
+
+async def digest(call: Call) -> Response:
+    _auditor(call)
+    return json_response(await run_in_threadpool(_digest, call.services))
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/api/audit/events",
+        events,
+        "The event log as JSON lines with chain hashes (auditors)",
+        auth="jwt",
+        response=None,
+        errors=(400, 401, 403, 429),
+        tags=("audit",),
+        query=(
+            QueryParam("after", {"type": "integer", "minimum": 0}, "only events after this position"),
+            QueryParam(
+                "limit", {"type": "integer", "minimum": 1, "maximum": EVENTS_PAGE_MAX}, "events per page"
+            ),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/api/audit/digest",
+        digest,
+        "The chain's head, signed with the server's Ed25519 key (auditors)",
+        auth="jwt",
+        response=digests.Digest,
+        errors=(401, 403, 404, 429),
+        tags=("audit",),
+    ),
+]

@@ -1,0 +1,127 @@
+"""Support staff's compensating refunds and grants, and auditors' log and digest, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+from mosaic.bootstrap import Services
+from mosaic.queries import digest as digests
+from mosaic.queries.audit_log import verify_export
+from tests.conftest import TEST_SECRET, both_backends
+from tests.http.conftest import AppClient, User, signed_in_user
+
+
+def staff(services: Services, client: AppClient, role: str) -> User:
+    email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+    committed = services.ledger.register_user(email=email, password="correct horse battery", role=role)
+    services.settle(committed)
+    response = client.post("/api/auth/login", json={"email": email, "password": "correct horse battery"})
+    assert response.status_code == 200, response.text
+    return User(email, str(committed.value.user_id), str(committed.value.account_id), response.json()["access_token"])
+
+
+def charge(services: Services, user: User, cost: int = 10, summary: str = "mode=cbn colors=12") -> str:
+    request_id = uuid.uuid4()
+    account_id = uuid.UUID(user.account_id)
+    services.ledger.reserve(account_id=account_id, request_id=request_id, tool="ai-image", cost_credits=cost, summary=summary)
+    services.settle(services.ledger.capture(account_id=account_id, request_id=request_id))
+    return str(request_id)
+
+
+@both_backends()
+def test_support_refunds_a_charge_once_per_key_and_it_shows_on_the_customers_statement(
+    services: Services, client: AppClient
+) -> None:
+    customer = signed_in_user(services, client)
+    support = staff(services, client, "support")
+    charge_id = charge(services, customer)
+    body = {"charge_id": charge_id, "amount": 4, "reason": "the page came out smudged"}
+    headers = {**support.auth, "Idempotency-Key": "ticket-1234"}
+    first = client.post("/api/admin/refunds", json=body, headers=headers)
+    again = client.post("/api/admin/refunds", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert again.status_code == 200 and again.json()["repeat"] is True
+    assert first.json()["refund_id"] == again.json()["refund_id"]
+    assert first.json()["refundable_left"] == 6
+    balance = client.get("/api/credits/balance", headers=customer.auth).json()["balance"]
+    assert balance == 800 - 10 + 4
+    lines = client.get("/api/credits/history", headers=customer.auth).json()["lines"]
+    refunds = [line for line in lines if line["kind"] == "refund"]
+    assert len(refunds) == 1 and refunds[0]["reason"] == "the page came out smudged"
+    assert refunds[0]["actor"] == support.user_id
+    statement = client.get(f"/api/admin/accounts/{customer.account_id}/statement", headers=support.auth).json()
+    (row,) = statement["charges"]
+    assert (row["charge_id"], row["summary"], row["refunded_credits"]) == (charge_id, "mode=cbn colors=12", 4)
+    assert [r["amount"] for r in row["refunds"]] == [4]
+
+
+@both_backends()
+def test_a_refund_over_what_remains_of_the_charge_is_409_and_changes_nothing(
+    services: Services, client: AppClient
+) -> None:
+    customer = signed_in_user(services, client)
+    support = staff(services, client, "support")
+    charge_id = charge(services, customer, cost=3)
+    position = services.store.recorder.max_notification_id()
+    response = client.post(
+        "/api/admin/refunds", json={"charge_id": charge_id, "amount": 4, "reason": "too much"}, headers=support.auth
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "refund_exceeds_charge"
+    assert services.store.recorder.max_notification_id() == position
+
+
+def test_a_user_token_cannot_refund_and_staff_cannot_refund_themselves(services: Services, client: AppClient) -> None:
+    customer = signed_in_user(services, client)
+    other = signed_in_user(services, client)
+    charge_id = charge(services, customer)
+    body = {"charge_id": charge_id, "amount": 1, "reason": "please"}
+    assert client.post("/api/admin/refunds", json=body, headers=other.auth).status_code == 403
+    assert client.post("/api/admin/refunds", json=body, headers=customer.auth).status_code == 403
+    support = staff(services, client, "support")
+    grant = client.post(
+        f"/api/admin/accounts/{support.account_id}/credits", json={"amount": 5, "reason": "for me"}, headers=support.auth
+    )
+    assert grant.status_code == 403 and grant.json()["error"]["code"] == "forbidden"
+
+
+def test_support_grants_goodwill_credits_and_changes_plans_as_events(services: Services, client: AppClient) -> None:
+    customer = signed_in_user(services, client, plan="free")
+    support = staff(services, client, "support")
+    found = client.get("/api/admin/accounts", params={"email": customer.email}, headers=support.auth)
+    assert found.status_code == 200 and found.json()["plan_name"] == "free"
+    granted = client.post(
+        f"/api/admin/accounts/{customer.account_id}/credits",
+        json={"amount": 20, "reason": "sorry for the outage"},
+        headers={**support.auth, "Idempotency-Key": "outage-7"},
+    )
+    assert granted.status_code == 201 and granted.json()["balance"] == 5 + 20
+    replanned = client.post(
+        f"/api/admin/accounts/{customer.account_id}/plan", json={"plan": "commercial"}, headers=support.auth
+    )
+    assert replanned.status_code == 200 and replanned.json()["plan_name"] == "commercial"
+    unknown = client.post(f"/api/admin/accounts/{customer.account_id}/plan", json={"plan": "gold"}, headers=support.auth)
+    assert unknown.status_code == 400
+    kinds = [line["kind"] for line in client.get("/api/credits/history", headers=customer.auth).json()["lines"]]
+    assert kinds == ["monthly_grant", "goodwill_grant"]
+
+
+@both_backends()
+def test_auditors_read_the_log_with_chain_hashes_and_a_signed_digest(
+    services: Services, client: AppClient, make_client: Callable[..., AppClient]
+) -> None:
+    customer = signed_in_user(services, client)
+    charge(services, customer)
+    auditor = staff(services, client, "auditor")
+    assert client.get("/api/audit/events", headers=customer.auth).status_code == 403
+    page = client.get("/api/audit/events", params={"limit": 3}, headers=auditor.auth)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("application/x-ndjson")
+    assert [json.loads(line)["position"] for line in page.text.splitlines()] == [1, 2, 3]
+    everything = client.get("/api/audit/events", headers=auditor.auth).text.splitlines()
+    digest = digests.load(client.get("/api/audit/digest", headers=auditor.auth).content)
+    assert digests.signature_is_valid(digest, trusted_public_key=digests.public_key_hex(TEST_SECRET.encode()))
+    report = verify_export(everything, digest=digest)
+    assert report.ok, report.discrepancies
+    assert report.head_position == digest.position == json.loads(everything[-1])["position"]
