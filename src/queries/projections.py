@@ -51,6 +51,24 @@ class Batch:
         self.tx = tx
         self.balances: dict[str, _Balance] = {}
         self.statement_rows: list[tuple[Any, ...]] = []
+        # Reservations opened in this batch (request id -> row), and ones settled (to delete); the
+        # common reserve-then-capture pair within one batch then never touches the table at all.
+        self.opened: dict[str, tuple[Any, ...]] = {}
+        self.settled: list[str] = []
+        self.new_charges: list[tuple[Any, ...]] = []
+        self.refunds: list[tuple[int, str]] = []  # applied after new_charges: a charge may be new here
+
+    def open_reservation(self, row: tuple[Any, ...]) -> None:
+        self.opened[row[0]] = row
+
+    def settle_reservation(self, request_id: str) -> str:
+        """Forget an open reservation; returns its summary."""
+        row = self.opened.pop(request_id, None)
+        if row is not None:
+            return str(row[5])
+        self.settled.append(request_id)
+        found = self.tx.one("SELECT summary FROM open_reservations WHERE request_id = ?", (request_id,))
+        return str(found[0]) if found else ""
 
     def balance(self, account_id: str) -> _Balance:
         row = self.balances.get(account_id)
@@ -143,6 +161,27 @@ class Batch:
             self.statement_rows,
         )
         self.statement_rows.clear()
+        self.tx.executemany(
+            "DELETE FROM open_reservations WHERE request_id = ?", [(rid,) for rid in self.settled]
+        )
+        self.settled.clear()
+        self.tx.executemany(
+            "INSERT INTO open_reservations (request_id, account_id, tool, cost_credits, reserved_at, "
+            "summary) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            list(self.opened.values()),
+        )
+        self.opened.clear()
+        self.tx.executemany(
+            "INSERT INTO charges (charge_id, account_id, tool, cost_credits, refunded_credits, captured_at, "
+            "summary) VALUES (?, ?, ?, ?, 0, ?, ?)",
+            self.new_charges,
+        )
+        self.new_charges.clear()
+        self.tx.executemany(
+            "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?", self.refunds
+        )
+        self.refunds.clear()
 
 
 Handler = Callable[[Batch, Any, int], None]
@@ -201,11 +240,7 @@ def _expired(batch: Batch, e: Any, position: int) -> None:
 def _reserved(batch: Batch, e: Any, position: int) -> None:
     batch.balance(str(e.originator_id)).reserved_credits += e.cost_credits
     batch.line(e, position, "reserve", -e.cost_credits, reference=e.request_id, tool=e.tool)
-    batch.tx.execute(
-        "INSERT INTO open_reservations (request_id, account_id, tool, cost_credits, reserved_at, summary) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e), e.summary),
-    )
+    batch.open_reservation((e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e), e.summary))
 
 
 @handles(Account.ReservationCaptured)
@@ -214,22 +249,15 @@ def _captured(batch: Batch, e: Any, position: int) -> None:
     row.reserved_credits -= e.cost_credits
     row.settled_credits -= e.cost_credits
     batch.line(e, position, "capture", 0, reference=e.request_id, tool=e.tool)
-    reserved = batch.tx.one("SELECT summary FROM open_reservations WHERE request_id = ?", (e.request_id,))
-    batch.tx.execute("DELETE FROM open_reservations WHERE request_id = ?", (e.request_id,))
-    batch.tx.execute(
-        "INSERT INTO charges (charge_id, account_id, tool, cost_credits, refunded_credits, captured_at, "
-        "summary) VALUES (?, ?, ?, ?, 0, ?, ?)",
-        (e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e), reserved[0] if reserved else ""),
-    )
+    summary = batch.settle_reservation(e.request_id)
+    batch.new_charges.append((e.request_id, str(e.originator_id), e.tool, e.cost_credits, _ts(e), summary))
 
 
 @handles(Account.ReservationReleased)
 def _released(batch: Batch, e: Any, position: int) -> None:
     batch.balance(str(e.originator_id)).reserved_credits -= e.cost_credits
-    batch.line(
-        e, position, "release", e.cost_credits, reference=e.request_id, tool=e.tool, reason=e.reason
-    )
-    batch.tx.execute("DELETE FROM open_reservations WHERE request_id = ?", (e.request_id,))
+    batch.line(e, position, "release", e.cost_credits, reference=e.request_id, tool=e.tool, reason=e.reason)
+    batch.settle_reservation(e.request_id)
 
 
 @handles(Account.CreditsRefunded)
@@ -244,17 +272,19 @@ def _refunded(batch: Batch, e: Any, position: int) -> None:
         reason=e.reason,
         actor=e.issued_by,
     )
-    batch.tx.execute(
-        "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?",
-        (e.amount_credits, e.charge_id),
-    )
+    batch.refunds.append((e.amount_credits, e.charge_id))
 
 
 @handles(Account.CreditsGranted)
 def _goodwill(batch: Batch, e: Any, position: int) -> None:
     batch.balance(str(e.originator_id)).settled_credits += e.amount_credits
     batch.line(
-        e, position, "goodwill_grant", e.amount_credits, reference=e.grant_id, reason=e.reason,
+        e,
+        position,
+        "goodwill_grant",
+        e.amount_credits,
+        reference=e.grant_id,
+        reason=e.reason,
         actor=e.issued_by,
     )
 
