@@ -8,6 +8,7 @@ from typing import Any
 from mosaic.commands.ledger import Clock, Ledger, utc_now
 from mosaic.commands.plans import PlanCatalogue
 from mosaic.commands.store import LedgerStore, open_store
+from mosaic.commands.upstream import Upstream
 from mosaic.commands.writer import Committed, Writer
 from mosaic.config import Settings
 from mosaic.database import ensure_schema
@@ -27,6 +28,7 @@ class Services:
     runner: ProjectionRunner
     views: Views
     usage: KeyUsage
+    ai: Upstream  # the upstream AI service (`ai.configured` is False without MOSAIC_AI_BASE_URL)
 
     def settle(self, committed: Committed[Any]) -> None:
         """Wait until the views show `committed` (read-your-writes)."""
@@ -58,7 +60,9 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
         secret=settings.secret,
         clock=clock,
     )
-    services = Services(settings, store, writer, ledger, db, runner, Views(db), KeyUsage(db))
+    services = Services(
+        settings, store, writer, ledger, db, runner, Views(db), KeyUsage(db), Upstream.from_settings(settings)
+    )
     if background:
         runner.start()
     return services

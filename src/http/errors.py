@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mosaic.commands.upstream import AiUnavailable, UpstreamBusy, UpstreamFailed, UpstreamRefused
 from mosaic.commands.writer import LedgerBusy
 from mosaic.domain import errors as domain
 
@@ -36,6 +37,10 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     domain.InvalidSubscriptionStatus: 400,
     domain.InvalidCredits: 400,
     LedgerBusy: 503,
+    AiUnavailable: 503,
+    UpstreamBusy: 503,
+    UpstreamFailed: 502,
+    UpstreamRefused: 400,
 }
 
 # Standard reasons for statuses the router raises itself (unknown route, wrong method).

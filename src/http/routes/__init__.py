@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from mosaic.http.routes import admin, audit, auth, credits, keys, meta
+from mosaic.http.routes import admin, ai, audit, auth, credits, keys, meta
 from mosaic.http.routing import Endpoint
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (auth, credits, keys, meta, admin, audit)
+ROUTE_MODULES: tuple[ModuleType, ...] = (auth, credits, keys, meta, admin, audit, ai)
 
 
 def all_endpoints() -> list[Endpoint]:
