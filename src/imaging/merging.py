@@ -22,12 +22,11 @@ from typing import Final
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from mosaic.imaging.regions import adjacency, border_mask, fits_mask, regions_fitting, relabelled
 
 SPECK_ROUNDS_MAX: Final = 4  # vectorised rounds of speck removal before the one-by-one merge
-COST_CHUNK_PIXELS: Final = 1 << 18  # bounds the (pixels × colors) distance temporaries
 _CROSS: Final = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
 
 
@@ -46,17 +45,24 @@ def region_costs(
         (K, 3) float32 CIELAB palette.
     """
     flat_labels = labels.reshape(-1)
-    flat = image_lab.reshape(-1, 3).astype(np.float32)
-    palette = palette_lab.astype(np.float32)
-    palette_norms = np.einsum("ij,ij->i", palette, palette)
-    out = np.zeros((count, len(palette)), dtype=np.float64)
-    for start in range(0, flat.shape[0], COST_CHUNK_PIXELS):
-        chunk = flat[start : start + COST_CHUNK_PIXELS]
-        squared = np.einsum("ij,ij->i", chunk, chunk)[:, None] - 2.0 * (chunk @ palette.T) + palette_norms
-        distance = np.sqrt(np.maximum(squared, 0.0))
-        chunk_labels = flat_labels[start : start + COST_CHUNK_PIXELS]
-        for k in range(len(palette)):
-            out[:, k] += np.bincount(chunk_labels, weights=distance[:, k], minlength=count)
+    channels = [np.ascontiguousarray(image_lab[..., c], dtype=np.float32).reshape(-1) for c in range(3)]
+    # Channel by channel, in place: (K, N) float32 with no (N, K, 3) temporary and no thin matmul.
+    distance = np.empty((len(palette_lab), flat_labels.shape[0]), dtype=np.float32)
+    scratch = np.empty(flat_labels.shape[0], dtype=np.float32)
+    for k, color in enumerate(np.asarray(palette_lab, dtype=np.float32)):
+        row = distance[k]
+        np.subtract(channels[0], color[0], out=row)
+        np.multiply(row, row, out=row)
+        for c in (1, 2):
+            np.subtract(channels[c], color[c], out=scratch)
+            np.multiply(scratch, scratch, out=scratch)
+            np.add(row, scratch, out=row)
+    np.sqrt(distance, out=distance)
+    membership = sparse.csr_matrix(
+        (np.ones(flat_labels.shape[0]), (flat_labels, np.arange(flat_labels.shape[0]))),
+        shape=(count, flat_labels.shape[0]),
+    )
+    out: NDArray[np.float64] = np.asarray(membership @ distance.T.astype(np.float64), dtype=np.float64)
     return out
 
 
