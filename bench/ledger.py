@@ -6,6 +6,10 @@ replay events/s; and the raw single-row INSERT+COMMIT rows/s of the same databas
 Targets (PostgreSQL): >= 2,000 cycles/s at 32 threads, hot account included, <= 0.05 retries per
 cycle, p99 <= 25 ms; replay >= 150,000 events/s.
 
+Each back-end runs twice: the command layer alone (views projected elsewhere, e.g. by
+`mosaic projections run` in its own process), and with the projection runner in the same process,
+competing for the interpreter and the database, as `mosaic serve` runs it.
+
     .venv/bin/python bench/ledger.py [--seconds 4] [--backend sqlite|postgresql|both]
 """
 
@@ -125,14 +129,15 @@ def raw_insert_rate(url: str, seconds: float) -> float:
     return count / (time.perf_counter() - started)
 
 
-def bench(backend: str, seconds: float) -> None:
+def bench(backend: str, seconds: float, *, views_in_process: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url, drop = fresh_database(backend, Path(tmp))
         try:
             upgrade(DatabaseUrl.parse(url))
-            services = build(Settings.from_env({"MOSAIC_DATABASE_URL": url, "MOSAIC_SECRET": SECRET}), background=True)
+            services = build(Settings.from_env({"MOSAIC_DATABASE_URL": url, "MOSAIC_SECRET": SECRET}), background=views_in_process)
             accounts = [rich_account(services, f"bench{i}@example.com") for i in range(32)]
-            print(f"\n== {backend} ==")
+            where = "views projected in this process" if views_in_process else "command layer alone"
+            print(f"\n== {backend}, {where} ==")
             ceiling = raw_insert_rate(url, seconds)
             print(f"raw single-row INSERT+COMMIT: {ceiling:,.0f} rows/s (the ceiling for one-at-a-time commits)")
             for label, accts, threads in (
@@ -160,7 +165,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-        bench(backend, args.seconds)
+        for views_in_process in (False, True):
+            bench(backend, args.seconds, views_in_process=views_in_process)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,9 @@ def add_admin_commands(commands: Subparsers) -> None:
     projections.add_parser("rebuild", help="rebuild every view from event zero").set_defaults(
         handler=_with_services(_projections_rebuild)
     )
+    projections.add_parser("run", help="keep the views current, in this process").set_defaults(
+        handler=_projections_run
+    )
     commands.add_parser("grant-monthly", help="grant this month's quota (idempotent)").set_defaults(
         handler=_with_services(_grant_monthly)
     )
@@ -235,3 +238,24 @@ def add_support_commands(commands: Subparsers) -> None:
     statement = support.add_parser("statement", help="print an account's statement")
     statement.add_argument("email")
     statement.set_defaults(handler=_with_services(_support_statement))
+
+
+def _projections_run(args: argparse.Namespace) -> int:
+    """Keep the views current in this process (on PostgreSQL, beside servers or instead of theirs)."""
+    import signal
+    import threading
+
+    try:
+        services = build(Settings.from_env(), background=True)
+    except (ConfigError, SchemaOutOfDate) as exc:
+        return _fail(str(exc))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"projecting from position {services.runner.position}; Ctrl-C to stop", file=sys.stderr)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+    return 0
