@@ -27,7 +27,7 @@ from mosaic.commands.upstream import (
 from mosaic.domain.errors import InvalidInput
 from mosaic.imaging.aiimage import UpstreamPhoto, photo_for_upstream, png_from_upstream, render_ai_coloring
 from mosaic.imaging.decode import ImageRejected
-from mosaic.imaging.options import GenerateOptions
+from mosaic.imaging.options import MODES, GenerateOptions
 from mosaic.imaging.pipeline import Rendered
 
 T = TypeVar("T")
@@ -168,3 +168,8 @@ async def _checked(convert: Callable[[bytes], bytes], picture: bytes) -> bytes:
         return await anyio.to_thread.run_sync(convert, picture)
     except ImageRejected as exc:
         raise UpstreamFailed(f"the AI service's picture is unusable: {exc.message}") from None
+
+
+def available_modes(upstream: Upstream) -> tuple[str, ...]:
+    """The generation modes this server can run: `ai` only with an upstream configured."""
+    return tuple(mode for mode in MODES if mode != "ai" or upstream.configured)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mosaic.bootstrap import Services
+from mosaic.commands.ai import available_modes
 from mosaic.http.errors import ApiError
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routing import Call, Endpoint, json_response
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 2.0
 PRESETS_MODULE = "mosaic.imaging.presets"
+MODES_HEADER = "X-Available-Modes"  # on /api/presets: the modes this server runs (`ai` needs an upstream)
 
 
 def _presets() -> list[dict[str, Any]]:
@@ -33,7 +35,8 @@ def _presets() -> list[dict[str, Any]]:
 
 
 async def presets(call: Call) -> Response:
-    return json_response(await run_in_threadpool(_presets))
+    modes = ",".join(available_modes(call.services.ai))
+    return json_response(await run_in_threadpool(_presets), headers={MODES_HEADER: modes})
 
 
 def _database_answers(services: Services) -> None:
@@ -52,7 +55,9 @@ async def healthz(call: Call) -> Response:
 
 
 async def openapi(call: Call) -> Response:
-    return json_response(openapi_document(call.http.endpoints))
+    document = openapi_document(call.http.endpoints)
+    document["info"]["x-available-modes"] = list(available_modes(call.services.ai))
+    return json_response(document)
 
 
 ENDPOINTS = [
