@@ -101,14 +101,15 @@ def replay_rate(services: Services, account_id: uuid.UUID) -> tuple[float, int]:
 
 
 def raw_insert_rate(url: str, seconds: float) -> float:
-    """One row per transaction, committed: the floor cost of any durable write on this database."""
+    """One row per transaction, committed durably (a regular, WAL-logged table: a TEMP table would
+    skip the WAL flush): the floor cost of any durable write on this database."""
     database = DatabaseUrl.parse(url)
     deadline = time.perf_counter() + seconds
     count = 0
     started = time.perf_counter()
     if database.dialect == "postgresql":
         with psycopg.connect(database.psycopg_conninfo) as conn:
-            conn.execute("CREATE TEMP TABLE ceiling (id bigserial PRIMARY KEY, body bytea)")
+            conn.execute("CREATE TABLE IF NOT EXISTS ceiling (id bigserial PRIMARY KEY, body bytea)")
             conn.commit()
             while time.perf_counter() < deadline:
                 conn.execute("INSERT INTO ceiling (body) VALUES (%s)", (b"x" * 200,))

@@ -14,7 +14,8 @@ from uuid import UUID
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic
 
 from mosaic.config import DatabaseUrl
@@ -45,6 +46,33 @@ class MsgspecTranscoder(Transcoder):
         if timestamp is not None:
             state["timestamp"] = datetime.fromisoformat(timestamp)
         return state
+
+
+class ArrayInsertRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, inserting a group's events as four plain arrays.
+
+    Same table, same table lock and NOTIFY, same returned notification ids; only the parameters
+    differ: the library dumps one composite value per event in Python, which was the largest CPU
+    cost of a group commit; uuid/bigint/text/bytea arrays are dumped natively and the statement
+    is prepared once per connection.
+    """
+
+    def _insert_stored_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        events: list[StoredEvent] = list(stored_events)
+        curs.execute(
+            "INSERT INTO mosaic_events (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id",
+            (
+                [e.originator_id for e in events],
+                [e.originator_version for e in events],
+                [e.topic for e in events],
+                [e.state for e in events],
+            ),
+            prepare=True,
+        )
 
 
 class LedgerStore(Application[UUID]):
@@ -133,6 +161,7 @@ def library_env(database: DatabaseUrl) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE),
         "POSTGRES_MAX_OVERFLOW": "4",
         "CREATE_TABLE": "n",
+        "APPLICATION_RECORDER_TOPIC": "mosaic.commands.store:ArrayInsertRecorder",
     }
 
 

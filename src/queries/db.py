@@ -112,7 +112,10 @@ class Database:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, *, durable: bool = True) -> Iterator[Tx]:
+        """A write transaction. `durable=False` (derived data only: views, usage) lets PostgreSQL
+        acknowledge the commit before its WAL is flushed: still atomic and in order, but a crash may
+        lose the last few milliseconds of it, which the projector then redoes from its tracking row."""
         if self._pool is None:
             conn = self._sqlite()
             conn.execute("BEGIN IMMEDIATE")
@@ -124,6 +127,8 @@ class Database:
             conn.execute("COMMIT")
             return
         with self._pool.connection() as pg, pg.transaction():
+            if not durable:
+                pg.execute("SET LOCAL synchronous_commit TO OFF")
             yield _PgTx(pg)
 
     @contextmanager

@@ -42,7 +42,7 @@ class ProjectionRunner:
 
     def run_once(self) -> int:
         """Apply up to NOTIFICATIONS_PER_RUN_MAX new events; returns how many were applied."""
-        with self._run_lock, self.db.write() as tx:
+        with self._run_lock, self.db.write(durable=False) as tx:
             position = _tracked_position(tx, lock=True)
             notifications = self.store.recorder.select_notifications(
                 start=position + 1, limit=NOTIFICATIONS_PER_RUN_MAX

@@ -29,6 +29,6 @@ class KeyUsage:
                 return
             self._last_touch[key_id] = now
         at = datetime.now(UTC).isoformat()
-        with self.db.write() as tx:
+        with self.db.write(durable=False) as tx:
             tx.execute("DELETE FROM key_usage WHERE key_id = ?", (key_id,))
             tx.execute("INSERT INTO key_usage (key_id, last_used_at) VALUES (?, ?)", (key_id, at))
