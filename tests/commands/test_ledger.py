@@ -159,3 +159,41 @@ def test_a_writer_of_another_process_is_caught_up_with_before_a_refusal_stands(
     first.ledger.release(account_id=account_id, request_id=spent, reason="failed")
     outcome = second.ledger.reserve(account_id=account_id, request_id=uuid.uuid4(), tool="cbn", cost_credits=1)
     assert outcome.value.available_credits == 799
+
+
+@both_backends()
+def test_the_statement_has_a_line_for_every_kind_of_credit_event_including_expiry(database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from mosaic.bootstrap import build
+    from tests.conftest import settings_for
+
+    now = [datetime(2026, 10, 5, tzinfo=UTC)]
+    services = build(settings_for(database_url), background=False, clock=lambda: now[0])
+    try:
+        _, account_id = commercial(services)
+        ledger = services.ledger
+        kept, failed = uuid.uuid4(), uuid.uuid4()
+        ledger.reserve(account_id=account_id, request_id=kept, tool="cbn", cost_credits=100)
+        ledger.capture(account_id=account_id, request_id=kept)
+        ledger.reserve(account_id=account_id, request_id=failed, tool="ai", cost_credits=10)
+        ledger.release(account_id=account_id, request_id=failed, reason="upstream error")
+        ledger.refund(account_id=account_id, charge_id=kept, amount_credits=40, reason="smudged", issued_by="s")
+        ledger.grant_credits(account_id=account_id, amount_credits=5, reason="sorry", issued_by="s")
+        now[0] = datetime(2026, 11, 1, tzinfo=UTC)
+        services.settle(ledger.start_period(account_id=account_id))
+        lines = services.views.statement(str(account_id))
+        kinds = [line.kind for line in lines]
+        assert kinds == [
+            "monthly_grant", "reserve", "capture", "reserve", "release", "refund", "goodwill_grant",
+            "expiry", "monthly_grant",
+        ]
+        running = 0
+        for line in lines:
+            running += line.delta_credits
+            assert line.balance_after == running
+        # 700 of October's quota was left unspent and expired; the refund and the grant stay
+        assert lines[-2].delta_credits == -700
+        assert running == 40 + 5 + 800 == services.views.balance(str(account_id)).balance  # type: ignore[union-attr]
+    finally:
+        services.close()
