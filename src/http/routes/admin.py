@@ -20,6 +20,7 @@ from mosaic.domain.accounts import GRANT_CREDITS_MAX, REASON_CHARS_MAX
 from mosaic.domain.errors import ChargeNotFound, Forbidden, NotFound
 from mosaic.domain.users import normalise_email
 from mosaic.http.errors import ApiError
+from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries.views import STATEMENT_PAGE_MAX
 
@@ -149,10 +150,7 @@ async def charges(call: Call) -> Response:
     _staff(call)
     account_id = _account_id(call)
     after = call.request.query_params.get("after", "")
-    raw_limit = call.request.query_params.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= STATEMENT_PAGE_MAX:
-        raise ApiError(400, "invalid_query", f"limit must be a whole number from 1 to {STATEMENT_PAGE_MAX}")
-    limit = int(raw_limit)
+    limit = int_query(call.request, "limit", default=100, low=1, high=STATEMENT_PAGE_MAX)
     rows = await run_in_threadpool(call.services.views.charges_of, account_id, after=after, limit=limit)
     body = ChargesBody(
         account_id,

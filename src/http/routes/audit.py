@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from mosaic.bootstrap import Services
 from mosaic.http.errors import ApiError
+from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries import digest as digests
 from mosaic.queries.audit_log import export_line, iter_log
@@ -26,15 +27,6 @@ EVENTS_PAGE_DEFAULT = 1_000
 def _auditor(call: Call) -> None:
     if call.who.kind != "jwt" or call.who.role != "auditor":
         raise ApiError(403, "forbidden", "this needs an auditor sign-in")
-
-
-def _int(call: Call, name: str, default: int, low: int, high: int) -> int:
-    raw = call.request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_query", f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
 
 
 def _events(services: Services, after: int, limit: int) -> bytes:
@@ -54,8 +46,8 @@ def _events(services: Services, after: int, limit: int) -> bytes:
 
 async def events(call: Call) -> Response:
     _auditor(call)
-    after = _int(call, "after", 0, 0, 2**62)
-    limit = _int(call, "limit", EVENTS_PAGE_DEFAULT, 1, EVENTS_PAGE_MAX)
+    after = int_query(call.request, "after", default=0, low=0, high=2**62)
+    limit = int_query(call.request, "limit", default=EVENTS_PAGE_DEFAULT, low=1, high=EVENTS_PAGE_MAX)
     body = await run_in_threadpool(_events, call.services, after, limit)
     return Response(body, media_type="application/x-ndjson")
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from mosaic.domain.errors import NotFound
 from mosaic.http.errors import ApiError
+from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.http.schemas import BalanceBody, HistoryBody, StatementLineBody
 from mosaic.queries.views import STATEMENT_PAGE_MAX
@@ -30,15 +31,6 @@ async def balance(call: Call) -> Response:
     )
 
 
-def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
-    raw = call.request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_query", f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
 def _account_for_history(call: Call) -> str:
     """Your own account; support and auditors may name any account with `account_id`."""
     wanted = call.request.query_params.get("account_id")
@@ -50,8 +42,8 @@ def _account_for_history(call: Call) -> str:
 
 
 async def history(call: Call) -> Response:
-    after = _int_param(call, "after", 0, 0, 2**62)
-    limit = _int_param(call, "limit", HISTORY_PAGE_DEFAULT, 1, STATEMENT_PAGE_MAX)
+    after = int_query(call.request, "after", default=0, low=0, high=2**62)
+    limit = int_query(call.request, "limit", default=HISTORY_PAGE_DEFAULT, low=1, high=STATEMENT_PAGE_MAX)
     account_id = _account_for_history(call)
     lines = await run_in_threadpool(
         call.services.views.statement, account_id, after_line=after, limit=limit
