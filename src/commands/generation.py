@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -23,9 +23,11 @@ from uuid import UUID
 
 import anyio.to_thread
 
+from mosaic.commands import credits
 from mosaic.commands.credits import Reserved
 from mosaic.commands.ledger import Ledger
-from mosaic.domain.errors import DomainError
+from mosaic.commands.writer import Committed, Unit
+from mosaic.domain.errors import DomainError, InsufficientCredits
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +129,15 @@ class Generations:
     async def in_pool(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in a worker process (the caller holds an Admission)."""
         loop = asyncio.get_running_loop()
+        pool = self._pool
         try:
-            return await loop.run_in_executor(self._pool, fn, *args)
+            return await loop.run_in_executor(pool, fn, *args)
         except BrokenProcessPool:
-            log.error("an image worker died; starting a new pool")
-            self._pool = self._new_pool()
+            with self._lock:  # every job of the broken pool fails: replace it once
+                if self._pool is pool:
+                    log.error("an image worker died; starting a new pool")
+                    self._pool = self._new_pool()
+                    pool.shutdown(wait=False, cancel_futures=True)
             raise
 
     # -- the paid flow -----------------------------------------------------------------------
@@ -163,16 +169,73 @@ class Generations:
         return result, Charged(charge.cost_credits, committed.value, committed.position)
 
     async def charged(self, charge: Charge, work: Callable[[], Awaitable[T]]) -> tuple[T, Charged]:
-        """Reserve, then `settle`. A repeat of a released request is refused; of a captured one, an
-        assertion (the idempotency store answers repeats before they get here)."""
+        """Reserve, then `settle`. A repeat of a released or captured request is refused (the
+        idempotency store answers repeats while it keeps their result; this is after it expired)."""
+        await self.reserve_fresh(charge)
+        return await self.settle(charge, work())
+
+    async def reserve_fresh(self, charge: Charge) -> Reserved:
+        """`reserve`, refusing a repeat of a request that was settled already."""
         reserved = await self.reserve(charge)
         if reserved.repeat:
-            if reserved.state == "released":
-                raise AlreadyReleased(
-                    "this request failed earlier and its credits were released; use a new key"
-                )
-            assert reserved.state == "reserved", "captured repeats are answered from the idempotency store"
-        return await self.settle(charge, work())
+            _refuse_settled_repeat(reserved.state)
+        return reserved
+
+    async def reserve_each(self, charges: Sequence[Charge]) -> int:
+        """Reserve every charge of one account in one ledger command: all of them, or none (402).
+
+        Returns the credits available afterwards. A repeat of a settled request is refused as in
+        `charged`; a repeat still reserved (a crashed first attempt) is taken over.
+        """
+        assert charges and len({c.account_id for c in charges}) == 1, "one account per call"
+        committed: Committed[int] = await _in_thread(
+            self.ledger.writer.execute, command=_ReserveEach(tuple(charges))
+        )
+        return committed.value
+
+    async def release(self, charge: Charge, reason: str) -> None:
+        """Give back a reservation whose work never started (e.g. the request was cancelled)."""
+        await _in_thread(
+            self.ledger.release, account_id=charge.account_id, request_id=charge.request_id, reason=reason
+        )
+
+
+def _refuse_settled_repeat(state: str) -> None:
+    if state == "released":
+        raise AlreadyReleased("this request failed earlier and its credits were released; use a new key")
+    if state == "captured":
+        raise AlreadyCompleted("this request was completed and charged earlier; its result has expired")
+    assert state == "reserved", state
+
+
+@dataclass(frozen=True, slots=True)
+class _ReserveEach:
+    """The writer command behind `Generations.reserve_each` (checks the total before any event)."""
+
+    charges: tuple[Charge, ...]
+
+    def __call__(self, unit: Unit) -> int:
+        account = credits.account(unit, self.charges[0].account_id)
+        fresh = []
+        for charge in self.charges:
+            state = account.request_state(charge.request_id)
+            if state is None:
+                fresh.append(charge)
+            else:
+                _refuse_settled_repeat(state)
+        needed_credits = sum(c.cost_credits for c in fresh)
+        if needed_credits > account.available_credits:
+            raise InsufficientCredits(
+                available_credits=account.available_credits, needed_credits=needed_credits
+            )
+        for charge in fresh:
+            account.reserve(
+                request_id=charge.request_id,
+                tool=charge.tool,
+                cost_credits=charge.cost_credits,
+                summary=charge.summary,
+            )
+        return account.available_credits
 
 
 def _reason(exc: BaseException) -> str:

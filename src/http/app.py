@@ -15,13 +15,16 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from mosaic.bootstrap import Services
+from mosaic.commands.generation import Generations
 from mosaic.http.auth import Authenticator
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
+from mosaic.http.lifecycle import running
 from mosaic.http.middleware import RequestIdMiddleware
 from mosaic.http.ratelimit import RateLimits
 from mosaic.http.routes import all_endpoints
 from mosaic.http.routing import HttpContext, route_for
+from mosaic.idempotency import IdempotencyStore
 
 
 def create_app(
@@ -29,8 +32,10 @@ def create_app(
     *,
     rate_limits: RateLimits | None = None,
     close_services_on_shutdown: bool = False,
+    generations: Generations | None = None,
 ) -> Starlette:
-    """The app. `rate_limits` defaults to the settings' storage and policies (tests pass their own)."""
+    """The app. `rate_limits` defaults to the settings' storage and policies (tests pass their own);
+    `generations` to a pool of `settings.workers` processes, started lazily or by the lifespan."""
     settings = services.settings
     limits = rate_limits or RateLimits(
         settings.ratelimit_storage, api=settings.ratelimit_api, login=settings.ratelimit_login
@@ -40,12 +45,15 @@ def create_app(
         auth=Authenticator(services),
         limits=limits,
         balances=BalanceCache(services.runner),
+        generations=generations or Generations(services.ledger, workers=settings.workers),
+        idempotency=IdempotencyStore(services.db),
     )
     http.endpoints = all_endpoints()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with running(services, http.generations, http.idempotency):
+            yield
         if close_services_on_shutdown:
             services.close()
 

@@ -15,9 +15,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mosaic.commands import generation
 from mosaic.commands.upstream import AiUnavailable, UpstreamBusy, UpstreamFailed, UpstreamRefused
 from mosaic.commands.writer import LedgerBusy
 from mosaic.domain import errors as domain
+from mosaic.imaging.decode import ImageRejected
+from mosaic.imaging.options import InvalidOption
+from mosaic.imaging.pipeline import ModeNotLocal
 
 REQUEST_ID_SCOPE_KEY = "mosaic.request_id"
 RETRY_AFTER_BUSY_S = 1
@@ -41,7 +45,19 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     UpstreamBusy: 503,
     UpstreamFailed: 502,
     UpstreamRefused: 400,
+    generation.GenerationBusy: 503,
+    generation.GenerationFailed: 500,
+    generation.AlreadyReleased: 409,
+    generation.AlreadyCompleted: 409,
 }
+
+# Bad uploads and options are refused at the edge (imaging errors are not domain errors): 400, but
+# 413 for an image too large to decode. Translated by `api_error_for_imaging`.
+ImagingError = InvalidOption | ImageRejected | ModeNotLocal
+IMAGING_ERRORS: tuple[type[InvalidOption], type[ImageRejected], type[ModeNotLocal]] = (
+    InvalidOption, ImageRejected, ModeNotLocal,
+)
+STATUS_BY_IMAGE_REJECTION: Mapping[str, int] = {"image_too_large": 413}
 
 # Standard reasons for statuses the router raises itself (unknown route, wrong method).
 _CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed"}
@@ -88,6 +104,12 @@ def request_id_of(request: Request) -> str:
 
 def response_for_api_error(exc: ApiError, request_id: str) -> Response:
     return error_response(exc.status, exc.code, exc.message, request_id, exc.headers)
+
+
+def api_error_for_imaging(exc: ImagingError) -> ApiError:
+    if isinstance(exc, ImageRejected):
+        return ApiError(STATUS_BY_IMAGE_REJECTION.get(exc.code, 400), exc.code, exc.message)
+    return ApiError(400, exc.code, str(exc))
 
 
 def response_for_domain_error(exc: domain.DomainError, request_id: str) -> Response:

@@ -38,6 +38,9 @@ def _operation(endpoint: Endpoint, schema_of: dict[Any, dict[str, Any]]) -> dict
     success: dict[str, Any] = {"description": _REASONS.get(endpoint.status, "OK")}
     if endpoint.response is not None:
         success["content"] = {"application/json": {"schema": schema_of[endpoint.response]}}
+    if endpoint.produces:
+        binary = {"type": "string", "format": "binary"}
+        success["content"] = {media_type: {"schema": binary} for media_type in endpoint.produces}
     responses: dict[str, Any] = {str(endpoint.status): success}
     for status in (*endpoint.errors, 500):
         responses[str(status)] = {
@@ -53,6 +56,9 @@ def _operation(endpoint: Endpoint, schema_of: dict[Any, dict[str, Any]]) -> dict
     }
     if parameters:
         operation["parameters"] = parameters
+    if endpoint.form is not None:
+        form = {"multipart/form-data": {"schema": endpoint.form}}
+        operation["requestBody"] = {"required": True, "content": form}
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": True,

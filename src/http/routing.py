@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mosaic.bootstrap import Services
+from mosaic.commands.generation import Generations
 from mosaic.domain.errors import DomainError
 from mosaic.http.auth import Authenticator, Principal
 from mosaic.http.balances import BalanceCache
@@ -28,11 +29,15 @@ from mosaic.http.errors import (
     response_for_domain_error,
 )
 from mosaic.http.ratelimit import RateLimits
+from mosaic.idempotency import IdempotencyStore
+from mosaic.imaging.options import GenerateOptions
+from mosaic.imaging.pipeline import Rendered, generate
 
 JSON_BODY_BYTES_MAX = 64 * 1024
 
 Auth = Literal["none", "api_key_or_jwt", "jwt"]
 Handler = Callable[["Call"], Awaitable[Response]]
+GenerateJob = Callable[[bytes, GenerateOptions], Rendered]  # top-level, so a worker process can run it
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class Endpoint:
     auth: Auth = "none"
     body: type | None = None  # a msgspec Struct decoded from a JSON body (capped in size)
     response: Any = None  # the type of the success body, for OpenAPI (None: no body)
+    form: dict[str, Any] | None = None  # OpenAPI schema of a multipart body the handler reads itself
+    produces: tuple[str, ...] = ()  # media types of a binary success body, for OpenAPI
     status: int = 200
     errors: tuple[int, ...] = ()
     query: tuple[QueryParam, ...] = ()
@@ -65,7 +72,10 @@ class HttpContext:
     auth: Authenticator
     limits: RateLimits
     balances: BalanceCache
+    generations: Generations
+    idempotency: IdempotencyStore
     endpoints: list[Endpoint] = field(default_factory=list)
+    generate_job: GenerateJob = generate  # what the pool runs per image (tests inject faults here)
 
 
 @dataclass(slots=True)

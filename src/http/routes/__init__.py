@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from mosaic.http.routes import admin, ai, audit, auth, credits, keys, meta
+from mosaic.http.routes import admin, ai, audit, auth, bulk, credits, generate, keys, meta
 from mosaic.http.routing import Endpoint
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (auth, credits, keys, meta, admin, audit, ai)
+ROUTE_MODULES: tuple[ModuleType, ...] = (auth, credits, keys, meta, admin, audit, ai, generate, bulk)
 
 
 def all_endpoints() -> list[Endpoint]:

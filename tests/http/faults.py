@@ -1,0 +1,23 @@
+"""Job functions for the worker pool that fail on purpose (top-level, so a worker process imports them)."""
+
+from __future__ import annotations
+
+from mosaic.imaging.options import GenerateOptions
+from mosaic.imaging.pipeline import Rendered
+
+
+class InjectedFault(RuntimeError):
+    """Raised inside the worker process by `explode`."""
+
+
+def explode(image_bytes: bytes, options: GenerateOptions) -> Rendered:
+    raise InjectedFault(f"injected fault in the worker ({len(image_bytes)} bytes, mode={options.mode})")
+
+
+def explode_on_small_images(image_bytes: bytes, options: GenerateOptions) -> Rendered:
+    """Fails for uploads under 2 kB, generates the others: a bulk with mixed outcomes."""
+    from mosaic.imaging.pipeline import generate
+
+    if len(image_bytes) < 2048:
+        raise InjectedFault("injected fault for a small image")
+    return generate(image_bytes, options)
