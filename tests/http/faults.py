@@ -15,9 +15,9 @@ def explode(image_bytes: bytes, options: GenerateOptions) -> Rendered:
 
 
 def explode_on_small_images(image_bytes: bytes, options: GenerateOptions) -> Rendered:
-    """Fails for uploads under 2 kB, generates the others: a bulk with mixed outcomes."""
+    """Fails for PNGs under 32 px wide, generates the others: a bulk with mixed outcomes."""
     from mosaic.imaging.pipeline import generate
 
-    if len(image_bytes) < 2048:
+    if image_bytes.startswith(b"\x89PNG") and int.from_bytes(image_bytes[16:20], "big") < 32:
         raise InjectedFault("injected fault for a small image")
     return generate(image_bytes, options)

@@ -1,0 +1,101 @@
+"""`POST /api/bulk`: a folder per image and a manifest; a credit reserved per image, kept only on success."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+
+from mosaic.bootstrap import Services
+from tests.http import faults, images
+from tests.http.generation_helpers import Studio, error_of, open_studio, studio
+
+__all__ = ["studio"]
+
+
+def test_a_bulk_zip_has_a_unique_safe_folder_per_image_and_charges_only_what_succeeded(studio: Studio) -> None:
+    studio.client.app.state.http.generate_job = faults.explode_on_small_images
+    tiny = images.photo_png((16, 12))
+    before = studio.balance()
+    response = studio.bulk(
+        [
+            ("cat.png", images.photo_png()),
+            ("../holiday/Cat.PNG", images.photo_png((80, 60))),
+            ("list.jpg", images.text_named_jpg()),
+            ("tiny.png", tiny),
+        ],
+        mode="hex", output="mystery",
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["x-credits-charged"] == "2"
+    assert response.headers["x-credits-remaining"] == str(before - 2)
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert archive.testzip() is None
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("manifest.json"))
+    assert {"cat/mystery.png", "Cat-2/mystery.png", "list/error.txt", "tiny/error.txt"} <= names
+    by_file = {entry["file"]: entry for entry in manifest["images"]}
+    assert by_file["cat.png"]["status"] == by_file["../holiday/Cat.PNG"]["status"] == "ok"
+    assert by_file["list.jpg"]["error"]["code"] == "unsupported_image_type"
+    assert by_file["tiny.png"]["error"]["code"] == "generation_failed"
+    assert (manifest["succeeded"], manifest["failed"], manifest["charged_credits"]) == (2, 2, 2)
+    lines = studio.credit_lines()
+    assert lines[:3] == [("reserve", -1)] * 3, "the text file is refused before the reservation"
+    assert sorted(lines[3:]) == [("capture", 0), ("capture", 0), ("release", 1)]
+    assert studio.balance() == before - 2
+
+
+def test_a_bulk_zip_unpacks_each_images_zip_into_its_folder(studio: Studio) -> None:
+    response = studio.bulk([("a.jpg", images.photo_jpeg())], mode="lineart")
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        names = archive.namelist()
+    assert "a/mystery.png" in names and "a/palette.json" in names and names[-1] == "manifest.json"
+
+
+def test_fifty_one_images_are_refused_before_anything_is_charged(studio: Studio) -> None:
+    events = studio.events()
+    photo = images.photo_png((16, 12))
+    response = studio.bulk([(f"p{i}.png", photo) for i in range(51)], mode="hex")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "too_many_images"
+    assert "50" in error["message"]
+    assert studio.events() == events
+
+
+def test_a_bulk_the_balance_cannot_cover_is_402_before_any_work_and_nothing_is_reserved(
+    services: Services, make_services: Callable[..., Services]
+) -> None:
+    poor = open_studio(services, plan="free")  # 5 credits, signed in with a JWT
+    try:
+        events = poor.events()
+        available = poor.balance()
+        photo = images.photo_png((16, 12))
+        response = poor.bulk([(f"p{i}.png", photo) for i in range(available + 1)], mode="hex")
+        assert response.status_code == 402
+        assert error_of(response)["code"] == "insufficient_credits"
+        assert poor.events() == events
+    finally:
+        poor.client.close()
+        poor.generations.close()
+
+
+def test_a_bulk_of_only_unusable_images_is_a_400_naming_them(studio: Studio) -> None:
+    events = studio.events()
+    response = studio.bulk([("a.jpg", images.text_named_jpg()), ("b.png", b"")])
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "no_usable_image"
+    assert "a.jpg" in error["message"] and "b.png" in error["message"]
+    assert studio.events() == events
+
+
+def test_a_bulk_without_images_or_with_a_single_image_field_is_a_400(studio: Studio) -> None:
+    empty = studio.bulk([], mode="hex")
+    assert error_of(empty)["code"] == "missing_images"
+    wrong_field = studio.post("/api/bulk", {}, [("image", "a.png", images.photo_png())])
+    assert wrong_field.status_code == 400
+    assert error_of(wrong_field)["code"] == "unexpected_file"

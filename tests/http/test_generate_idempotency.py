@@ -1,0 +1,140 @@
+"""`Idempotency-Key` on the generation routes: one key and body, one result, one charge."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from mosaic.bootstrap import Services
+from mosaic.commands.ledger import request_id_for
+from mosaic.idempotency import Claimed, IdempotencyStore, InFlight, OtherBody, Replay, StoredResponse
+from tests.conftest import both_backends
+from tests.http import faults, images
+from tests.http.generation_helpers import Studio, error_of, studio
+
+__all__ = ["studio"]
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": f"order-{uuid.uuid4().hex}"}
+
+
+def test_the_same_key_and_body_replay_the_first_result_and_charge_once(studio: Studio) -> None:
+    key, photo = _key(), images.photo_png()
+    first = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    again = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["x-credits-charged"] == "1"
+    assert again.headers["content-disposition"] == first.headers["content-disposition"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert studio.credit_lines() == [("reserve", -1), ("capture", 0)]
+    reference = studio.statement()[-1].reference
+    assert reference == str(request_id_for(uuid.UUID(studio.user.account_id), key["Idempotency-Key"]))
+
+
+def test_the_same_key_with_another_body_is_a_422_and_charges_nothing(studio: Studio) -> None:
+    key = _key()
+    assert studio.generate(images.photo_png(), headers=key, mode="hex", output="mystery").status_code == 200
+    events = studio.events()
+    other = studio.generate(images.photo_png(), headers=key, mode="hex", output="answer")
+    assert other.status_code == 422
+    assert error_of(other)["code"] == "idempotency_key_reused"
+    assert studio.events() == events
+
+
+def test_a_repeat_while_the_first_is_in_flight_is_a_409(studio: Studio) -> None:
+    key = _key()
+    photo = images.photo_png()
+    first = studio.generate(photo, headers=key, mode="hex", output="mystery")  # learn the body's hash
+    assert first.status_code == 200
+    store = studio.client.app.state.http.idempotency
+    in_flight = _key()
+    row = store.db
+    with row.write() as tx:  # the first request with `in_flight` is running (claimed, not completed)
+        tx.execute(
+            "INSERT INTO idempotency (scope, idem_key, request_hash, state, created_at, expires_at) "
+            "SELECT scope, ?, request_hash, 'in_flight', created_at, expires_at + 3600 FROM idempotency "
+            "WHERE scope = ? AND idem_key = ?",
+            (in_flight["Idempotency-Key"], studio.user.account_id, key["Idempotency-Key"]),
+        )
+    events = studio.events()
+    repeat = studio.generate(photo, headers=in_flight, mode="hex", output="mystery")
+    assert repeat.status_code == 409
+    assert error_of(repeat)["code"] == "request_in_progress"
+    assert repeat.headers["retry-after"] == "1"
+    assert studio.events() == events
+
+
+def test_a_failed_generation_replays_its_error_and_is_never_charged(studio: Studio) -> None:
+    studio.client.app.state.http.generate_job = faults.explode
+    key = _key()
+    first = studio.generate(images.photo_png(), headers=key, mode="cbn")
+    again = studio.generate(images.photo_png(), headers=key, mode="cbn")
+    assert first.status_code == again.status_code == 500
+    assert again.json()["error"]["code"] == "generation_failed"
+    assert studio.credit_lines() == [("reserve", -1), ("release", 1)]
+
+
+def test_a_refused_request_gives_its_key_back_so_it_can_be_retried(studio: Studio) -> None:
+    key = _key()
+    with studio.generations.admit(studio.generations.capacity):
+        assert studio.generate(images.photo_png(), headers=key, mode="hex", output="mystery").status_code == 503
+    retried = studio.generate(images.photo_png(), headers=key, mode="hex", output="mystery")
+    assert retried.status_code == 200
+    assert studio.credit_lines() == [("reserve", -1), ("capture", 0)]
+
+
+def test_a_bulk_repeat_replays_the_zip_and_charges_each_image_once(studio: Studio) -> None:
+    key = _key()
+    photos = [("a.png", images.photo_png()), ("b.png", images.photo_png((64, 64)))]
+    first = studio.bulk(photos, headers=key, mode="hex", output="mystery")
+    again = studio.bulk(photos, headers=key, mode="hex", output="mystery")
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert sorted(studio.credit_lines()) == sorted([("reserve", -1)] * 2 + [("capture", 0)] * 2)
+    clash = studio.generate(images.photo_png(), headers=key, mode="hex")
+    assert clash.status_code == 422, "one key, one request, across both routes"
+
+
+def test_an_idempotency_key_with_spaces_or_too_long_is_a_400(studio: Studio) -> None:
+    for bad in ("two words", "x" * 256):
+        response = studio.generate(images.photo_png(), headers={"Idempotency-Key": bad})
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "invalid_idempotency_key"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@both_backends()
+def test_the_store_claims_replays_refuses_and_takes_over_an_expired_lease(
+    make_services: Callable[..., Services],
+) -> None:
+    clock = Clock()
+    store = IdempotencyStore(make_services().db, clock=clock)
+    claim = store.claim(scope="acct", key="k", request_hash="h1", lease_s=60)
+    assert isinstance(claim, Claimed)
+    assert store.claim(scope="acct", key="k", request_hash="h1", lease_s=60) == InFlight()
+    assert store.claim(scope="acct", key="k", request_hash="h2", lease_s=60) == OtherBody()
+    assert isinstance(store.claim(scope="other", key="k", request_hash="h2", lease_s=60), Claimed)
+
+    clock.now_s += 61  # the first server crashed: its lease ran out
+    takeover = store.claim(scope="acct", key="k", request_hash="h1", lease_s=60)
+    assert isinstance(takeover, Claimed)
+    stored = StoredResponse(200, "image/png", {"x-credits-charged": "1"}, b"\x89PNG")
+    assert not store.complete(scope="acct", key="k", claim=claim, response=stored, ttl_s=3600), "lost lease"
+    assert store.complete(scope="acct", key="k", claim=takeover, response=stored, ttl_s=3600)
+    assert store.claim(scope="acct", key="k", request_hash="h1", lease_s=60) == Replay(stored)
+
+    clock.now_s += 3601
+    store.purge_expired()
+    assert isinstance(store.claim(scope="acct", key="k", request_hash="h3", lease_s=60), Claimed)
+    store.abandon(scope="acct", key="k", claim=Claimed(clock.now_s))
+    assert isinstance(store.claim(scope="acct", key="k", request_hash="h4", lease_s=60), Claimed)
