@@ -44,7 +44,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
     done = subprocess.run(
-        [str(MOSAIC), *args], input=stdin, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [str(MOSAIC), *args], check=False, input=stdin, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
