@@ -25,7 +25,14 @@ from mosaic.commands.upstream import (
     UpstreamFailed,
 )
 from mosaic.domain.errors import InvalidInput
-from mosaic.imaging.aiimage import UpstreamPhoto, photo_for_upstream, png_from_upstream, render_ai_coloring
+from mosaic.imaging.aiimage import (
+    UnusableDrawing,
+    UnusablePhoto,
+    UpstreamPhoto,
+    photo_for_upstream,
+    png_from_upstream,
+    render_ai_coloring,
+)
 from mosaic.imaging.decode import ImageRejected
 from mosaic.imaging.options import MODES, GenerateOptions
 from mosaic.imaging.pipeline import Rendered
@@ -140,7 +147,10 @@ async def ai_coloring(
     not decode.
     """
     upstream.check_available()
-    photo: UpstreamPhoto = await in_pool(photo_for_upstream, image_bytes)
+    try:
+        photo: UpstreamPhoto = await in_pool(photo_for_upstream, image_bytes)
+    except UnusablePhoto as exc:
+        raise InvalidInput(f"image: {exc}") from None
     page = templates()
     subject = options.hint.strip() or page.default_subject
     drawing = await upstream.edit(
@@ -151,8 +161,8 @@ async def ai_coloring(
     )
     try:
         rendered: Rendered = await in_pool(render_ai_coloring, drawing, photo.rgb, options)
-    except ImageRejected as exc:
-        raise UpstreamFailed(f"the AI service's picture is unusable: {exc.message}") from None
+    except UnusableDrawing as exc:
+        raise UpstreamFailed(f"the AI service's picture is unusable: {exc}") from None
     return rendered
 
 

@@ -41,6 +41,14 @@ assert 0 < GREY_LOW < INK_LEVEL < GREY_HIGH < 255
 assert all(max(size) <= UPSTREAM_SIDE_PX_MAX for size in CANVASES_PX.values())
 
 
+class UnusablePhoto(ValueError):
+    """The upload did not decode after all (screening passed). One argument, so it pickles."""
+
+
+class UnusableDrawing(ValueError):
+    """The upstream's picture does not decode. One argument, so it pickles out of a worker."""
+
+
 def png_from_upstream(data: bytes) -> bytes:
     """Re-encode a picture from the upstream (PNG, JPEG or WebP) as PNG, transparency kept.
 
@@ -95,8 +103,16 @@ def photo_for_upstream(image_bytes: bytes) -> UpstreamPhoto:
 
     Padding (not cropping or stretching) keeps the whole subject and its proportions, so the
     upstream's drawing lines up with the photo well enough to color the reference page from it.
+
+    Raises
+    ------
+    UnusablePhoto
+        The upload does not decode.
     """
-    photo = decode_photo(image_bytes, max_side_px=UPSTREAM_SIDE_PX_MAX)
+    try:
+        photo = decode_photo(image_bytes, max_side_px=UPSTREAM_SIDE_PX_MAX)
+    except ImageRejected as exc:
+        raise UnusablePhoto(exc.message) from None
     height, width = int(photo.shape[0]), int(photo.shape[1])
     size = canvas_for(height, width)
     canvas_w, canvas_h = CANVASES_PX[size]
@@ -131,11 +147,14 @@ def ai_coloring_artwork(
 
     Raises
     ------
-    mosaic.imaging.decode.ImageRejected
+    UnusableDrawing
         The upstream's bytes are not a picture.
     """
     page = page_for(options.page)
-    drawing = decode_photo(drawing_bytes, max_side_px=UPSTREAM_SIDE_PX_MAX)
+    try:
+        drawing = decode_photo(drawing_bytes, max_side_px=UPSTREAM_SIDE_PX_MAX)
+    except ImageRejected as exc:
+        raise UnusableDrawing(exc.message) from None
     gray = np.asarray(Image.fromarray(drawing).convert("L"), dtype=np.uint8)
     if not is_line_art(gray):
         return lineart_artwork(drawing, page=page, detail=options.detail, colors=options.colors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import pickle
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,13 @@ from PIL import Image
 
 from mosaic.commands.ai import ai_coloring
 from mosaic.commands.upstream import AiUnavailable, Upstream, UpstreamConfig, UpstreamFailed
-from mosaic.imaging.aiimage import canvas_for, is_line_art, photo_for_upstream
+from mosaic.imaging.aiimage import (
+    UnusableDrawing,
+    UnusablePhoto,
+    canvas_for,
+    is_line_art,
+    photo_for_upstream,
+)
 from mosaic.imaging.bundle import ZIP_ENTRIES
 from mosaic.imaging.options import parse_options
 from tests.fakes.openai_server import FakeImages, picture_bytes, serving
@@ -116,3 +123,8 @@ def test_clean_line_art_is_recognised_and_shading_or_heavy_ink_is_not() -> None:
     assert is_line_art(gray(picture_bytes("PNG", 256, 256, drawing=True)))
     assert not is_line_art(gray(picture_bytes("shaded", 256, 256, drawing=True)))
     assert not is_line_art(np.zeros((64, 64), dtype=np.uint8))
+
+
+def test_what_the_pool_jobs_raise_survives_the_trip_out_of_a_worker_process() -> None:
+    for error in (UnusablePhoto("the photo is truncated"), UnusableDrawing("not a picture")):
+        assert repr(pickle.loads(pickle.dumps(error))) == repr(error)

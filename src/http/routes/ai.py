@@ -2,15 +2,17 @@
 
 The form (`prompt`, `style`, `size`, `quality`; no file) is small: it is read whole, capped at
 `FORM_BYTES_MAX`. Every field is checked before anything is charged; then the availability of the
-upstream (503 `ai_unavailable`, nothing charged); then reserve → upstream → capture, or release on
-any failure (`Generations.charged`).
+upstream (503 `ai_unavailable`, nothing charged); then the `Idempotency-Key` (`answer_once`: a repeat
+gets the first answer, and the upstream is never called twice for one key); then reserve → upstream →
+capture, or release on any failure.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -20,27 +22,18 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from mosaic.commands import ai
-from mosaic.commands.generation import Charge, Generations
-from mosaic.commands.ledger import request_id_for
+from mosaic.commands.generation import Charge
+from mosaic.commands.upstream import IMAGE_QUALITIES, IMAGE_SIZES
 from mosaic.http.errors import ApiError
+from mosaic.http.idempotent import answer_once, idempotency_key
+from mosaic.http.routes.generate import charge_for, credit_headers, failure_response
 from mosaic.http.routing import Call, Endpoint
 
 FORM_BYTES_MAX: Final = 64 * 1024
 FORM_FIELDS_MAX: Final = 16
 FORM_TYPES: Final = ("multipart/form-data", "application/x-www-form-urlencoded")
-IDEMPOTENCY_KEY_CHARS_MAX: Final = 255
 
 assert FORM_BYTES_MAX > 4 * ai.PROMPT_CHARS_MAX  # the longest prompt fits, in any UTF-8
-
-
-def _generations(call: Call) -> Generations:
-    # Interim: only the charging flow of `Generations` is used here (no pool job is submitted);
-    # replaced by the app's one instance once the generation endpoints wire it.
-    state = call.request.app.state
-    if not hasattr(state, "ai_generations"):
-        state.ai_generations = Generations(call.services.ledger, workers=1)
-    generations: Generations = state.ai_generations
-    return generations
 
 
 async def _body(request: Request) -> bytes:
@@ -90,47 +83,57 @@ async def form_fields(request: Request) -> dict[str, str]:
     return fields
 
 
-def request_id_of_call(call: Call, account_id: uuid.UUID) -> uuid.UUID:
-    """The request's id: derived from its `Idempotency-Key`, or new."""
-    key = call.request.headers.get("idempotency-key")
-    if key is None:
-        return uuid.uuid4()
-    if not 0 < len(key) <= IDEMPOTENCY_KEY_CHARS_MAX or not key.isprintable():
-        limit = IDEMPOTENCY_KEY_CHARS_MAX
-        raise ApiError(
-            400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {limit} printable characters"
-        )
-    return request_id_for(account_id, key)
+def form_digest(fields: Mapping[str, str]) -> str:
+    """The request's identity for `Idempotency-Key`: its fields, in any order or encoding."""
+    canonical = json.dumps(sorted(fields.items()), ensure_ascii=False).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
-def credit_headers(charged_credits: int, remaining_credits: int) -> Mapping[str, str]:
-    return {"X-Credits-Charged": str(charged_credits), "X-Credits-Remaining": str(remaining_credits)}
+async def _ai_image_paid(call: Call, request: ai.AiImageRequest, charge: Charge) -> Response:
+    """`answer_once`'s contract: raise while nothing is reserved; once reserved, answer either way."""
+    generations = call.http.generations
+    await generations.reserve_fresh(charge)
+    try:
+        png, charged = await generations.settle(charge, ai.ai_image(call.services.ai, request))
+    except Exception as exc:
+        return failure_response(call, exc)
+    headers = {
+        "Content-Disposition": 'inline; filename="ai-image.png"',
+        **credit_headers(charged.charged_credits, charged.remaining_credits),
+    }
+    return Response(png, media_type="image/png", headers=headers)
 
 
 async def ai_image(call: Call) -> Response:
-    request = ai.parse_ai_image_request(await form_fields(call.request))
-    upstream = call.services.ai
-    upstream.check_available()
-    account_id = uuid.UUID(call.who.account_id)
-    charge = Charge(
-        account_id=account_id,
-        request_id=request_id_of_call(call, account_id),
-        tool=ai.AI_IMAGE_TOOL,
-        cost_credits=request.cost_credits,
-        summary=request.summary,
+    fields = await form_fields(call.request)
+    key = idempotency_key(call)
+    request = ai.parse_ai_image_request(fields)
+    call.services.ai.check_available()
+    charge = charge_for(
+        call, tool=ai.AI_IMAGE_TOOL, cost_credits=request.cost_credits, key=key, summary=request.summary
     )
-    png, charged = await _generations(call).charged(charge, lambda: ai.ai_image(upstream, request))
-    headers = {
-        **credit_headers(charged.charged_credits, charged.remaining_credits),
-        "Content-Disposition": 'inline; filename="ai-image.png"',
-    }
-    return Response(png, media_type="image/png", headers=dict(headers))
+    return await answer_once(call, key, form_digest(fields), lambda: _ai_image_paid(call, request, charge))
 
+
+AI_IMAGE_FORM: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {"type": "string", "minLength": ai.PROMPT_CHARS_MIN, "maxLength": ai.PROMPT_CHARS_MAX},
+        "style": {"type": "string", "enum": list(ai.style_names()), "default": "coloring"},
+        "size": {"type": "string", "enum": list(IMAGE_SIZES), "default": "1024x1024"},
+        "quality": {
+            "type": "string", "enum": list(IMAGE_QUALITIES), "default": "low",
+            "description": ", ".join(f"{q}: {c} credit(s)" for q, c in ai.COST_CREDITS_BY_QUALITY.items()),
+        },
+    },
+}
 
 ENDPOINTS = [
     Endpoint(
         "POST", "/api/ai-image", ai_image,
         "A picture from a text prompt by the upstream AI service (PNG; 1 / 3 / 10 credits by quality)",
-        auth="api_key_or_jwt", errors=(400, 401, 402, 403, 409, 413, 422, 429, 502, 503), tags=("ai",),
+        auth="api_key_or_jwt", form=AI_IMAGE_FORM, produces=("image/png",),
+        errors=(400, 401, 402, 403, 409, 413, 422, 429, 502, 503), tags=("ai",),
     ),
 ]

@@ -6,7 +6,7 @@ every option → screen the image from its header and structure (never its pixel
 process → capture, or release on any failure. Everything that can be refused is refused before the
 reservation, so a bad request leaves no event at all.
 
-`mode=ai` is another issue's: `generate_ai_page` is the hook it replaces (503 `ai_unavailable` for now).
+`mode=ai` goes through the upstream AI service instead of the local pipeline (`generate_ai_page`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any, Final
 import anyio.to_thread
 from starlette.responses import Response
 
+from mosaic.commands.ai import ai_coloring
 from mosaic.commands.generation import Charge, Charged
 from mosaic.commands.ledger import request_id_for
-from mosaic.commands.upstream import AiUnavailable
 from mosaic.domain.errors import DomainError
 from mosaic.http.errors import (
     IMAGING_ERRORS,
@@ -144,11 +144,23 @@ async def _generate_paid(call: Call, upload: Upload, options: GenerateOptions, c
 
 
 async def generate_ai_page(call: Call, upload: Upload, options: GenerateOptions, charge: Charge) -> Response:
-    """`mode=ai` (issue 6 replaces this body). Same contract as `answer_once`'s `produce`: raise if
-    nothing was charged, return a response once credits were reserved. The image is screened and the
-    options parsed; `charge` has the request id of the Idempotency-Key, tool "ai" and cost 1."""
-    del call, upload, options, charge
-    raise AiUnavailable("mode=ai needs the upstream AI service, which this server does not offer yet")
+    """`mode=ai`: the photo → the upstream AI service's edits endpoint → a line-art page
+    (`mosaic.commands.ai.ai_coloring`). Same contract as `answer_once`'s `produce`: raise while
+    nothing is reserved (no upstream: 503 `ai_unavailable`; a full pool; 402), answer once reserved."""
+    upstream = call.services.ai
+    upstream.check_available()
+    generations = call.http.generations
+    with generations.admit(1):
+        await generations.reserve_fresh(charge)
+        data = await anyio.to_thread.run_sync(upload.read)
+        try:
+            rendered, charged = await generations.settle(
+                charge, ai_coloring(upstream, generations.in_pool, data, options)
+            )
+        except Exception as exc:
+            return failure_response(call, exc)
+    suffix = "" if options.output == "zip" else f"-{options.output}"
+    return file_response(rendered, f"{safe_stem(upload.filename)}-ai{suffix}.{rendered.extension}", charged)
 
 
 def the_image(form: Form) -> Upload:
@@ -210,6 +222,6 @@ ENDPOINTS = [
         "POST", "/api/generate", generate_page,
         "A coloring page, color by number or mystery mosaic from one photo (1 credit)",
         auth="api_key_or_jwt", form=form_schema("image", many=False), produces=tuple(MEDIA_TYPES.values()),
-        errors=GENERATION_ERRORS, tags=("generate",),
+        errors=(*GENERATION_ERRORS, 502), tags=("generate",),
     ),
 ]
