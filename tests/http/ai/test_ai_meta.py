@@ -23,4 +23,11 @@ def test_presets_and_openapi_list_ai_only_when_an_upstream_is_configured(
     assert document["info"]["x-available-modes"] == modes
     operation = document["paths"]["/api/ai-image"]["post"]
     assert {"400", "402", "502", "503"} <= set(operation["responses"])
+    assert set(operation["responses"]["200"]["content"]) == {"image/png"}
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["prompt"]
+    assert form["properties"]["style"]["enum"] == ["coloring", "cartoon", "realistic", "pixel-art", "watercolor", "sticker"]
+    assert form["properties"]["size"]["enum"] == ["1024x1024", "1024x1536", "1536x1024"]
+    assert form["properties"]["quality"]["enum"] == ["low", "medium", "high"]
+    assert "502" in document["paths"]["/api/generate"]["post"]["responses"]
     assert ai.fake.calls == 0
