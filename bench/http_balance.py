@@ -1,6 +1,6 @@
 """HTTP benchmark: `GET /api/credits/balance` with a real API key against a bare Starlette JSON route.
 
-Run: `.venv/bin/python bench/http.py [--seconds 10] [--connections 64] [--rounds 2] [--postgres]`
+Run: `.venv/bin/python bench/http_balance.py [--seconds 10] [--connections 64] [--rounds 2] [--postgres]`
 (about a minute).
 
 Both apps are served the same way (uvicorn.run with the same options, one worker, loopback) in their
@@ -16,12 +16,6 @@ due: that p99 is the server's own tail. No assertions. (`wrk` is not needed; for
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]  # this file is named http.py: it must never shadow the standard library's `http`
-
 import argparse
 import asyncio
 import contextlib
@@ -31,9 +25,11 @@ import random
 import secrets
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -62,7 +58,7 @@ WARMUP_S: Final = 2.0
 PACED_SHARES: Final = (0.25, 0.5)
 
 
-# -- load generator (runs in its own process: `bench/http.py --load PORT KEY SECONDS CONNS`) --------
+# -- load generator (runs in its own process: `bench/http_balance.py --load PORT KEY SECONDS CONNS`) --------
 
 
 async def _connection(

@@ -1,0 +1,159 @@
+"""Generation benchmark: `/api/generate` and `/api/bulk` end to end against the imaging function alone.
+
+Run: `.venv/bin/python bench/generate.py [--requests 16] [--clients 4] [--bulk-images 50] [--workers 2]`
+(a few minutes: cbn at 12 colors on a ~2 MP photo takes seconds per image).
+
+1. Baseline: `mosaic.imaging.pipeline.generate` in a pool of `--workers` processes (fork server,
+   as the server's), fed by `--clients` concurrent callers: requests/s, p50, p99.
+2. The same photo and options through `POST /api/generate` on a live `mosaic serve` (same number of
+   workers, SQLite) from `--clients` concurrent HTTP clients. The ratio of the two rates is the cost
+   of HTTP, the upload, screening, the ledger (reserve + capture) and the pool round trip
+   (target ≥ 0.85). Meanwhile one more client asks `GET /api/credits/balance` every 20 ms: its p99
+   while both cores generate is the server's responsiveness (target ≤ 50 ms).
+3. One `POST /api/bulk` of `--bulk-images` photos against generating them in the pool directly.
+Prints figures; no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from PIL import Image
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mosaic.imaging.options import parse_options  # noqa: E402
+from mosaic.imaging.pipeline import generate  # noqa: E402
+from tests.e2e.live import create_user_with_key, server_env, serving  # noqa: E402
+
+FIELDS: Final = {"mode": "cbn", "colors": "12", "output": "zip"}
+PHOTO_PX: Final = (1732, 1155)  # ~2 MP
+BALANCE_INTERVAL_S: Final = 0.02
+
+
+def photo_jpeg() -> bytes:
+    with Image.open(ROOT / "tests" / "fixtures" / "images" / "coffee.png") as im:
+        big = im.convert("RGB").resize(PHOTO_PX, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def _figures(latencies_s: list[float], wall_s: float) -> dict[str, float]:
+    ordered = sorted(latencies_s)
+    n = len(ordered)
+    return {
+        "rps": n / wall_s,
+        "p50_ms": ordered[n // 2] * 1000,
+        "p99_ms": ordered[min(n - 1, int(n * 0.99))] * 1000,
+    }
+
+
+def _closed_loop(call: Any, *, requests: int, clients: int) -> dict[str, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def client() -> None:
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            started = time.perf_counter()
+            call()
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result()
+    return _figures(latencies, time.perf_counter() - started)
+
+
+def direct(photo: bytes, *, workers: int, requests: int, clients: int, bulk_images: int) -> dict[str, Any]:
+    options = parse_options(FIELDS)
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for future in [pool.submit(generate, photo, options) for _ in range(workers)]:
+            future.result()  # warm every worker
+        single = _closed_loop(lambda: pool.submit(generate, photo, options).result(), requests=requests, clients=clients)
+        started = time.perf_counter()
+        for future in [pool.submit(generate, photo, options) for _ in range(bulk_images)]:
+            future.result()
+        bulk_s = time.perf_counter() - started
+    return {"single": single, "bulk_s": bulk_s}
+
+
+def _balance_probe(url: str, key: str, stop: threading.Event, out: list[float]) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            assert client.get("/api/credits/balance").status_code == 200
+            out.append(time.perf_counter() - started)
+            time.sleep(BALANCE_INTERVAL_S)
+
+
+def over_http(photo: bytes, *, workers: int, requests: int, clients: int, bulk_images: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = server_env(f"sqlite:///{tmp}/bench.db", MOSAIC_WORKERS=str(workers), MOSAIC_RATELIMIT="100000/minute")
+        key = create_user_with_key(env, "bench@example.com")
+        auth = {"Authorization": f"Bearer {key}"}
+        with serving(env, Path(tmp) / "server.log") as server, httpx.Client(base_url=server.url, timeout=600) as http:
+
+            def one() -> None:
+                response = http.post("/api/generate", headers=auth, files={"image": ("photo.jpg", photo)}, data=FIELDS)
+                assert response.status_code == 200, response.text
+
+            one()  # warm the path
+            stop, balance_s = threading.Event(), []
+            probe = threading.Thread(target=_balance_probe, args=(server.url, key, stop, balance_s))
+            probe.start()
+            single = _closed_loop(one, requests=requests, clients=clients)
+            stop.set()
+            probe.join()
+            files = [("images", (f"photo{n}.jpg", photo)) for n in range(bulk_images)]
+            started = time.perf_counter()
+            response = http.post("/api/bulk", headers=auth, files=files, data=FIELDS)
+            bulk_s = time.perf_counter() - started
+            assert response.status_code == 200, response.text
+    return {"single": single, "bulk_s": bulk_s, "balance": _figures(balance_s, 1.0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--bulk-images", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    photo = photo_jpeg()
+    sizes = dict(workers=args.workers, requests=args.requests, clients=args.clients, bulk_images=args.bulk_images)
+    print(f"photo {PHOTO_PX[0]}x{PHOTO_PX[1]} JPEG {len(photo) // 1024} kB, {FIELDS}, {sizes}, load {os.getloadavg()[0]:.1f}")
+    base = direct(photo, **sizes)
+    http = over_http(photo, **sizes)
+    for name, figures in (("direct generate()", base["single"]), ("POST /api/generate", http["single"])):
+        print(f"{name:22} {figures['rps']:6.2f} req/s  p50 {figures['p50_ms']:7.0f} ms  p99 {figures['p99_ms']:7.0f} ms")
+    print(f"ratio /api/generate ÷ direct: {http['single']['rps'] / base['single']['rps']:.2f}  (target ≥ 0.85)")
+    bulk_rate, base_rate = args.bulk_images / http["bulk_s"], args.bulk_images / base["bulk_s"]
+    print(f"bulk of {args.bulk_images}: HTTP {http['bulk_s']:.1f} s ({bulk_rate:.2f} img/s), direct {base['bulk_s']:.1f} s "
+          f"({base_rate:.2f} img/s), ratio {bulk_rate / base_rate:.2f}")
+    balance = http["balance"]
+    print(f"GET /api/credits/balance while generating: p50 {balance['p50_ms']:.1f} ms  p99 {balance['p99_ms']:.1f} ms  "
+          f"(target p99 ≤ 50 ms)  load {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
