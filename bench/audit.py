@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_history import make_history  # noqa: E402
+from make_history import make_history
 
-from mosaic.config import DatabaseUrl  # noqa: E402
-from mosaic.database import upgrade  # noqa: E402
-from mosaic.queries import digest as digests  # noqa: E402
-from mosaic.queries.audit_log import iter_log, verify_database  # noqa: E402
-from mosaic.queries.db import Database  # noqa: E402
-from mosaic.queries.views import Views  # noqa: E402
+from mosaic.config import DatabaseUrl
+from mosaic.database import upgrade
+from mosaic.queries import digest as digests
+from mosaic.queries.audit_log import iter_log, verify_database
+from mosaic.queries.db import Database
+from mosaic.queries.views import Views
 
 SECRET = ("bench-secret-" + "x" * 40).encode()
 
