@@ -58,6 +58,10 @@ class ImageRejected(ValueError):
         self.code = code
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ImageRejected], tuple[str, str]]:
+        # Raised in a worker process, it must pickle back whole, or the pool breaks.
+        return type(self), (self.code, self.message)
+
 
 REJECTION_CODES: Final = (
     "unsupported_image_type",

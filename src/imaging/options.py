@@ -43,6 +43,10 @@ class InvalidOption(ValueError):
         self.field = field
         self.message = message
 
+    def __reduce__(self) -> tuple[type[InvalidOption], tuple[str, str]]:
+        # Raised in a worker process, it must pickle back whole, or the pool breaks.
+        return type(self), (self.field, self.message)
+
 
 @dataclass(frozen=True, slots=True)
 class GenerateOptions:

@@ -211,3 +211,14 @@ def test_resize_rgb_does_not_touch_its_input_and_is_exact_in_size() -> None:
     assert out.shape == (10, 20, 3) and out.dtype == np.uint8
     assert np.array_equal(photo, before)
     assert resize_rgb(photo, width=200, height=150).shape == (150, 200, 3)
+
+
+def test_rejections_survive_the_trip_back_from_a_worker_process() -> None:
+    import pickle
+
+    from mosaic.imaging.options import InvalidOption
+
+    rejected = pickle.loads(pickle.dumps(ImageRejected("corrupt_image", "the file is cut short")))
+    assert (rejected.code, rejected.message) == ("corrupt_image", "the file is cut short")
+    invalid = pickle.loads(pickle.dumps(InvalidOption("colors", "must be 4-20")))
+    assert (invalid.field, invalid.message, str(invalid)) == ("colors", "must be 4-20", "colors: must be 4-20")
