@@ -115,7 +115,9 @@ def api_error_for_imaging(exc: ImagingError) -> ApiError:
 def response_for_domain_error(exc: domain.DomainError, request_id: str) -> Response:
     status = STATUS_BY_DOMAIN_ERROR.get(type(exc))
     assert status is not None, f"{type(exc).__name__} is missing from STATUS_BY_DOMAIN_ERROR"
-    headers = {"Retry-After": str(RETRY_AFTER_BUSY_S)} if status == 503 else None
+    # A busy service is worth retrying shortly; one that is not configured (ai_unavailable) is not.
+    retry = status == 503 and exc.code != "ai_unavailable"
+    headers = {"Retry-After": str(RETRY_AFTER_BUSY_S)} if retry else None
     return error_response(status, exc.code, exc.message, request_id, headers)
 
 
