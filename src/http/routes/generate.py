@@ -215,7 +215,7 @@ def form_schema(file_field: str, *, many: bool) -> dict[str, Any]:
     }
 
 
-GENERATION_ERRORS: Final = (400, 401, 402, 403, 409, 413, 422, 429, 503)
+GENERATION_ERRORS: Final = (400, 401, 402, 403, 409, 413, 422, 429, 502, 503)  # 502: mode=ai
 
 ENDPOINTS = [
     Endpoint(
