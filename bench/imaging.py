@@ -77,7 +77,7 @@ def fidelity(image: Path) -> dict[str, float]:
 
 
 def _in_subprocess(*args: str) -> dict[str, float]:
-    command = [sys.executable, "-P", __file__, *args]  # -P: bench/http.py must not shadow http
+    command = [sys.executable, "-P", __file__, *args]  # -P: no script beside this one shadows a module
     done = subprocess.run(command, capture_output=True, text=True, timeout=CASE_TIMEOUT_S, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
