@@ -9,7 +9,7 @@ the events' `apply` only changes state. Identifiers inside events are canonical 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
@@ -54,7 +54,7 @@ class Charge:
     cost_credits: int
     tool: str
     refunded_credits: int = 0
-    refund_ids: set[str] = field(default_factory=set)
+    refund_ids: frozenset[str] = frozenset()  # most charges are never refunded: no set each
 
     @property
     def refundable_credits(self) -> int:
@@ -277,7 +277,7 @@ class Account(Aggregate):
             assert isinstance(account, Account)
             charge = account.charges[self.charge_id]
             charge.refunded_credits += self.amount_credits
-            charge.refund_ids.add(self.refund_id)
+            charge.refund_ids = charge.refund_ids | {self.refund_id}
             account.balance_credits += self.amount_credits
 
     def start_period(self, *, period: str) -> bool:
