@@ -1,5 +1,8 @@
 """Coloring pages: a photo's outlines as clean, closed strokes, and the regions between them.
 
+Outlines: the borders of a coarse, edge-preserving segmentation (`lineoutlines`), closed by
+construction, fewer and larger regions at lower detail. Edges add the interior detail the
+segmentation misses (eyes, mouth, whiskers): strokes off the outlines, long enough to matter.
 Edges: the photo's lightness at `WORK_DPI` is smoothed with a bilateral filter (edges kept, texture
 flattened), then a difference of Gaussians (the core of XDoG) marks the dark side of every edge
 and every thin dark feature (eyes, mouth, hair lines), kept by hysteresis: strong responses, and
@@ -23,8 +26,9 @@ from skimage.filters import apply_hysteresis_threshold
 from mosaic.imaging.artwork import DPI, Artwork, Box, Page, px_from_mm, px_from_pt
 from mosaic.imaging.color import lab_from_rgb
 from mosaic.imaging.decode import placed_box, resize_rgb
+from mosaic.imaging.lineoutlines import SEGMENT_DPI, OutlineLevel, outline_borders, segmentation
 from mosaic.imaging.lineregions import paper_regions, region_palette, regions_poles
-from mosaic.imaging.strokes import cleaned_skeleton, drawn_strokes
+from mosaic.imaging.strokes import cleaned_skeleton, drawn_strokes, skeleton_of
 
 Detail = Literal["simple", "standard", "detailed", "expert"]
 
@@ -40,19 +44,22 @@ class LineLevel:
     spur_mm: float  # side branches shorter than this are pruned
     gap_mm: float  # gaps up to this are closed
     fragment_mm: float  # strokes shorter than this are dropped
+    outline: OutlineLevel  # the coarse segmentation whose borders are the closed outlines
+    detail_mm: float  # interior strokes (off the outlines) shorter than this are dropped
 
 
 LEVELS: Final[dict[Detail, LineLevel]] = {
-    "simple": LineLevel(3.0, 1.0, 0.045, 0.018, 2.0, 5.0, 6.0),
-    "standard": LineLevel(2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0),
-    "detailed": LineLevel(1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0),
-    "expert": LineLevel(0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0),
+    "simple": LineLevel(3.0, 1.0, 0.045, 0.018, 2.0, 5.0, 6.0, OutlineLevel(5, 14.0), 8.0),
+    "standard": LineLevel(2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0, OutlineLevel(8, 9.0), 5.0),
+    "detailed": LineLevel(1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0, OutlineLevel(10, 6.0), 4.0),
+    "expert": LineLevel(0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0, OutlineLevel(12, 4.0), 3.0),
 }
 WORK_DPI: Final = 120  # edges are found at this resolution, strokes drawn at 300 dpi
 DOG_SCALE_RATIO: Final = 1.6  # the two Gaussians of the DoG (Marr–Hildreth's ratio)
 BILATERAL_DIAMETER_PX: Final = 5
 BILATERAL_SIGMA_LIGHTNESS: Final = 0.08
 BILATERAL_PASSES: Final = 2
+OUTLINE_ECHO_MM: Final = 1.5  # edge strokes this close to an outline repeat it
 INK_SPECK_MM2: Final = 1.0  # no ink component smaller than this reaches the page
 DRAWING_INK_LEVEL: Final = 128  # in an upstream drawing, grey below this is a line
 HINT_NUMBER_PT: Final = 7.0  # size of optional hint numbers (line art is not numbered)
@@ -94,8 +101,19 @@ def lineart_artwork(
     assert photo.ndim == 3 and photo.shape[2] == 3 and photo.dtype == np.uint8, photo.shape
     box = placed_box((int(photo.shape[0]), int(photo.shape[1])), page)
     work_w, work_h = _work_size(box)
-    lightness = lab_from_rgb(resize_rgb(photo, width=work_w, height=work_h))[..., 0] / 100.0
-    lines = _edge_lines(lightness.astype(np.float32), LEVELS[detail])
+    level = LEVELS[detail]
+    work_rgb = resize_rgb(photo, width=work_w, height=work_h)
+    lightness = lab_from_rgb(work_rgb)[..., 0] / 100.0
+    edges = _edge_lines(lightness.astype(np.float32), level)
+    seg_w, seg_h = (max(1, round(n * SEGMENT_DPI / WORK_DPI)) for n in (work_w, work_h))
+    segmented = segmentation(
+        lab_from_rgb(resize_rgb(work_rgb, width=seg_w, height=seg_h)),
+        level.outline,
+        seed=seed,
+        px_per_mm=SEGMENT_DPI / 25.4,
+    )
+    outlines = outline_borders(segmented, width=work_w, height=work_h)
+    lines = outlines | _interior_strokes(edges, outlines, level)
     return _artwork(lines, page=page, box=box, detail=detail, colors=colors, seed=seed, rgb=photo)
 
 
@@ -154,6 +172,27 @@ def _edge_lines(lightness: NDArray[np.float32], level: LineLevel) -> NDArray[np.
         darker, level.threshold_low, level.threshold_high
     )
     return lines
+
+
+def _interior_strokes(
+    edges: NDArray[np.bool_], outlines: NDArray[np.bool_], level: LineLevel
+) -> NDArray[np.bool_]:
+    """The edge strokes that add detail inside the outlined regions (eyes, mouth, whiskers).
+
+    Edge pixels within `OUTLINE_ECHO_MM` of an outline repeat it and are dropped; of the rest,
+    only strokes at least `level.detail_mm` long (by their thinned length) are kept.
+    """
+    work_px_per_mm = WORK_DPI / 25.4
+    near = max(1, round(OUTLINE_ECHO_MM * work_px_per_mm))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near + 1, 2 * near + 1))
+    rest = np.asarray(edges & (cv2.dilate(outlines.astype(np.uint8), kernel) == 0), dtype=bool)
+    count, pieces = cv2.connectedComponents(rest.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return rest
+    length = np.bincount(pieces[skeleton_of(rest) > 0], minlength=count)
+    keep = length >= level.detail_mm * work_px_per_mm
+    keep[0] = False
+    return np.asarray(keep[pieces], dtype=bool)
 
 
 def _artwork(
