@@ -40,6 +40,7 @@ async def _in_thread(fn: Callable[..., T], **kwargs: Any) -> T:
 
 
 QUEUED_JOBS_PER_WORKER = 4  # jobs waiting per worker before new ones are turned away
+JOB_TIMEOUT_S = 300.0  # a worker job taking longer is abandoned (its credits released)
 RELEASE_REASON_CHARS_MAX = 200
 
 
@@ -47,10 +48,10 @@ class GenerationBusy(DomainError):
     code = "generation_busy"
 
 
-class GenerationFailed(DomainError):
-    """The work failed after the credits were reserved; they were released."""
+class GenerationTimedOut(DomainError):
+    """A worker job ran past its time limit; its credits are released."""
 
-    code = "generation_failed"
+    code = "generation_timed_out"
 
 
 class AlreadyReleased(DomainError):
@@ -90,10 +91,11 @@ def _warm() -> int:
 
 
 class Generations:
-    def __init__(self, ledger: Ledger, *, workers: int = 0) -> None:
+    def __init__(self, ledger: Ledger, *, workers: int = 0, job_timeout_s: float = JOB_TIMEOUT_S) -> None:
         self.ledger = ledger
         self.workers = workers or os.cpu_count() or 1
         self.capacity = self.workers * (1 + QUEUED_JOBS_PER_WORKER)
+        self.job_timeout_s = job_timeout_s
         self._pool = self._new_pool()
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -131,7 +133,10 @@ class Generations:
         loop = asyncio.get_running_loop()
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, fn, *args)
+            # Bounded, so a hung worker cannot hold the request and its reservation until the sweeper.
+            return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), self.job_timeout_s)
+        except TimeoutError:
+            raise GenerationTimedOut(f"the image took longer than {self.job_timeout_s:.0f} s") from None
         except BrokenProcessPool:
             with self._lock:  # every job of the broken pool fails: replace it once
                 if self._pool is pool:
@@ -168,12 +173,6 @@ class Generations:
         )
         return result, Charged(charge.cost_credits, committed.value, committed.position)
 
-    async def charged(self, charge: Charge, work: Callable[[], Awaitable[T]]) -> tuple[T, Charged]:
-        """Reserve, then `settle`. A repeat of a released or captured request is refused (the
-        idempotency store answers repeats while it keeps their result; this is after it expired)."""
-        await self.reserve_fresh(charge)
-        return await self.settle(charge, work())
-
     async def reserve_fresh(self, charge: Charge) -> Reserved:
         """`reserve`, refusing a repeat of a request that was settled already."""
         reserved = await self.reserve(charge)
@@ -185,19 +184,13 @@ class Generations:
         """Reserve every charge of one account in one ledger command: all of them, or none (402).
 
         Returns the credits available afterwards. A repeat of a settled request is refused as in
-        `charged`; a repeat still reserved (a crashed first attempt) is taken over.
+        `reserve_fresh`; a repeat still reserved (a crashed first attempt) is taken over.
         """
         assert charges and len({c.account_id for c in charges}) == 1, "one account per call"
         committed: Committed[int] = await _in_thread(
             self.ledger.writer.execute, command=_ReserveEach(tuple(charges))
         )
         return committed.value
-
-    async def release(self, charge: Charge, reason: str) -> None:
-        """Give back a reservation whose work never started (e.g. the request was cancelled)."""
-        await _in_thread(
-            self.ledger.release, account_id=charge.account_id, request_id=charge.request_id, reason=reason
-        )
 
 
 def _refuse_settled_repeat(state: str) -> None:

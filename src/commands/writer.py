@@ -93,7 +93,8 @@ class Unit:
             self.touched[aggregate_id] = aggregate
             if fresh:
                 self.fresh.add(aggregate_id)
-        assert isinstance(aggregate, cls), (type(aggregate), cls)
+        if not isinstance(aggregate, cls):
+            return None  # an id of another kind of aggregate (a client's mix-up): not found
         return aggregate
 
     def add(self, aggregate: Aggregate) -> None:
@@ -142,8 +143,18 @@ class Writer:
         return job.future
 
     def execute(self, command: Command[T]) -> Committed[T]:
-        """Run `command` and wait for its commit; domain errors are raised here."""
-        return self.submit(command).result(timeout=COMMAND_TIMEOUT_S)
+        """Run `command` and wait for its commit; domain errors are raised here.
+
+        A command the writer has not started within COMMAND_TIMEOUT_S is withdrawn (it will never
+        commit) and answered LedgerBusy; one already running is waited for, since its outcome stands.
+        """
+        future = self.submit(command)
+        try:
+            return future.result(timeout=COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            if future.cancel():
+                raise LedgerBusy("the ledger did not reach this command in time; nothing written") from None
+            return future.result()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -164,6 +175,9 @@ class Writer:
                         self._queue.put(None)
                         break
                     jobs.append(job)
+            jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]  # drop withdrawn
+            if not jobs:
+                continue
             try:
                 self._run_group(jobs)
             except BaseException as exc:  # a bug in the writer itself must not strand callers

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from mosaic.bootstrap import Services
-from mosaic.commands.generation import Generations
+from mosaic.commands.generation import JOB_TIMEOUT_S, Generations
 from mosaic.http.auth import Authenticator
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
@@ -45,7 +45,13 @@ def create_app(
         auth=Authenticator(services),
         limits=limits,
         balances=BalanceCache(services.runner),
-        generations=generations or Generations(services.ledger, workers=settings.workers),
+        generations=generations
+        or Generations(
+            services.ledger,
+            workers=settings.workers,
+            # a job must give up well before the sweeper would release its reservation under it
+            job_timeout_s=min(JOB_TIMEOUT_S, 0.8 * settings.reservation_timeout_s),
+        ),
         idempotency=IdempotencyStore(services.db),
     )
     http.endpoints = all_endpoints()

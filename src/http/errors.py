@@ -46,7 +46,7 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     UpstreamFailed: 502,
     UpstreamRefused: 400,
     generation.GenerationBusy: 503,
-    generation.GenerationFailed: 500,
+    generation.GenerationTimedOut: 500,
     generation.AlreadyReleased: 409,
     generation.AlreadyCompleted: 409,
 }

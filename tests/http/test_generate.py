@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mosaic.commands.generation import AlreadyCompleted, AlreadyReleased, GenerationBusy, GenerationFailed
+from mosaic.commands.generation import AlreadyCompleted, AlreadyReleased, GenerationBusy, GenerationTimedOut
 from mosaic.http.errors import STATUS_BY_DOMAIN_ERROR
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, multipart_body, studio
@@ -163,8 +163,8 @@ def test_an_11_mb_file_streamed_without_a_length_is_refused_once_it_passes_10_mb
 
 
 def test_every_generation_error_has_a_status() -> None:
-    statuses = {cls: STATUS_BY_DOMAIN_ERROR[cls] for cls in (GenerationBusy, GenerationFailed, AlreadyReleased, AlreadyCompleted)}
-    assert statuses == {GenerationBusy: 503, GenerationFailed: 500, AlreadyReleased: 409, AlreadyCompleted: 409}
+    statuses = {cls: STATUS_BY_DOMAIN_ERROR[cls] for cls in (GenerationBusy, GenerationTimedOut, AlreadyReleased, AlreadyCompleted)}
+    assert statuses == {GenerationBusy: 503, GenerationTimedOut: 500, AlreadyReleased: 409, AlreadyCompleted: 409}
 
 
 def test_the_openapi_document_describes_both_multipart_bodies(studio: Studio) -> None:
