@@ -10,7 +10,7 @@ from mosaic.commands.credits import account
 from mosaic.commands.writer import Unit
 from mosaic.domain.accounts import Account
 from mosaic.domain.errors import EmailTaken, NotFound
-from mosaic.domain.plans import USABLE_SUBSCRIPTION_STATUSES, Plan
+from mosaic.domain.plans import Plan
 from mosaic.domain.users import EmailIndex, User, email_index_id
 
 
@@ -61,8 +61,8 @@ def change_password(unit: Unit, *, user_id: UUID, password_hash: str) -> None:
     user(unit, user_id).change_password(password_hash=password_hash)
 
 
-def change_plan(unit: Unit, *, account_id: UUID, plan: Plan) -> bool:
-    return account(unit, account_id).change_plan(plan=plan)
+def change_plan(unit: Unit, *, account_id: UUID, plan: Plan, changed_by: str | None = None) -> bool:
+    return account(unit, account_id).change_plan(plan=plan, changed_by=changed_by)
 
 
 def change_subscription_status(unit: Unit, *, account_id: UUID, sub_status: str) -> bool:
@@ -71,7 +71,4 @@ def change_subscription_status(unit: Unit, *, account_id: UUID, sub_status: str)
 
 def start_period(unit: Unit, *, account_id: UUID, now: datetime) -> bool:
     """Expire last period's leftover quota and grant this period's; False if done already."""
-    acct = account(unit, account_id)
-    if acct.sub_status not in USABLE_SUBSCRIPTION_STATUSES:
-        return False  # no quota for a lapsed subscription
-    return acct.start_period(period=period_of(now))
+    return account(unit, account_id).start_period(period=period_of(now))

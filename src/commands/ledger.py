@@ -90,10 +90,12 @@ class Ledger:
             lambda unit: accounts.change_password(unit, user_id=user_id, password_hash=password_hash)
         )
 
-    def change_plan(self, *, account_id: UUID, plan_name: str) -> Committed[bool]:
+    def change_plan(
+        self, *, account_id: UUID, plan_name: str, changed_by: str | None = None
+    ) -> Committed[bool]:
         plan = self.plans.get(plan_name)
         return self.writer.execute(
-            lambda unit: accounts.change_plan(unit, account_id=account_id, plan=plan)
+            lambda unit: accounts.change_plan(unit, account_id=account_id, plan=plan, changed_by=changed_by)
         )
 
     def change_subscription_status(self, *, account_id: UUID, sub_status: str) -> Committed[bool]:

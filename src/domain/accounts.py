@@ -26,7 +26,12 @@ from mosaic.domain.errors import (
     RefundExceedsCharge,
     ReservationNotOpen,
 )
-from mosaic.domain.plans import SUBSCRIPTION_STATUSES, USABLE_SUBSCRIPTION_STATUSES, Plan
+from mosaic.domain.plans import (
+    SUBSCRIPTION_STATUSES,
+    USABLE_SUBSCRIPTION_STATUSES,
+    Plan,
+    api_access_refusal,
+)
 
 KEYS_PER_ACCOUNT_MAX = 100
 COST_CREDITS_MAX = 1_000
@@ -115,7 +120,7 @@ class Account(Aggregate):
 
     @property
     def can_use_api(self) -> bool:
-        return self.api_access and self.sub_status in USABLE_SUBSCRIPTION_STATUSES
+        return api_access_refusal(api_access=self.api_access, sub_status=self.sub_status) is None
 
     def request_state(self, request_id: UUID) -> str | None:
         """What became of `request_id`: reserved, captured, released, or None if never seen."""
@@ -289,6 +294,8 @@ class Account(Aggregate):
         """
         if period in self.granted_periods:
             return False
+        if self.sub_status not in USABLE_SUBSCRIPTION_STATUSES:
+            return False  # no quota for a lapsed subscription
         if self.granted_periods and period < max(self.granted_periods):
             return False  # a late runner (clock skew) never grants a past period
         if self.granted_periods:
@@ -358,7 +365,10 @@ class Account(Aggregate):
 
     # -- plan and subscription --------------------------------------------------------------------
 
-    def change_plan(self, *, plan: Plan) -> bool:
+    def change_plan(self, *, plan: Plan, changed_by: str | None = None) -> bool:
+        """Move to `plan`. `changed_by` is the staff member doing it, who may not be the owner."""
+        if changed_by is not None and changed_by == self.owner_user_id:
+            raise Forbidden("staff cannot change the plan of their own account; ask a colleague")
         if (plan.name, plan.monthly_credits, plan.api_access) == (
             self.plan_name,
             self.monthly_quota_credits,

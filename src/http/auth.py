@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mosaic.bootstrap import Services
 from mosaic.domain.keys import KEY_PREFIX, is_well_formed_key
-from mosaic.domain.plans import USABLE_SUBSCRIPTION_STATUSES
+from mosaic.domain.plans import api_access_refusal
 from mosaic.domain.users import ROLES
 from mosaic.http.errors import ApiError
 from mosaic.queries.views import KeyGrant
@@ -136,17 +136,9 @@ class Authenticator:
             raise unauthorized("invalid_api_key", "this API key is not known")
         if grant.revoked:
             raise unauthorized("api_key_revoked", "this API key has been revoked")
-        if not grant.api_access:
-            raise ApiError(
-                403, "plan_required", "API access needs the Commercial plan; this account's plan lacks it"
-            )
-        if grant.sub_status not in USABLE_SUBSCRIPTION_STATUSES:
-            raise ApiError(
-                403,
-                "plan_required",
-                "API access needs an active Commercial plan subscription "
-                f"(this account's subscription is {grant.sub_status!r})",
-            )
+        refusal = api_access_refusal(api_access=grant.api_access, sub_status=grant.sub_status)
+        if refusal is not None:
+            raise ApiError(403, "plan_required", refusal)
         return Principal("api_key", grant.user_id, grant.account_id, "user", key_id=grant.key_id)
 
     def _lookup(self, key_hash: str) -> KeyGrant | None:

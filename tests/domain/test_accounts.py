@@ -190,3 +190,17 @@ def test_nobody_refunds_or_grants_credits_to_their_own_account() -> None:
         account.refund(refund_id=uuid.uuid4(), charge_id=charge, amount_credits=1, reason="r", issued_by=account.owner_user_id)
     with pytest.raises(Forbidden):
         account.grant_credits(grant_id=uuid.uuid4(), amount_credits=1, reason="r", issued_by=account.owner_user_id)
+
+
+def test_staff_cannot_change_the_plan_of_their_own_account() -> None:
+    account = commercial_account()
+    free = Plan("free", "Free", 0, 5, False)
+    with pytest.raises(Forbidden):
+        account.change_plan(plan=free, changed_by=account.owner_user_id)
+    assert account.change_plan(plan=free, changed_by="a colleague") is True
+
+
+def test_a_lapsed_subscription_gets_no_new_quota() -> None:
+    account = commercial_account("2026-10")
+    account.change_subscription_status(sub_status="canceled")
+    assert account.start_period(period="2026-11") is False

@@ -16,15 +16,16 @@ from starlette.responses import Response
 
 from mosaic.bootstrap import Services
 from mosaic.commands import support
+from mosaic.commands.writer import Committed
 from mosaic.domain.accounts import GRANT_CREDITS_MAX, REASON_CHARS_MAX
-from mosaic.domain.errors import ChargeNotFound, Forbidden, NotFound
+from mosaic.domain.errors import ChargeNotFound, NotFound
 from mosaic.domain.users import normalise_email
 from mosaic.http.errors import ApiError
+from mosaic.http.idempotent import idempotency_key
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries.views import STATEMENT_PAGE_MAX
 
-IDEMPOTENCY_KEY_CHARS_MAX = 200
 Reason = Annotated[str, Meta(min_length=3, max_length=REASON_CHARS_MAX)]
 Credits = Annotated[int, Meta(ge=1, le=GRANT_CREDITS_MAX)]
 
@@ -102,15 +103,6 @@ def _staff(call: Call) -> str:
     return call.who.user_id
 
 
-def _idempotency_key(call: Call) -> str | None:
-    key = call.request.headers.get("idempotency-key")
-    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_CHARS_MAX:
-        raise ApiError(
-            400, "invalid_idempotency_key", f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_CHARS_MAX} chars"
-        )
-    return key
-
-
 def _account_id(call: Call) -> str:
     raw = call.request.path_params["account_id"]
     try:
@@ -184,7 +176,7 @@ def _refund(services: Services, staff: str, request: RefundRequest, key: str | N
         reason=request.reason,
         idempotency_key=key,
     )
-    services.runner.wait_for(done.position)
+    services.settle(Committed(done.applied, done.position))
     after = services.views.charge(request.charge_id)
     balance = services.views.balance(charge.account_id)
     assert after is not None and balance is not None
@@ -202,7 +194,7 @@ def _refund(services: Services, staff: str, request: RefundRequest, key: str | N
 async def refund(call: Call) -> Response:
     staff = _staff(call)
     assert isinstance(call.body, RefundRequest)
-    body = await run_in_threadpool(_refund, call.services, staff, call.body, _idempotency_key(call))
+    body = await run_in_threadpool(_refund, call.services, staff, call.body, idempotency_key(call))
     return json_response(body, status=200 if body.repeat else 201)
 
 
@@ -219,7 +211,7 @@ def _grant(
         reason=request.reason,
         idempotency_key=key,
     )
-    services.runner.wait_for(position)
+    services.settle(Committed(applied, position))
     balance = services.views.balance(account_id)
     assert balance is not None
     return GrantedBody(str(grant_id), account_id, request.amount, balance.balance, repeat=not applied)
@@ -229,7 +221,7 @@ async def grant(call: Call) -> Response:
     staff = _staff(call)
     assert isinstance(call.body, GrantRequest)
     body = await run_in_threadpool(
-        _grant, call.services, staff, _account_id(call), call.body, _idempotency_key(call)
+        _grant, call.services, staff, _account_id(call), call.body, idempotency_key(call)
     )
     return json_response(body, status=200 if body.repeat else 201)
 
@@ -238,9 +230,7 @@ def _plan(services: Services, staff: str, account_id: str, plan: str) -> Account
     owner = services.views.user_of_account(account_id)
     if owner is None:
         raise NotFound(f"no account {account_id}")
-    if owner.user_id == staff:
-        raise Forbidden("staff cannot change the plan of their own account")
-    committed = services.ledger.change_plan(account_id=UUID(account_id), plan_name=plan)
+    committed = services.ledger.change_plan(account_id=UUID(account_id), plan_name=plan, changed_by=staff)
     services.settle(committed)
     return _account_body(services, account_id)
 
