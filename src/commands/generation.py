@@ -39,6 +39,8 @@ async def _in_thread(fn: Callable[..., T], **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(functools.partial(fn, **kwargs))
 
 
+# The spec's credit table: every local mode costs one credit per image (mode=ai: `ai.COST_CREDITS_...`).
+COST_CREDITS_BY_MODE: dict[str, int] = {"hex": 1, "voronoi": 1, "cbn": 1, "lineart": 1}
 QUEUED_JOBS_PER_WORKER = 4  # jobs waiting per worker before new ones are turned away
 JOB_TIMEOUT_S = 300.0  # a worker job taking longer is abandoned (its credits released)
 RELEASE_REASON_CHARS_MAX = 200

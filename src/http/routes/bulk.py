@@ -17,13 +17,12 @@ from typing import Final
 import anyio.to_thread
 from starlette.responses import Response
 
-from mosaic.commands.generation import Charge
+from mosaic.commands.generation import COST_CREDITS_BY_MODE, Charge
 from mosaic.domain.errors import DomainError
 from mosaic.http.bulk_archive import Outcome, bulk_zip, unique_folders
 from mosaic.http.errors import IMAGING_ERRORS, ApiError, api_error_for_imaging
 from mosaic.http.idempotent import answer_once, idempotency_key
 from mosaic.http.routes.generate import (
-    COST_CREDITS_BY_MODE,
     GENERATION_ERRORS,
     charge_for,
     credit_headers,

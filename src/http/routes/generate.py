@@ -19,8 +19,9 @@ from typing import Any, Final
 import anyio.to_thread
 from starlette.responses import Response
 
+from mosaic.commands import ai
 from mosaic.commands.ai import ai_coloring
-from mosaic.commands.generation import Charge, Charged
+from mosaic.commands.generation import COST_CREDITS_BY_MODE, Charge, Charged
 from mosaic.commands.ledger import request_id_for
 from mosaic.domain.errors import DomainError
 from mosaic.http.errors import (
@@ -52,8 +53,6 @@ from mosaic.imaging.screen import ImageHeader, screen_image
 
 log = logging.getLogger(__name__)
 
-# The spec's credit table: every local mode costs one credit per image.
-COST_CREDITS_BY_MODE: Final = {"hex": 1, "voronoi": 1, "cbn": 1, "lineart": 1}
 FILE_STEM_CHARS_MAX: Final = 64
 _UNSAFE_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -178,7 +177,8 @@ async def generate_page(call: Call) -> Response:
         header = await screened(upload)
         summary = summary_of(options, upload, header)
         if options.mode == "ai":  # issue 6: the upstream AI service, not the local pipeline
-            ai_charge = charge_for(call, tool="ai", cost_credits=1, key=key, summary=summary)
+            ai_cost = ai.COST_CREDITS_BY_QUALITY[ai.AI_COLORING_QUALITY]
+            ai_charge = charge_for(call, tool="ai", cost_credits=ai_cost, key=key, summary=summary)
             return await answer_once(
                 call, key, form.digest(), lambda: generate_ai_page(call, upload, options, ai_charge)
             )
