@@ -130,8 +130,8 @@ def file_response(rendered: Rendered, filename: str, charged: Charged) -> Respon
 async def _generate_paid(call: Call, upload: Upload, options: GenerateOptions, charge: Charge) -> Response:
     generations = call.http.generations
     with generations.admit(1):
+        data = await anyio.to_thread.run_sync(upload.read)  # before reserving: nothing may fail between
         await generations.reserve_fresh(charge)
-        data = await anyio.to_thread.run_sync(upload.read)
         work = generations.in_pool(call.http.generate_job, data, options)
         try:
             rendered, charged = await generations.settle(charge, work)
@@ -150,8 +150,8 @@ async def generate_ai_page(call: Call, upload: Upload, options: GenerateOptions,
     upstream.check_available()
     generations = call.http.generations
     with generations.admit(1):
+        data = await anyio.to_thread.run_sync(upload.read)  # before reserving: nothing may fail between
         await generations.reserve_fresh(charge)
-        data = await anyio.to_thread.run_sync(upload.read)
         try:
             rendered, charged = await generations.settle(
                 charge, ai_coloring(upstream, generations.in_pool, data, options)
