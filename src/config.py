@@ -58,14 +58,21 @@ class DatabaseUrl:
     def sqlalchemy_url(self) -> str:
         if self.dialect == "sqlite":
             return f"sqlite:///{self.path}"
-        auth = self.user + (f":{self.password}" if self.password else "")
-        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+        from sqlalchemy.engine import URL  # quotes any character a password may hold
+
+        url = URL.create(
+            "postgresql+psycopg", self.user, self.password or None, self.host, self.port, self.dbname
+        )
+        return url.render_as_string(hide_password=False)
 
     @property
     def psycopg_conninfo(self) -> str:
         assert self.dialect == "postgresql"
-        pw = f" password={self.password}" if self.password else ""
-        return f"host={self.host} port={self.port} user={self.user} dbname={self.dbname}{pw}"
+        from psycopg.conninfo import make_conninfo  # quotes spaces and quotes in values
+
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, dbname=self.dbname, password=self.password or None
+        )
 
 
 @dataclass(frozen=True, slots=True)
