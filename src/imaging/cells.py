@@ -113,22 +113,6 @@ def _best_point(
     return centre, value
 
 
-def convex_poles(pieces: list[Polygon]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Pole of inaccessibility of each convex polygon: the centre of its largest inscribed circle.
-
-    Parameters
-    ----------
-    pieces
-        N convex polygons, each (K, 2) float64 (x, y), K ≥ 3, in either orientation.
-
-    Returns
-    -------
-    tuple of NDArray[np.float64]
-        Poles (N, 2) and inscribed radii (N,), in the polygons' units (to ~1e-4 of their size).
-    """
-    return _best_point(_padded(pieces), reach=None, clearance=0.0)
-
-
 def number_anchors(pieces: list[Polygon]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Where each convex piece holds the largest two-digit number, and that size.
 

@@ -14,7 +14,6 @@ from mosaic.queries.db import Database
 from mosaic.queries.digest import Digest, signature_is_valid
 from mosaic.queries.projections import TRACKING_NAME
 
-EXPORT_PAGE_MAX = 10_000
 _line_encoder = msgspec.json.Encoder()
 
 

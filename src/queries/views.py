@@ -112,14 +112,6 @@ class Views:
             )
         return UserRow(*row) if row else None
 
-    def user_by_id(self, user_id: str) -> UserRow | None:
-        with self.db.read() as tx:
-            row = tx.one(
-                "SELECT user_id, email, role, account_id, password_hash FROM users WHERE user_id = ?",
-                (user_id,),
-            )
-        return UserRow(*row) if row else None
-
     def user_of_account(self, account_id: str) -> UserRow | None:
         with self.db.read() as tx:
             row = tx.one(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -16,27 +15,17 @@ from mosaic.http.errors import ApiError
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routing import Call, Endpoint, json_response
 from mosaic.http.schemas import HealthBody
+from mosaic.imaging.presets import presets_catalogue
 
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 2.0
-PRESETS_MODULE = "mosaic.imaging.presets"
 MODES_HEADER = "X-Available-Modes"  # on /api/presets: the modes this server runs (`ai` needs an upstream)
-
-
-def _presets() -> list[dict[str, Any]]:
-    """The imaging catalogue, or an empty one while that module does not exist."""
-    try:
-        module = importlib.import_module(PRESETS_MODULE)
-    except ImportError:
-        return []
-    catalogue: list[dict[str, Any]] = module.presets_catalogue()
-    return catalogue
 
 
 async def presets(call: Call) -> Response:
     modes = ",".join(available_modes(call.services.ai))
-    return json_response(await run_in_threadpool(_presets), headers={MODES_HEADER: modes})
+    return json_response(presets_catalogue(), headers={MODES_HEADER: modes})
 
 
 def _database_answers(services: Services) -> None:
