@@ -113,7 +113,9 @@ class Generations:
             future.result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers and wait for them: a worker left behind would outlive the server (and
+        keep its parent's stdout open). Jobs not started are cancelled; a running one finishes."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- admission ------------------------------------------------------------------------------
 

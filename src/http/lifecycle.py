@@ -34,7 +34,8 @@ def sweep_interval_s(reservation_timeout_s: float) -> float:
 async def _purge_forever(idempotency: IdempotencyStore) -> None:
     while True:
         try:
-            await anyio.to_thread.run_sync(idempotency.purge_expired)
+            # abandoned on shutdown: a purge waiting on a busy database must not hold the process up
+            await anyio.to_thread.run_sync(idempotency.purge_expired, abandon_on_cancel=True)
         except Exception:
             log.exception("purging expired idempotency records failed; will retry")
         await anyio.sleep(PURGE_INTERVAL_S)
