@@ -178,24 +178,18 @@ def _support_user(services: Services, email: str) -> str:
 
 
 def _support_refund(services: Services, args: argparse.Namespace) -> int:
-    from mosaic.commands import support
-    from mosaic.domain.errors import ChargeNotFound
+    from mosaic.staff import refund_charge
 
     staff = _support_user(services, args.staff)
-    services.runner.catch_up()
-    charge = services.views.charge(args.charge_id)
-    if charge is None:
-        raise ChargeNotFound(f"no captured charge {args.charge_id}")
-    done = support.refund(
-        services.ledger,
+    services.runner.catch_up()  # no background runner here: the charges view must be current
+    done = refund_charge(
+        services,
         staff_user_id=staff,
-        account_id=charge.account_id,
         charge_id=args.charge_id,
         amount_credits=args.amount,
         reason=args.reason,
         idempotency_key=args.idempotency_key,
     )
-    services.runner.wait_for(done.position)
     state = "refunded" if done.applied else "already refunded under this key"
     print(f"{state}: {args.amount} credit(s) of charge {args.charge_id} (refund {done.refund_id})")
     return 0

@@ -18,13 +18,14 @@ from mosaic.bootstrap import Services
 from mosaic.commands import support
 from mosaic.commands.writer import Committed
 from mosaic.domain.accounts import GRANT_CREDITS_MAX, REASON_CHARS_MAX
-from mosaic.domain.errors import ChargeNotFound, NotFound
+from mosaic.domain.errors import NotFound
 from mosaic.domain.users import normalise_email
 from mosaic.http.errors import ApiError
 from mosaic.http.idempotent import idempotency_key
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries.views import STATEMENT_PAGE_MAX
+from mosaic.staff import refund_charge
 
 Reason = Annotated[str, Meta(min_length=3, max_length=REASON_CHARS_MAX)]
 Credits = Annotated[int, Meta(ge=1, le=GRANT_CREDITS_MAX)]
@@ -164,26 +165,21 @@ async def charges(call: Call) -> Response:
 
 
 def _refund(services: Services, staff: str, request: RefundRequest, key: str | None) -> RefundedBody:
-    charge = services.views.charge(request.charge_id)
-    if charge is None:
-        raise ChargeNotFound(f"no captured charge {request.charge_id}")
-    done = support.refund(
-        services.ledger,
+    done = refund_charge(
+        services,
         staff_user_id=staff,
-        account_id=charge.account_id,
         charge_id=request.charge_id,
         amount_credits=request.amount,
         reason=request.reason,
         idempotency_key=key,
     )
-    services.settle(Committed(done.applied, done.position))
     after = services.views.charge(request.charge_id)
-    balance = services.views.balance(charge.account_id)
+    balance = services.views.balance(done.account_id)
     assert after is not None and balance is not None
     return RefundedBody(
         str(done.refund_id),
         request.charge_id,
-        charge.account_id,
+        done.account_id,
         request.amount,
         after.cost_credits - after.refunded_credits,
         balance.balance,
