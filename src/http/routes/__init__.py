@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from mosaic.http.routes import admin, ai, audit, auth, bulk, credits, generate, keys, meta
+from mosaic.http.routes import admin, ai, audit, auth, bulk, credits, generate, keys, meta, page
 from mosaic.http.routing import Endpoint
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (auth, credits, keys, meta, admin, audit, ai, generate, bulk)
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    auth, credits, keys, meta, admin, audit, ai, generate, bulk, page,
+)
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -1,0 +1,78 @@
+"""The account owner's web page: served with a strict policy, and calling only routes that exist."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from tests.http.conftest import AppClient
+
+# A path the script fetches: a string or template literal starting "/api/", up to a quote,
+# a `?` or a `${` placeholder (which stands for one path segment).
+_API_PATH = re.compile(r"[`\"'](/api/[^`\"'?]*)")
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+        self.inline_script = False
+        self.styles = 0
+        self.handlers: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
+        if tag == "script":
+            self.scripts.append(dict(attrs))
+            self._in_script = True
+        if tag == "style" or any(name == "style" for name, _ in attrs):
+            self.styles += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline_script = True
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+def test_the_page_is_served_with_a_policy_that_forbids_inline_and_foreign_code(client: AppClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    tags = _Tags()
+    tags.feed(response.text)
+    assert tags.scripts == [{"src": "/static/app.js", "defer": None}]
+    assert not tags.inline_script and tags.styles == 0 and tags.handlers == []
+
+
+def test_the_script_and_style_sheet_are_served_and_nothing_else_is(client: AppClient) -> None:
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" not in script.text and "eval(" not in script.text
+    style = client.get("/static/app.css")
+    assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+    for name in ("index.html", "..%2Fpage.py", "missing.js"):
+        refused = client.get(f"/static/{name}")
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "not_found"
+
+
+def test_every_api_path_the_script_calls_is_a_documented_route(client: AppClient) -> None:
+    script = client.get("/static/app.js").text
+    called = {_PLACEHOLDER.sub("{id}", path) for path in _API_PATH.findall(script)}
+    documented = [_route_pattern(path) for path in client.get("/openapi.json").json()["paths"]]
+    assert {"/api/auth/login", "/api/keys", "/api/generate", "/api/credits/history"} <= called
+    undocumented = {path for path in called if not any(p.match(path) for p in documented)}
+    assert undocumented == set()
