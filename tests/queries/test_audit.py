@@ -16,6 +16,7 @@ import pytest
 
 from mosaic.bootstrap import Services
 from mosaic.commands.store import events_table
+from mosaic.queries import audit_log
 from mosaic.queries import digest as digests
 from mosaic.queries.audit_log import export, verify_database, verify_export
 from tests.conftest import TEST_SECRET, both_backends
@@ -121,6 +122,55 @@ def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Se
     report = verify_database(services.db, digest=digest, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
     assert not report.ok
     assert report.first_bad_position == expected_first_bad, report.discrepancies
+
+
+def write_once_the_log_is_read(monkeypatch: pytest.MonkeyPatch, writer: Services, account_id: uuid.UUID) -> None:
+    """Another server commits (and projects) a grant right after verify has read the last event."""
+    read_log = audit_log.iter_log
+
+    def read_then_write(*args: Any, **kwargs: Any) -> Any:
+        yield from read_log(*args, **kwargs)
+        writer.ledger.grant_credits(account_id=account_id, amount_credits=5, reason="late", issued_by="support")
+        writer.runner.catch_up()
+
+    monkeypatch.setattr(audit_log, "iter_log", read_then_write)
+
+
+@both_backends()
+def test_events_committed_while_verify_runs_are_not_a_discrepancy(
+    services: Services, make_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = busy_history(services)
+    write_once_the_log_is_read(monkeypatch, make_services(), account_id)
+    report = verify_database(services.db)
+    assert report.ok, report.discrepancies
+    assert report.head_position < signed_head(services).position  # the grant came after the read
+
+
+@both_backends()
+def test_a_view_that_disagrees_with_the_log_is_found_even_while_events_keep_coming(
+    services: Services, make_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = busy_history(services)
+    with services.db.write() as tx:
+        tx.execute("UPDATE balances SET settled_credits = settled_credits + 5")
+    write_once_the_log_is_read(monkeypatch, make_services(), account_id)
+    report = verify_database(services.db)
+    assert [m for _, m in report.discrepancies] == [f"the balances view disagrees with the log for account {account_id}"]
+
+
+@both_backends()
+def test_views_behind_the_log_are_compared_with_the_replay_at_their_own_position(
+    services: Services, make_services: Callable[..., Services]
+) -> None:
+    account_id = busy_history(services)
+    other = make_services()  # no runner: its commits stay unprojected
+    other.ledger.grant_credits(account_id=account_id, amount_credits=5, reason="late", issued_by="support")
+    assert verify_database(services.db).ok
+    with services.db.write() as tx:
+        tx.execute("UPDATE charges SET refunded_credits = refunded_credits + 1")
+    report = verify_database(services.db)
+    assert report.discrepancies and all("the charges view disagrees" in m for _, m in report.discrepancies)
 
 
 def test_a_digest_signed_with_another_key_is_refused(services: Services) -> None:
