@@ -35,7 +35,7 @@ def _load_digest(path: str | None) -> Digest | None:
 
 
 def print_report(report: Report, out: Any = sys.stdout) -> None:
-    status = "OK" if report.ok else "FAILED"
+    status = "OK" if report.ok else "FAILED" if report.discrepancies else "NOT VERIFIED"
     print(
         f"audit {status}: {report.events:,} events, {report.accounts:,} accounts, {report.keys:,} keys",
         file=out,
@@ -46,6 +46,8 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
     )
     for note in report.notes:
         print(f"note: {note}", file=out)
+    for claim in report.unverified:
+        print(f"warning: {claim}", file=out)
     print(f"discrepancies: {len(report.discrepancies)}", file=out)
     for position, message in sorted(report.discrepancies)[:DISCREPANCIES_SHOWN_MAX]:
         print(f"  position {position}: {message}", file=out)
@@ -140,7 +142,11 @@ def add_audit_commands(commands: Any) -> None:
     verify = audit.add_parser("verify", help="replay every event and check every rule and the chain")
     verify.add_argument("--digest", help="a digest saved earlier (`mosaic audit digest`)")
     verify.add_argument("--from-export", help="verify an export file, with no database at all")
-    verify.add_argument("--trusted-key", help="the Ed25519 public key (hex) digests must be signed with")
+    verify.add_argument(
+        "--trusted-key",
+        help="the Ed25519 public key (hex) digests must be signed with; with --from-export a digest "
+        "counts as verified only with it (against the database, the server's own key is the default)",
+    )
     verify.set_defaults(handler=_verify)
     exp = audit.add_parser("export", help="write the log as JSON lines with chain hashes")
     exp.add_argument("-o", "--output", help="file to write (default: stdout)")

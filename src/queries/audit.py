@@ -73,6 +73,7 @@ class Report:
     head_position: int = 0
     head_hash: str = GENESIS.hex()
     discrepancies: list[tuple[int, str]] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # claims asked for that could not be checked
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -82,7 +83,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.discrepancies
+        """Everything asked for was checked and holds."""
+        return not self.discrepancies and not self.unverified
 
     @property
     def first_bad_position(self) -> int | None:

@@ -16,6 +16,12 @@ from mosaic.queries.projections import TRACKING_NAME
 
 _line_encoder = msgspec.json.Encoder()
 
+UNPINNED_SIGNER = (
+    "digest signer not pinned: its signature was checked only against the public key the digest "
+    "carries, which whoever wrote it chooses; pass --trusted-key HEX (the server's public key: "
+    "`public_key` from `mosaic audit digest` on the server, or from GET /api/audit/digest)"
+)
+
 
 def _events_sql(dialect: str) -> str:
     if dialect == "postgresql":
@@ -88,6 +94,10 @@ def events_from_export(lines: Iterable[bytes | str]) -> Iterator[LogEvent]:
 
 
 def check_digest(report: Report, recomputed: str | None, digest: Digest, trusted_key: str | None) -> None:
+    """A digest proves the log only if its signer is known: without `trusted_key`, anyone who
+    rewrote the log could have signed a matching digest, so the check counts as not verified."""
+    if trusted_key is None:
+        report.unverified.append(UNPINNED_SIGNER)
     if not signature_is_valid(digest, trusted_public_key=trusted_key):
         report.problem(digest.position, "the digest's signature is not valid (or not from the trusted key)")
     elif recomputed is None:

@@ -18,7 +18,8 @@ from mosaic.bootstrap import Services
 from mosaic.commands.store import events_table
 from mosaic.queries import audit_log
 from mosaic.queries import digest as digests
-from mosaic.queries.audit_log import export, verify_database, verify_export
+from mosaic.queries.audit import LogEvent, Replay
+from mosaic.queries.audit_log import export, export_line, verify_database, verify_export
 from tests.conftest import TEST_SECRET, both_backends
 
 ROOT = Path(__file__).parents[2]
@@ -184,13 +185,47 @@ def test_an_export_verifies_with_no_database_and_an_edited_export_does_not(servi
     busy_history(services)
     digest = signed_head(services)
     lines = list(export(services.db))
-    assert verify_export(lines, digest=digest).ok
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    assert verify_export(lines, digest=digest, trusted_key=server_key).ok
     rows = [json.loads(line) for line in lines]
     victim = next(r for r in rows if r["type"] == "Account.CreditsRefunded")
     victim["body"]["amount_credits"] = 2
     edited = [msgspec.json.encode(r) for r in rows]
-    report = verify_export(edited, digest=digest)
+    report = verify_export(edited, digest=digest, trusted_key=server_key)
     assert report.first_bad_position == victim["position"]
+
+
+def rehashed(rows: list[dict[str, Any]]) -> list[bytes]:
+    """Export lines whose chain hashes are recomputed from `rows`, as a forger would write them."""
+    replay = Replay()
+    events = [LogEvent(r["position"], r["aggregate"], r["version"], r["topic"], r["body"]) for r in rows]
+    return [export_line(event, replay.feed(event).hex()) for event in events]
+
+
+def test_a_digest_is_not_taken_as_verified_unless_its_signer_is_pinned(services: Services) -> None:
+    busy_history(services)
+    genuine = signed_head(services)
+    lines = list(export(services.db))
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    unpinned = verify_export(lines, digest=genuine)
+    assert not unpinned.ok and not unpinned.discrepancies
+    assert unpinned.unverified == [audit_log.UNPINNED_SIGNER]
+    assert verify_export(lines, digest=genuine, trusted_key=server_key).ok
+
+
+def test_a_rewritten_export_with_a_digest_re_signed_by_the_forger_fails(services: Services) -> None:
+    busy_history(services)
+    rows = [json.loads(line) for line in export(services.db)]
+    victim = next(r for r in rows if r["type"] == "Account.CreditsRefunded")
+    victim["body"]["reason"] = "nothing happened"
+    forged_lines = rehashed(rows)
+    head = json.loads(forged_lines[-1])
+    forged = digests.sign(b"forger-" + b"z" * 40, position=head["position"], hash_hex=head["hash"])
+    unpinned = verify_export(forged_lines, digest=forged)
+    assert not unpinned.ok
+    assert unpinned.unverified == [audit_log.UNPINNED_SIGNER]
+    pinned = verify_export(forged_lines, digest=forged, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert [m for _, m in pinned.discrepancies] == ["the digest's signature is not valid (or not from the trusted key)"]
 
 
 @both_backends()
