@@ -34,7 +34,8 @@ def _load_digest(path: str | None) -> Digest | None:
         raise SystemExit(_fail(f"cannot read the digest {path}: {exc}")) from exc
 
 
-def print_report(report: Report, out: Any = sys.stdout) -> None:
+def print_report(report: Report, out: Any = None) -> None:
+    out = sys.stdout if out is None else out  # looked up now: a default would pin the stream at import
     status = "OK" if report.ok else "FAILED" if report.discrepancies else "NOT VERIFIED"
     print(
         f"audit {status}: {report.events:,} events, {report.accounts:,} accounts, {report.keys:,} keys",
