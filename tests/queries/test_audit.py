@@ -19,7 +19,7 @@ from mosaic.commands.store import events_table
 from mosaic.queries import audit_log
 from mosaic.queries import digest as digests
 from mosaic.queries.audit import LogEvent, Replay
-from mosaic.queries.audit_log import export, export_line, verify_database, verify_export
+from mosaic.queries.audit_log import export, export_line, iter_log, verify_database, verify_export
 from tests.conftest import TEST_SECRET, both_backends
 
 ROOT = Path(__file__).parents[2]
@@ -123,6 +123,47 @@ def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Se
     report = verify_database(services.db, digest=digest, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
     assert not report.ok
     assert report.first_bad_position == expected_first_bad, report.discrepancies
+
+
+DIGEST_MISMATCH = "the log up to the digest's position no longer hashes to the digest"
+
+
+def rewrite_chain_and_views(services: Services) -> None:
+    """What an attacker with write access does after editing an event: recompute every chain hash
+    from the edited log and rebuild the views, so the database agrees with itself again."""
+    replay = Replay()
+    rows = [(e.position, replay.feed(e).hex()) for e in iter_log(services.db)]
+    with services.db.write() as tx:
+        tx.execute("DELETE FROM audit_chain")
+        tx.executemany("INSERT INTO audit_chain (position, hash) VALUES (?, ?)", rows)
+    services.runner.rebuild()
+
+
+@both_backends()
+def test_an_event_rewritten_with_its_chain_and_views_fails_against_a_digest_taken_before(services: Services) -> None:
+    busy_history(services)
+    digest = signed_head(services)
+    tamper = Tamper(services)
+    position = tamper.position_of("CreditsGranted")
+    state = next(r[4] for r in tamper.rows() if int(r[0]) == position)
+    body = json.loads(bytes(state))
+    body["amount_credits"] = 700  # a grant breaks no rule: only the chain can tell
+    with services.db.write() as tx:
+        tx.execute(f"UPDATE {tamper.table} SET state = ? WHERE {tamper.pos} = ?", (json.dumps(body).encode(), position))
+    rewrite_chain_and_views(services)
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    assert verify_database(services.db).ok  # the database alone agrees with itself
+    report = verify_database(services.db, digest=digest, trusted_key=server_key)
+    assert report.discrepancies == [(digest.position, DIGEST_MISMATCH)]  # which event changed is unknowable here
+
+
+def test_an_export_rehashed_after_an_edit_fails_against_the_servers_digest(services: Services) -> None:
+    busy_history(services)
+    digest = signed_head(services)
+    rows = [json.loads(line) for line in export(services.db)]
+    next(r for r in rows if r["type"] == "Account.CreditsGranted")["body"]["amount_credits"] = 700
+    report = verify_export(rehashed(rows), digest=digest, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert report.discrepancies == [(digest.position, DIGEST_MISMATCH)]
 
 
 def write_once_the_log_is_read(monkeypatch: pytest.MonkeyPatch, writer: Services, account_id: uuid.UUID) -> None:
