@@ -34,8 +34,9 @@ def _load_digest(path: str | None) -> Digest | None:
         raise SystemExit(_fail(f"cannot read the digest {path}: {exc}")) from exc
 
 
-def print_report(report: Report, out: Any = sys.stdout) -> None:
-    status = "OK" if report.ok else "FAILED"
+def print_report(report: Report, out: Any = None) -> None:
+    out = sys.stdout if out is None else out  # looked up now: a default would pin the stream at import
+    status = "OK" if report.ok else "FAILED" if report.discrepancies else "NOT VERIFIED"
     print(
         f"audit {status}: {report.events:,} events, {report.accounts:,} accounts, {report.keys:,} keys",
         file=out,
@@ -46,6 +47,8 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
     )
     for note in report.notes:
         print(f"note: {note}", file=out)
+    for claim in report.unverified:
+        print(f"warning: {claim}", file=out)
     print(f"discrepancies: {len(report.discrepancies)}", file=out)
     for position, message in sorted(report.discrepancies)[:DISCREPANCIES_SHOWN_MAX]:
         print(f"  position {position}: {message}", file=out)
@@ -140,7 +143,11 @@ def add_audit_commands(commands: Any) -> None:
     verify = audit.add_parser("verify", help="replay every event and check every rule and the chain")
     verify.add_argument("--digest", help="a digest saved earlier (`mosaic audit digest`)")
     verify.add_argument("--from-export", help="verify an export file, with no database at all")
-    verify.add_argument("--trusted-key", help="the Ed25519 public key (hex) digests must be signed with")
+    verify.add_argument(
+        "--trusted-key",
+        help="the Ed25519 public key (hex) digests must be signed with; with --from-export a digest "
+        "counts as verified only with it (against the database, the server's own key is the default)",
+    )
     verify.set_defaults(handler=_verify)
     exp = audit.add_parser("export", help="write the log as JSON lines with chain hashes")
     exp.add_argument("-o", "--output", help="file to write (default: stdout)")

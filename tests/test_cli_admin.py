@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import pytest
+
+from mosaic.bootstrap import Services
 from mosaic.domain.keys import is_well_formed_key
+from mosaic.queries.audit_log import iter_log
+from tests.conftest import TEST_SECRET, both_backends
+from tests.test_cli_audit import Cli
 
 ROOT = Path(__file__).parents[1]
 
@@ -57,3 +64,31 @@ def test_bad_input_exits_non_zero_with_the_reason_and_writes_nothing(tmp_path: P
         env={**os.environ, "MOSAIC_DATABASE_URL": "mysql://x"}, check=False,
     )
     assert bad_url.returncode == 2 and "MOSAIC_DATABASE_URL" in bad_url.stderr
+
+
+@both_backends()
+def test_a_refund_from_the_cli_is_on_the_record_and_on_the_customer_statement(
+    services: Services, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    customer = services.ledger.register_user(email="ada@example.com", password="correct horse battery", plan_name="commercial")
+    staff = services.ledger.register_user(email="sam@example.com", password="correct horse battery", role="support")
+    account_id, charge_id = customer.value.account_id, uuid.uuid4()
+    services.ledger.reserve(account_id=account_id, request_id=charge_id, tool="cbn", cost_credits=3)
+    services.ledger.capture(account_id=account_id, request_id=charge_id)
+    services.runner.catch_up()
+    cli, env = Cli(monkeypatch, capsys), {"MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET}
+    refund = ("support", "refund", str(charge_id), "--amount", "2", "--reason", "smudged print", "--as", "sam@example.com")
+    status, out, err = cli(*refund, "--idempotency-key", "ticket-41", env=env)
+    assert status == 0 and out.startswith("refunded: 2 credit(s)"), err
+    status, out, _ = cli(*refund, "--idempotency-key", "ticket-41", env=env)
+    assert status == 0 and out.startswith("already refunded under this key")
+    status, _, err = cli(*refund, env=env)
+    assert status == 2 and "(refund_exceeds_charge)" in err
+    status, out, _ = cli("support", "statement", "ada@example.com", env=env)
+    refunds = [line for line in out.splitlines() if " refund " in line]
+    assert len(refunds) == 1 and "+2" in refunds[0] and f"{charge_id} smudged print {staff.value.user_id}" in refunds[0], out
+    assert out.splitlines()[-1] == "balance: 799"  # 800 granted, 3 charged, 2 refunded
+    logged = [e for e in iter_log(services.db) if e.topic.endswith("CreditsRefunded")]
+    assert [(e.body["amount_credits"], e.body["reason"], e.body["issued_by"]) for e in logged] == [
+        (2, "smudged print", str(staff.value.user_id))
+    ]

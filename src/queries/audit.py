@@ -7,6 +7,7 @@ code ever let a rule slip, the auditor's replay is what notices.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -54,6 +55,16 @@ class AccountState:
         return self.settled - self.reserved_credits
 
 
+@dataclass(frozen=True, slots=True)
+class ExpectedViews:
+    """What the live views must hold once they have folded the log up to `position`."""
+
+    position: int
+    balances: dict[str, tuple[int, int]]  # account id -> (settled, reserved)
+    charges: dict[str, tuple[int, int]]  # charge id -> (cost, refunded)
+    keys_revoked: dict[str, bool]
+
+
 @dataclass
 class Report:
     events: int = 0
@@ -62,6 +73,7 @@ class Report:
     head_position: int = 0
     head_hash: str = GENESIS.hex()
     discrepancies: list[tuple[int, str]] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # claims asked for that could not be checked
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -71,7 +83,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.discrepancies
+        """Everything asked for was checked and holds."""
+        return not self.discrepancies and not self.unverified
 
     @property
     def first_bad_position(self) -> int | None:
@@ -90,6 +103,19 @@ class Replay:
         self._previous = GENESIS
         self._last_position = 0
         self.kept_hash: str | None = None  # the recomputed hash at `keep_hash_at`, if that position exists
+        self.expected_views: ExpectedViews | None = None  # the state at `views_at`, if asked for
+
+    def views_now(self) -> ExpectedViews:
+        return ExpectedViews(
+            position=self._last_position,
+            balances={a: (state.settled, state.reserved_credits) for a, state in self.accounts.items()},
+            charges={
+                charge_id: (cost, refunded)
+                for state in self.accounts.values()
+                for charge_id, (cost, refunded) in state.charges.items()
+            },
+            keys_revoked=dict(self.keys_revoked),
+        )
 
     def feed(self, event: LogEvent) -> bytes:
         report = self.report
@@ -247,16 +273,22 @@ def replay_log(
     chain_rows: Iterator[tuple[int, str]] | None = None,
     expected_hashes: bool = False,
     keep_hash_at: int | None = None,
+    views_at: int | None = None,
 ) -> Replay:
     """Fold every event; compare each recomputed hash with `chain_rows` (position, hash) if given.
 
     With `expected_hashes`, each event's body carries the hash to compare under the key `_hash`
-    (what an export holds).
+    (what an export holds). With `views_at`, `expected_views` keeps what views that have folded
+    the log up to that position must hold.
     """
     started = time.perf_counter()
     replay = Replay()
     pending = next(chain_rows, None) if chain_rows is not None else None
+    views_after = sys.maxsize if views_at is None else views_at
     for event in events:
+        if event.position > views_after:
+            replay.expected_views = replay.views_now()
+            views_after = sys.maxsize
         expected = event.body.pop("_hash", None) if expected_hashes else None
         digest = replay.feed(event).hex()
         if event.position == keep_hash_at:
@@ -279,6 +311,8 @@ def replay_log(
     while pending is not None:
         replay.report.problem(pending[0], f"event at position {pending[0]} is missing from the log")
         pending = next(chain_rows, None)  # type: ignore[arg-type]
+    if views_after != sys.maxsize:  # the views are at (or, after a deletion, past) the log's head
+        replay.expected_views = replay.views_now()
     replay.report.accounts = len(replay.accounts)
     replay.report.keys = len(replay.keys_revoked)
     replay.report.seconds = time.perf_counter() - started

@@ -1,7 +1,8 @@
 """A small SQL adapter for the views: one API over sqlite3 and psycopg, `?` placeholders in both.
 
 Projections write through `write()` (one transaction; on SQLite `BEGIN IMMEDIATE`, so two writers
-queue instead of failing), queries read through `read()`.
+queue instead of failing), queries read through `read()`, and a reader that must see the log and the
+views as of one moment (the auditor's verify) reads through `snapshot()`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mosaic.config import DatabaseUrl
 SQLITE_BUSY_TIMEOUT_S = 30.0
 POOL_CONNECTIONS_MAX = 16
 POOL_TIMEOUT_S = 10.0
+STREAM_BATCH_ROWS = 5_000
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
@@ -32,6 +34,9 @@ class Tx(Protocol):
     def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
     def one(self, sql: str, params: Params = ()) -> Row | None: ...
     def all(self, sql: str, params: Params = ()) -> list[Row]: ...
+    def stream(
+        self, sql: str, params: Params = (), *, batch_rows: int = STREAM_BATCH_ROWS
+    ) -> Iterator[Row]: ...
 
 
 class _SqliteTx:
@@ -53,6 +58,11 @@ class _SqliteTx:
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         return self._conn.execute(sql, params).fetchall()
 
+    def stream(self, sql: str, params: Params = (), *, batch_rows: int = STREAM_BATCH_ROWS) -> Iterator[Row]:
+        cursor = self._conn.execute(sql, params)
+        while rows := cursor.fetchmany(batch_rows):
+            yield from rows
+
 
 _pg_sql_cache: dict[str, str] = {}
 
@@ -70,6 +80,7 @@ class _PgTx:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._cursors = 0
 
     def execute(self, sql: str, params: Params = ()) -> None:
         self._conn.execute(_pg(sql), params, prepare=True)
@@ -85,6 +96,14 @@ class _PgTx:
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
         return self._conn.execute(_pg(sql), params, prepare=True).fetchall()
+
+    def stream(self, sql: str, params: Params = (), *, batch_rows: int = STREAM_BATCH_ROWS) -> Iterator[Row]:
+        """A server-side cursor: needs the transaction this Tx is in (not autocommit)."""
+        self._cursors += 1  # several streams may be open at once in one transaction
+        with self._conn.cursor(name=f"mosaic_stream_{self._cursors}") as cur:
+            cur.itersize = batch_rows
+            cur.execute(_pg(sql), params)
+            yield from cur
 
 
 class Database:
@@ -140,7 +159,27 @@ class Database:
             yield _PgTx(pg)
             pg.rollback()
 
-    def stream(self, sql: str, params: Params = (), *, batch_rows: int = 5_000) -> Iterator[Row]:
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """A read-only transaction in which every read sees the database as of its first read.
+
+        Commits made meanwhile by other connections stay invisible to it, so the event log, the
+        audit chain and the views read in it agree with one another (REPEATABLE READ on
+        PostgreSQL; on SQLite a deferred read transaction, which is a snapshot in WAL mode).
+        """
+        if self._pool is None:
+            conn = self._sqlite()
+            conn.execute("BEGIN")
+            try:
+                yield _SqliteTx(conn)
+            finally:
+                conn.execute("ROLLBACK")
+            return
+        with self._pool.connection() as pg, pg.transaction():
+            pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _PgTx(pg)
+
+    def stream(self, sql: str, params: Params = (), *, batch_rows: int = STREAM_BATCH_ROWS) -> Iterator[Row]:
         """Rows of a large read, fetched `batch_rows` at a time (a server-side cursor on PostgreSQL)."""
         if self._pool is None:
             cursor = self._sqlite().execute(sql, params)

@@ -121,7 +121,8 @@ def test_auditors_read_the_log_with_chain_hashes_and_a_signed_digest(
     assert [json.loads(line)["position"] for line in page.text.splitlines()] == [1, 2, 3]
     everything = client.get("/api/audit/events", headers=auditor.auth).text.splitlines()
     digest = digests.load(client.get("/api/audit/digest", headers=auditor.auth).content)
-    assert digests.signature_is_valid(digest, trusted_public_key=digests.public_key_hex(TEST_SECRET.encode()))
-    report = verify_export(everything, digest=digest)
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    assert digests.signature_is_valid(digest, trusted_public_key=server_key)
+    report = verify_export(everything, digest=digest, trusted_key=server_key)
     assert report.ok, report.discrepancies
     assert report.head_position == digest.position == json.loads(everything[-1])["position"]

@@ -16,8 +16,10 @@ import pytest
 
 from mosaic.bootstrap import Services
 from mosaic.commands.store import events_table
+from mosaic.queries import audit_log
 from mosaic.queries import digest as digests
-from mosaic.queries.audit_log import export, verify_database, verify_export
+from mosaic.queries.audit import LogEvent, Replay
+from mosaic.queries.audit_log import export, export_line, iter_log, verify_database, verify_export
 from tests.conftest import TEST_SECRET, both_backends
 
 ROOT = Path(__file__).parents[2]
@@ -123,6 +125,96 @@ def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Se
     assert report.first_bad_position == expected_first_bad, report.discrepancies
 
 
+DIGEST_MISMATCH = "the log up to the digest's position no longer hashes to the digest"
+
+
+def rewrite_chain_and_views(services: Services) -> None:
+    """What an attacker with write access does after editing an event: recompute every chain hash
+    from the edited log and rebuild the views, so the database agrees with itself again."""
+    replay = Replay()
+    rows = [(e.position, replay.feed(e).hex()) for e in iter_log(services.db)]
+    with services.db.write() as tx:
+        tx.execute("DELETE FROM audit_chain")
+        tx.executemany("INSERT INTO audit_chain (position, hash) VALUES (?, ?)", rows)
+    services.runner.rebuild()
+
+
+@both_backends()
+def test_an_event_rewritten_with_its_chain_and_views_fails_against_a_digest_taken_before(services: Services) -> None:
+    busy_history(services)
+    digest = signed_head(services)
+    tamper = Tamper(services)
+    position = tamper.position_of("CreditsGranted")
+    state = next(r[4] for r in tamper.rows() if int(r[0]) == position)
+    body = json.loads(bytes(state))
+    body["amount_credits"] = 700  # a grant breaks no rule: only the chain can tell
+    with services.db.write() as tx:
+        tx.execute(f"UPDATE {tamper.table} SET state = ? WHERE {tamper.pos} = ?", (json.dumps(body).encode(), position))
+    rewrite_chain_and_views(services)
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    assert verify_database(services.db).ok  # the database alone agrees with itself
+    report = verify_database(services.db, digest=digest, trusted_key=server_key)
+    assert report.discrepancies == [(digest.position, DIGEST_MISMATCH)]  # which event changed is unknowable here
+
+
+def test_an_export_rehashed_after_an_edit_fails_against_the_servers_digest(services: Services) -> None:
+    busy_history(services)
+    digest = signed_head(services)
+    rows = [json.loads(line) for line in export(services.db)]
+    next(r for r in rows if r["type"] == "Account.CreditsGranted")["body"]["amount_credits"] = 700
+    report = verify_export(rehashed(rows), digest=digest, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert report.discrepancies == [(digest.position, DIGEST_MISMATCH)]
+
+
+def write_once_the_log_is_read(monkeypatch: pytest.MonkeyPatch, writer: Services, account_id: uuid.UUID) -> None:
+    """Another server commits (and projects) a grant right after verify has read the last event."""
+    read_log = audit_log.iter_log
+
+    def read_then_write(*args: Any, **kwargs: Any) -> Any:
+        yield from read_log(*args, **kwargs)
+        writer.ledger.grant_credits(account_id=account_id, amount_credits=5, reason="late", issued_by="support")
+        writer.runner.catch_up()
+
+    monkeypatch.setattr(audit_log, "iter_log", read_then_write)
+
+
+@both_backends()
+def test_events_committed_while_verify_runs_are_not_a_discrepancy(
+    services: Services, make_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = busy_history(services)
+    write_once_the_log_is_read(monkeypatch, make_services(), account_id)
+    report = verify_database(services.db)
+    assert report.ok, report.discrepancies
+    assert report.head_position < signed_head(services).position  # the grant came after the read
+
+
+@both_backends()
+def test_a_view_that_disagrees_with_the_log_is_found_even_while_events_keep_coming(
+    services: Services, make_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = busy_history(services)
+    with services.db.write() as tx:
+        tx.execute("UPDATE balances SET settled_credits = settled_credits + 5")
+    write_once_the_log_is_read(monkeypatch, make_services(), account_id)
+    report = verify_database(services.db)
+    assert [m for _, m in report.discrepancies] == [f"the balances view disagrees with the log for account {account_id}"]
+
+
+@both_backends()
+def test_views_behind_the_log_are_compared_with_the_replay_at_their_own_position(
+    services: Services, make_services: Callable[..., Services]
+) -> None:
+    account_id = busy_history(services)
+    other = make_services()  # no runner: its commits stay unprojected
+    other.ledger.grant_credits(account_id=account_id, amount_credits=5, reason="late", issued_by="support")
+    assert verify_database(services.db).ok
+    with services.db.write() as tx:
+        tx.execute("UPDATE charges SET refunded_credits = refunded_credits + 1")
+    report = verify_database(services.db)
+    assert report.discrepancies and all("the charges view disagrees" in m for _, m in report.discrepancies)
+
+
 def test_a_digest_signed_with_another_key_is_refused(services: Services) -> None:
     busy_history(services)
     forged = digests.sign(b"another-secret-" + b"y" * 40, position=3, hash_hex="00" * 32)
@@ -134,13 +226,47 @@ def test_an_export_verifies_with_no_database_and_an_edited_export_does_not(servi
     busy_history(services)
     digest = signed_head(services)
     lines = list(export(services.db))
-    assert verify_export(lines, digest=digest).ok
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    assert verify_export(lines, digest=digest, trusted_key=server_key).ok
     rows = [json.loads(line) for line in lines]
     victim = next(r for r in rows if r["type"] == "Account.CreditsRefunded")
     victim["body"]["amount_credits"] = 2
     edited = [msgspec.json.encode(r) for r in rows]
-    report = verify_export(edited, digest=digest)
+    report = verify_export(edited, digest=digest, trusted_key=server_key)
     assert report.first_bad_position == victim["position"]
+
+
+def rehashed(rows: list[dict[str, Any]]) -> list[bytes]:
+    """Export lines whose chain hashes are recomputed from `rows`, as a forger would write them."""
+    replay = Replay()
+    events = [LogEvent(r["position"], r["aggregate"], r["version"], r["topic"], r["body"]) for r in rows]
+    return [export_line(event, replay.feed(event).hex()) for event in events]
+
+
+def test_a_digest_is_not_taken_as_verified_unless_its_signer_is_pinned(services: Services) -> None:
+    busy_history(services)
+    genuine = signed_head(services)
+    lines = list(export(services.db))
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    unpinned = verify_export(lines, digest=genuine)
+    assert not unpinned.ok and not unpinned.discrepancies
+    assert unpinned.unverified == [audit_log.UNPINNED_SIGNER]
+    assert verify_export(lines, digest=genuine, trusted_key=server_key).ok
+
+
+def test_a_rewritten_export_with_a_digest_re_signed_by_the_forger_fails(services: Services) -> None:
+    busy_history(services)
+    rows = [json.loads(line) for line in export(services.db)]
+    victim = next(r for r in rows if r["type"] == "Account.CreditsRefunded")
+    victim["body"]["reason"] = "nothing happened"
+    forged_lines = rehashed(rows)
+    head = json.loads(forged_lines[-1])
+    forged = digests.sign(b"forger-" + b"z" * 40, position=head["position"], hash_hex=head["hash"])
+    unpinned = verify_export(forged_lines, digest=forged)
+    assert not unpinned.ok
+    assert unpinned.unverified == [audit_log.UNPINNED_SIGNER]
+    pinned = verify_export(forged_lines, digest=forged, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    assert [m for _, m in pinned.discrepancies] == ["the digest's signature is not valid (or not from the trusted key)"]
 
 
 @both_backends()
