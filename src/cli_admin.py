@@ -180,8 +180,8 @@ def _support_user(services: Services, email: str) -> str:
 def _support_refund(services: Services, args: argparse.Namespace) -> int:
     from mosaic.staff import refund_charge
 
+    services.runner.catch_up()  # no background runner here: the users and charges views must be current
     staff = _support_user(services, args.staff)
-    services.runner.catch_up()  # no background runner here: the charges view must be current
     done = refund_charge(
         services,
         staff_user_id=staff,
