@@ -32,6 +32,7 @@ from mosaic.domain.plans import (
     Plan,
     api_access_refusal,
 )
+from mosaic.domain.text import check_plain_text
 
 KEYS_PER_ACCOUNT_MAX = 100
 COST_CREDITS_MAX = 1_000
@@ -449,4 +450,5 @@ def _check_status(sub_status: str) -> None:
 def _reason(reason: str) -> str:
     reason = reason.strip()
     assert reason, "a reason is required"
+    check_plain_text(reason, field="reason")
     return reason[:REASON_CHARS_MAX]

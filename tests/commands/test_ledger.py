@@ -50,6 +50,24 @@ def test_bad_registration_input_is_refused_before_anything_is_written(services: 
 
 
 @both_backends()
+def test_a_nul_in_an_email_or_a_reason_is_refused_before_anything_is_written(services: Services) -> None:
+    _, account_id = commercial(services)
+    charge = uuid.uuid4()
+    services.ledger.reserve(account_id=account_id, request_id=charge, tool="cbn", cost_credits=2)
+    services.ledger.capture(account_id=account_id, request_id=charge)
+    position = services.store.recorder.max_notification_id()
+    with pytest.raises(InvalidInput):
+        services.ledger.register_user(email="a\x00@example.com", password=PASSWORD)
+    with pytest.raises(InvalidInput):
+        services.ledger.refund(account_id=account_id, charge_id=charge, amount_credits=1, reason="smudged\x00", issued_by="s")
+    with pytest.raises(InvalidInput):
+        services.ledger.grant_credits(account_id=account_id, amount_credits=1, reason="\x00", issued_by="s")
+    assert services.store.recorder.max_notification_id() == position
+    services.settle(services.ledger.grant_credits(account_id=account_id, amount_credits=1, reason="sorry", issued_by="s"))
+    assert services.views.balance(str(account_id)).balance == 800 - 2 + 1  # type: ignore[union-attr]
+
+
+@both_backends()
 def test_the_statement_shows_every_credit_event_with_a_running_balance(services: Services) -> None:
     _, account_id = commercial(services)
     ledger = services.ledger

@@ -11,6 +11,7 @@ from mosaic.domain.errors import (
     Forbidden,
     InsufficientCredits,
     InvalidCredits,
+    InvalidInput,
     KeyLimitReached,
     RefundExceedsCharge,
     ReservationNotOpen,
@@ -204,3 +205,17 @@ def test_a_lapsed_subscription_gets_no_new_quota() -> None:
     account = commercial_account("2026-10")
     account.change_subscription_status(sub_status="canceled")
     assert account.start_period(period="2026-11") is False
+
+
+@pytest.mark.parametrize("char", ["\u0000", "\n", "\u001b", "\u202e", "\udcff"])
+def test_a_refund_or_grant_reason_with_a_control_character_is_refused_and_changes_nothing(char: str) -> None:
+    account = commercial_account()
+    charge = uuid.uuid4()
+    account.reserve(request_id=charge, tool="cbn", cost_credits=2)
+    account.capture(request_id=charge)
+    version = account.version
+    with pytest.raises(InvalidInput, match="control"):
+        account.refund(refund_id=uuid.uuid4(), charge_id=charge, amount_credits=1, reason=f"bad{char}page", issued_by="s")
+    with pytest.raises(InvalidInput, match="control"):
+        account.grant_credits(grant_id=uuid.uuid4(), amount_credits=1, reason=f"sorry{char}again", issued_by="s")
+    assert account.version == version
