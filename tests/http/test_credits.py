@@ -53,6 +53,17 @@ def test_bad_history_parameters_are_400(services: Services, client: AppClient) -
         assert response.json()["error"]["code"] == "invalid_query"
 
 
+def test_digits_that_are_not_ascii_and_numbers_too_long_to_parse_are_400_not_500(
+    services: Services, client: AppClient
+) -> None:
+    user = signed_in_user(services, client)
+    for query in ("after=%C2%B2", "limit=%EF%BC%91", "after=" + "9" * 5_000, "after=" + "0" * 20 + "1"):
+        response = client.get(f"{HISTORY}?{query}", headers=user.auth)
+        assert response.status_code == 400, query[:40]
+        assert response.json()["error"]["code"] == "invalid_query"
+    assert client.get(f"{HISTORY}?after=0000000000000000001", headers=user.auth).status_code == 200
+
+
 def test_only_staff_read_another_accounts_statement(services: Services, client: AppClient) -> None:
     user = signed_in_user(services, client)
     other = signed_in_user(services, client)
