@@ -40,6 +40,7 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     domain.UnknownPlan: 400,
     domain.InvalidSubscriptionStatus: 400,
     domain.InvalidCredits: 400,
+    domain.IdempotencyKeyReused: 422,
     LedgerBusy: 503,
     AiUnavailable: 503,
     UpstreamBusy: 503,

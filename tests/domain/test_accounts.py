@@ -9,6 +9,7 @@ from mosaic.domain.accounts import Account, grant_id_for
 from mosaic.domain.errors import (
     ChargeNotFound,
     Forbidden,
+    IdempotencyKeyReused,
     InsufficientCredits,
     InvalidCredits,
     InvalidInput,
@@ -116,6 +117,32 @@ def test_a_repeated_refund_id_refunds_once() -> None:
     assert account.refund(refund_id=refund, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
     assert not account.refund(refund_id=refund, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
     assert account.available_credits == 794
+
+
+def test_a_refund_id_reused_for_another_charge_or_amount_is_refused_and_refunds_nothing() -> None:
+    account = commercial_account()
+    first, second, refund = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for charge in (first, second):
+        account.reserve(request_id=charge, tool="ai", cost_credits=10)
+        account.capture(request_id=charge)
+    assert account.refund(refund_id=refund, charge_id=first, amount_credits=4, reason="r", issued_by="s")
+    version = account.version
+    for charge, amount in ((second, 4), (first, 5), (second, 5)):
+        with pytest.raises(IdempotencyKeyReused):
+            account.refund(refund_id=refund, charge_id=charge, amount_credits=amount, reason="r", issued_by="s")
+    assert not account.refund(refund_id=refund, charge_id=first, amount_credits=4, reason="r", issued_by="s")
+    assert account.version == version
+    assert account.available_credits == 800 - 20 + 4
+
+
+def test_a_grant_id_reused_with_another_amount_is_refused_and_grants_nothing() -> None:
+    account = commercial_account()
+    grant = uuid.uuid4()
+    assert account.grant_credits(grant_id=grant, amount_credits=5, reason="sorry", issued_by="s")
+    with pytest.raises(IdempotencyKeyReused):
+        account.grant_credits(grant_id=grant, amount_credits=50, reason="sorry", issued_by="s")
+    assert not account.grant_credits(grant_id=grant, amount_credits=5, reason="sorry", issued_by="s")
+    assert account.available_credits == 805
 
 
 def test_a_refund_must_name_a_captured_charge() -> None:
