@@ -47,7 +47,7 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     UpstreamFailed: 502,
     UpstreamRefused: 400,
     generation.GenerationBusy: 503,
-    generation.GenerationTimedOut: 500,
+    generation.GenerationTimedOut: 503,  # a server limit, nothing charged: not a 500 (a bug)
     generation.AlreadyReleased: 409,
     generation.AlreadyCompleted: 409,
 }
