@@ -12,7 +12,14 @@ from sqlalchemy import create_engine
 
 from mosaic.config import DatabaseUrl
 
-ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# An installed wheel holds the scripts as `mosaic/_alembic` (see pyproject.toml); a source checkout or
+# an editable install reads the top-level `alembic/` itself. (Next to an installed package, `alembic`
+# is the alembic library: hence the test for env.py.)
+ALEMBIC_DIR = next(
+    (d for d in (_PACKAGE_DIR / "_alembic", _PACKAGE_DIR.parent / "alembic") if (d / "env.py").is_file()),
+    _PACKAGE_DIR / "_alembic",
+)
 
 
 class SchemaOutOfDate(Exception):
@@ -35,6 +42,7 @@ def upgrade(database: DatabaseUrl) -> None:
 
 
 def head_revision() -> str:
+    assert ALEMBIC_DIR.is_dir(), f"alembic scripts not found at {ALEMBIC_DIR}"
     head = ScriptDirectory(str(ALEMBIC_DIR)).get_current_head()
     assert head is not None
     return head

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from mosaic.domain.errors import (
     ChargeNotFound,
     Forbidden,
+    IdempotencyKeyReused,
     InsufficientCredits,
     InvalidCredits,
     InvalidSubscriptionStatus,
@@ -32,6 +33,7 @@ from mosaic.domain.plans import (
     Plan,
     api_access_refusal,
 )
+from mosaic.domain.text import check_plain_text
 
 KEYS_PER_ACCOUNT_MAX = 100
 COST_CREDITS_MAX = 1_000
@@ -59,7 +61,6 @@ class Charge:
     cost_credits: int
     tool: str
     refunded_credits: int = 0
-    refund_ids: frozenset[str] = frozenset()  # most charges are never refunded: no set each
 
     @property
     def refundable_credits(self) -> int:
@@ -96,7 +97,10 @@ class Account(Aggregate):
         self.released: set[str] = set()
         self.granted_periods: dict[str, int] = {}
         self.quota_remaining_credits = 0  # unspent part of the last monthly grant (spent first)
-        self.goodwill_grant_ids: set[str] = set()
+        # Refund and grant ids come from staff's Idempotency-Keys: what each was issued for, so a
+        # repeat is recognised and a key reused for another charge or amount is refused (rule 4).
+        self.refunds: dict[str, tuple[str, int]] = {}  # refund id -> (charge id, amount_credits)
+        self.goodwill_grants: dict[str, int] = {}  # grant id -> amount_credits
         self.key_ids: set[str] = set()
 
     @classmethod
@@ -244,15 +248,22 @@ class Account(Aggregate):
     ) -> bool:
         """Compensate part or all of a captured charge. False if `refund_id` was applied already.
 
-        `issued_by` is the staff member's user id; nobody refunds their own account.
+        `issued_by` is the staff member's user id; nobody refunds their own account. A known
+        `refund_id` with another charge or amount is IdempotencyKeyReused.
         """
         if issued_by == self.owner_user_id:
             raise Forbidden("staff cannot refund charges on their own account; ask a colleague")
+        issued = self.refunds.get(str(refund_id))
+        if issued is not None:
+            if issued != (str(charge_id), amount_credits):
+                raise IdempotencyKeyReused(
+                    f"this Idempotency-Key refunded {issued[1]} credit(s) of charge {issued[0]}; "
+                    "use a new key for another refund"
+                )
+            return False
         charge = self.charges.get(str(charge_id))
         if charge is None:
             raise ChargeNotFound(f"no captured charge {charge_id} on this account")
-        if str(refund_id) in charge.refund_ids:
-            return False
         if amount_credits <= 0:
             raise InvalidCredits("a refund must be at least 1 credit")
         if amount_credits > charge.refundable_credits:
@@ -280,9 +291,8 @@ class Account(Aggregate):
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
-            charge = account.charges[self.charge_id]
-            charge.refunded_credits += self.amount_credits
-            charge.refund_ids = charge.refund_ids | {self.refund_id}
+            account.charges[self.charge_id].refunded_credits += self.amount_credits
+            account.refunds[self.refund_id] = (self.charge_id, self.amount_credits)
             account.balance_credits += self.amount_credits
 
     def start_period(self, *, period: str) -> bool:
@@ -336,10 +346,19 @@ class Account(Aggregate):
     def grant_credits(
         self, *, grant_id: UUID, amount_credits: int, reason: str, issued_by: str
     ) -> bool:
-        """A goodwill grant by support staff. False if `grant_id` was applied already."""
+        """A goodwill grant by support staff. False if `grant_id` was applied already.
+
+        A known `grant_id` with another amount is IdempotencyKeyReused.
+        """
         if issued_by == self.owner_user_id:
             raise Forbidden("staff cannot grant credits to their own account; ask a colleague")
-        if str(grant_id) in self.goodwill_grant_ids:
+        granted_credits = self.goodwill_grants.get(str(grant_id))
+        if granted_credits is not None:
+            if granted_credits != amount_credits:
+                raise IdempotencyKeyReused(
+                    f"this Idempotency-Key granted {granted_credits} credit(s); "
+                    "use a new key for another grant"
+                )
             return False
         if not 0 < amount_credits <= GRANT_CREDITS_MAX:
             raise InvalidCredits(f"a grant must be 1..{GRANT_CREDITS_MAX} credits")
@@ -360,7 +379,7 @@ class Account(Aggregate):
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
-            account.goodwill_grant_ids.add(self.grant_id)
+            account.goodwill_grants[self.grant_id] = self.amount_credits
             account.balance_credits += self.amount_credits
 
     # -- plan and subscription --------------------------------------------------------------------
@@ -449,4 +468,5 @@ def _check_status(sub_status: str) -> None:
 def _reason(reason: str) -> str:
     reason = reason.strip()
     assert reason, "a reason is required"
+    check_plain_text(reason, field="reason")
     return reason[:REASON_CHARS_MAX]

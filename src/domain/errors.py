@@ -78,6 +78,12 @@ class InvalidSubscriptionStatus(DomainError):
     code = "invalid_subscription_status"
 
 
+class IdempotencyKeyReused(DomainError):
+    """A refund or grant id (derived from an Idempotency-Key) came back with another charge or amount."""
+
+    code = "idempotency_key_reused"
+
+
 class InvalidCredits(DomainError):
     """An amount of credits that is not a positive whole number within its limit."""
 
@@ -98,4 +104,5 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     UnknownPlan,
     InvalidSubscriptionStatus,
     InvalidCredits,
+    IdempotencyKeyReused,
 )

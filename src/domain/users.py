@@ -12,6 +12,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from mosaic.domain.errors import InvalidInput
+from mosaic.domain.text import check_plain_text
 
 ROLES = ("user", "support", "auditor")
 EMAIL_CHARS_MAX = 254
@@ -23,7 +24,11 @@ PASSWORD_CHARS_MAX = 256
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The e-mail as stored and looked up. Every lookup passes here, so one with control characters
+    (which no stored e-mail holds) is refused as InvalidInput before it reaches a database."""
+    email = email.strip().lower()
+    check_plain_text(email, field="email")
+    return email
 
 
 def checked_email(email: str) -> str:

@@ -40,13 +40,14 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     domain.UnknownPlan: 400,
     domain.InvalidSubscriptionStatus: 400,
     domain.InvalidCredits: 400,
+    domain.IdempotencyKeyReused: 422,
     LedgerBusy: 503,
     AiUnavailable: 503,
     UpstreamBusy: 503,
     UpstreamFailed: 502,
     UpstreamRefused: 400,
     generation.GenerationBusy: 503,
-    generation.GenerationTimedOut: 500,
+    generation.GenerationTimedOut: 503,  # a server limit, nothing charged: not a 500 (a bug)
     generation.AlreadyReleased: 409,
     generation.AlreadyCompleted: 409,
 }

@@ -8,11 +8,13 @@ and that response is what every repeat of the request gets.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
 import anyio.to_thread
+import msgspec
 from starlette.responses import Response
 
 from mosaic.http.errors import RETRY_AFTER_BUSY_S, ApiError
@@ -40,6 +42,14 @@ def idempotency_key(call: Call) -> str | None:
         return checked_idempotency_key(raw)
     except InvalidIdempotencyKey as exc:
         raise ApiError(400, "invalid_idempotency_key", str(exc)) from None
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def body_digest(body: msgspec.Struct) -> str:
+    """The identity of a decoded JSON body for `answer_once` (field order and spacing do not count)."""
+    return hashlib.sha256(_encode(body)).hexdigest()
 
 
 def _stored(response: Response) -> StoredResponse:

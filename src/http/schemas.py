@@ -91,6 +91,8 @@ class KeyBody(msgspec.Struct, frozen=True):
 
 
 class KeysBody(msgspec.Struct, frozen=True):
+    """Active keys first, newest first. A long history is cut at a fixed maximum: only old revoked keys."""
+
     keys: list[KeyBody]
 
 

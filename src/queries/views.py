@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mosaic.domain.accounts import KEYS_PER_ACCOUNT_MAX
 from mosaic.queries.db import Database
 from mosaic.queries.projections import VIEW_TABLES
 
 STATEMENT_PAGE_MAX = 500
 KEYS_LIST_MAX = 1_000
+# The key list shows active keys first and every account's active keys fit: only revoked history is cut.
+assert KEYS_PER_ACCOUNT_MAX < KEYS_LIST_MAX
+
+_KEY_SELECT = (
+    "SELECT k.key_id, k.account_id, k.user_id, k.name, k.prefix, k.created_at, k.revoked_at, "
+    "u.last_used_at FROM api_keys k LEFT JOIN key_usage u ON u.key_id = k.key_id "
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +139,17 @@ class Views:
             return None
         return KeyGrant(row[0], row[1], row[2], row[3] is not None, bool(row[4]), row[5])
 
+    def key(self, key_id: str) -> KeyRow | None:
+        with self.db.read() as tx:
+            row = tx.one(_KEY_SELECT + "WHERE k.key_id = ?", (key_id,))
+        return KeyRow(*row) if row else None
+
     def keys_of_user(self, user_id: str) -> list[KeyRow]:
+        """The user's keys: active ones first, newest first within each; at most KEYS_LIST_MAX."""
         with self.db.read() as tx:
             rows = tx.all(
-                "SELECT k.key_id, k.account_id, k.user_id, k.name, k.prefix, k.created_at, "
-                "k.revoked_at, u.last_used_at FROM api_keys k "
-                "LEFT JOIN key_usage u ON u.key_id = k.key_id "
-                "WHERE k.user_id = ? ORDER BY k.created_at, k.key_id LIMIT ?",
+                _KEY_SELECT + "WHERE k.user_id = ? "
+                "ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC, k.key_id DESC LIMIT ?",
                 (user_id, KEYS_LIST_MAX),
             )
         return [KeyRow(*row) for row in rows]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from mosaic.bootstrap import Services
+from mosaic.commands import support
 from mosaic.commands.ledger import request_id_for
-from mosaic.domain.errors import EmailTaken, InsufficientCredits, InvalidInput, NotFound, RefundExceedsCharge
+from mosaic.domain.errors import (
+    EmailTaken,
+    IdempotencyKeyReused,
+    InsufficientCredits,
+    InvalidInput,
+    NotFound,
+    RefundExceedsCharge,
+)
 from tests.conftest import both_backends
 
 PASSWORD = "correct horse battery"
@@ -47,6 +56,24 @@ def test_bad_registration_input_is_refused_before_anything_is_written(services: 
         with pytest.raises(InvalidInput):
             services.ledger.register_user(email=email, password=password)
     assert services.store.recorder.max_notification_id() == position
+
+
+@both_backends()
+def test_a_nul_in_an_email_or_a_reason_is_refused_before_anything_is_written(services: Services) -> None:
+    _, account_id = commercial(services)
+    charge = uuid.uuid4()
+    services.ledger.reserve(account_id=account_id, request_id=charge, tool="cbn", cost_credits=2)
+    services.ledger.capture(account_id=account_id, request_id=charge)
+    position = services.store.recorder.max_notification_id()
+    with pytest.raises(InvalidInput):
+        services.ledger.register_user(email="a\x00@example.com", password=PASSWORD)
+    with pytest.raises(InvalidInput):
+        services.ledger.refund(account_id=account_id, charge_id=charge, amount_credits=1, reason="smudged\x00", issued_by="s")
+    with pytest.raises(InvalidInput):
+        services.ledger.grant_credits(account_id=account_id, amount_credits=1, reason="\x00", issued_by="s")
+    assert services.store.recorder.max_notification_id() == position
+    services.settle(services.ledger.grant_credits(account_id=account_id, amount_credits=1, reason="sorry", issued_by="s"))
+    assert services.views.balance(str(account_id)).balance == 800 - 2 + 1  # type: ignore[union-attr]
 
 
 @both_backends()
@@ -94,6 +121,36 @@ def test_over_refund_is_refused_and_changes_nothing(services: Services) -> None:
     position = services.store.recorder.max_notification_id()
     with pytest.raises(RefundExceedsCharge):
         services.ledger.refund(account_id=account_id, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
+    assert services.store.recorder.max_notification_id() == position
+
+
+@both_backends()
+def test_a_staff_members_key_reused_for_another_refund_or_grant_is_refused_without_the_http_record(
+    services: Services,
+) -> None:
+    _, account_id = commercial(services)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    for charge in (first, second):
+        services.ledger.reserve(account_id=account_id, request_id=charge, tool="ai", cost_credits=10)
+        services.ledger.capture(account_id=account_id, request_id=charge)
+    refund = functools.partial(
+        support.refund, services.ledger, staff_user_id="staff-1", account_id=str(account_id),
+        reason="smudged", idempotency_key="ticket-9",
+    )
+    grant = functools.partial(
+        support.grant, services.ledger, staff_user_id="staff-1", account_id=str(account_id),
+        reason="sorry", idempotency_key="ticket-9",
+    )
+    assert refund(charge_id=str(first), amount_credits=4).applied
+    assert grant(amount_credits=5)[1]
+    position = services.store.recorder.max_notification_id()
+    for charge_id, amount in ((str(second), 4), (str(first), 3)):
+        with pytest.raises(IdempotencyKeyReused):
+            refund(charge_id=charge_id, amount_credits=amount)
+    with pytest.raises(IdempotencyKeyReused):
+        grant(amount_credits=6)
+    assert not refund(charge_id=str(first), amount_credits=4).applied
+    assert not grant(amount_credits=5)[1]
     assert services.store.recorder.max_notification_id() == position
 
 

@@ -9,8 +9,10 @@ from mosaic.domain.accounts import Account, grant_id_for
 from mosaic.domain.errors import (
     ChargeNotFound,
     Forbidden,
+    IdempotencyKeyReused,
     InsufficientCredits,
     InvalidCredits,
+    InvalidInput,
     KeyLimitReached,
     RefundExceedsCharge,
     ReservationNotOpen,
@@ -117,6 +119,32 @@ def test_a_repeated_refund_id_refunds_once() -> None:
     assert account.available_credits == 794
 
 
+def test_a_refund_id_reused_for_another_charge_or_amount_is_refused_and_refunds_nothing() -> None:
+    account = commercial_account()
+    first, second, refund = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for charge in (first, second):
+        account.reserve(request_id=charge, tool="ai", cost_credits=10)
+        account.capture(request_id=charge)
+    assert account.refund(refund_id=refund, charge_id=first, amount_credits=4, reason="r", issued_by="s")
+    version = account.version
+    for charge, amount in ((second, 4), (first, 5), (second, 5)):
+        with pytest.raises(IdempotencyKeyReused):
+            account.refund(refund_id=refund, charge_id=charge, amount_credits=amount, reason="r", issued_by="s")
+    assert not account.refund(refund_id=refund, charge_id=first, amount_credits=4, reason="r", issued_by="s")
+    assert account.version == version
+    assert account.available_credits == 800 - 20 + 4
+
+
+def test_a_grant_id_reused_with_another_amount_is_refused_and_grants_nothing() -> None:
+    account = commercial_account()
+    grant = uuid.uuid4()
+    assert account.grant_credits(grant_id=grant, amount_credits=5, reason="sorry", issued_by="s")
+    with pytest.raises(IdempotencyKeyReused):
+        account.grant_credits(grant_id=grant, amount_credits=50, reason="sorry", issued_by="s")
+    assert not account.grant_credits(grant_id=grant, amount_credits=5, reason="sorry", issued_by="s")
+    assert account.available_credits == 805
+
+
 def test_a_refund_must_name_a_captured_charge() -> None:
     account = commercial_account()
     reserved = uuid.uuid4()
@@ -204,3 +232,17 @@ def test_a_lapsed_subscription_gets_no_new_quota() -> None:
     account = commercial_account("2026-10")
     account.change_subscription_status(sub_status="canceled")
     assert account.start_period(period="2026-11") is False
+
+
+@pytest.mark.parametrize("char", ["\u0000", "\n", "\u001b", "\u202e", "\udcff"])
+def test_a_refund_or_grant_reason_with_a_control_character_is_refused_and_changes_nothing(char: str) -> None:
+    account = commercial_account()
+    charge = uuid.uuid4()
+    account.reserve(request_id=charge, tool="cbn", cost_credits=2)
+    account.capture(request_id=charge)
+    version = account.version
+    with pytest.raises(InvalidInput, match="control"):
+        account.refund(refund_id=uuid.uuid4(), charge_id=charge, amount_credits=1, reason=f"bad{char}page", issued_by="s")
+    with pytest.raises(InvalidInput, match="control"):
+        account.grant_credits(grant_id=uuid.uuid4(), amount_credits=1, reason=f"sorry{char}again", issued_by="s")
+    assert account.version == version

@@ -6,7 +6,7 @@ import uuid
 
 from mosaic.bootstrap import Services
 from tests.conftest import both_backends
-from tests.http.conftest import PASSWORD, AppClient, bearer, create_key, signed_in_user
+from tests.http.conftest import PASSWORD, AppClient, bearer, create_key, event_count, signed_in_user
 
 BALANCE = "/api/credits/balance"
 HISTORY = "/api/credits/history"
@@ -53,6 +53,17 @@ def test_bad_history_parameters_are_400(services: Services, client: AppClient) -
         assert response.json()["error"]["code"] == "invalid_query"
 
 
+def test_digits_that_are_not_ascii_and_numbers_too_long_to_parse_are_400_not_500(
+    services: Services, client: AppClient
+) -> None:
+    user = signed_in_user(services, client)
+    for query in ("after=%C2%B2", "limit=%EF%BC%91", "after=" + "9" * 5_000, "after=" + "0" * 20 + "1"):
+        response = client.get(f"{HISTORY}?{query}", headers=user.auth)
+        assert response.status_code == 400, query[:40]
+        assert response.json()["error"]["code"] == "invalid_query"
+    assert client.get(f"{HISTORY}?after=0000000000000000001", headers=user.auth).status_code == 200
+
+
 def test_only_staff_read_another_accounts_statement(services: Services, client: AppClient) -> None:
     user = signed_in_user(services, client)
     other = signed_in_user(services, client)
@@ -97,6 +108,35 @@ def test_sign_up_rules_are_400_naming_the_problem(client: AppClient) -> None:
     assert short.status_code == 400 and "password" in short.json()["error"]["message"]
     not_email = client.post("/api/auth/register", json={"email": "nobody", "password": PASSWORD})
     assert not_email.status_code == 400 and "e-mail" in not_email.json()["error"]["message"]
+
+
+@both_backends()
+def test_a_nul_in_an_email_or_a_reason_is_a_clear_400_and_the_views_keep_working(
+    services: Services, client: AppClient, database_url: str
+) -> None:
+    support_email = f"help-{uuid.uuid4().hex[:6]}@example.com"
+    services.settle(services.ledger.register_user(email=support_email, password=PASSWORD, role="support"))
+    support = bearer(client.post("/api/auth/login", json={"email": support_email, "password": PASSWORD}).json()["access_token"])
+    customer = signed_in_user(services, client)
+    before = event_count(database_url)
+    refusals = [
+        client.post("/api/auth/register", json={"email": "a\u0000@x.com", "password": PASSWORD}),
+        client.post("/api/auth/login", json={"email": "a\u0000@x.com", "password": PASSWORD}),
+        client.get("/api/admin/accounts", params={"email": "a\u0000@x.com"}, headers=support),
+        client.post(
+            f"/api/admin/accounts/{customer.account_id}/credits",
+            json={"amount": 5, "reason": "sorry\u0000"},
+            headers=support,
+        ),
+        client.post("/api/keys", json={"name": "app\u0000"}, headers=customer.auth),
+    ]
+    for response in refusals:
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_input"
+        assert "control" in response.json()["error"]["message"] or "printable" in response.json()["error"]["message"]
+    assert event_count(database_url) == before
+    registered = client.post("/api/auth/register", json={"email": "later@example.com", "password": PASSWORD})
+    assert registered.status_code == 201, "the views still settle after the refusals"
 
 
 def test_a_wrong_password_or_unknown_email_is_the_same_401(services: Services, client: AppClient) -> None:

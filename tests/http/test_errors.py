@@ -2,26 +2,71 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
-from collections.abc import Callable
+import pkgutil
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+import mosaic
 from mosaic.bootstrap import Services
+from mosaic.commands.generation import GenerationTimedOut
 from mosaic.commands.writer import LedgerBusy
-from mosaic.domain.errors import ALL_DOMAIN_ERRORS, KeyLimitReached
-from mosaic.http.errors import STATUS_BY_DOMAIN_ERROR, response_for_domain_error
+from mosaic.domain.errors import ALL_DOMAIN_ERRORS, DomainError, KeyLimitReached
+from mosaic.http.errors import (
+    STATUS_BY_DOMAIN_ERROR,
+    STATUS_BY_IMAGE_REJECTION,
+    response_for_domain_error,
+)
 from tests.http.conftest import AppClient, signed_in_user
 
 SPEC_STATUSES = {400, 401, 402, 403, 429, 502}
 EXTRA_STATUSES = {404, 409, 413, 422, 503}
 
 
-def test_every_domain_error_class_has_a_status() -> None:
-    for error_class in (*ALL_DOMAIN_ERRORS, LedgerBusy):
-        assert error_class in STATUS_BY_DOMAIN_ERROR, error_class.__name__
-        assert STATUS_BY_DOMAIN_ERROR[error_class] in SPEC_STATUSES | EXTRA_STATUSES
+def subclasses(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+
+def every_error_class_of_the_package(base: type) -> set[type]:
+    """Every subclass of `base` defined anywhere in `mosaic` (each module imported, so none hides)."""
+    for module in pkgutil.walk_packages(mosaic.__path__, "mosaic."):
+        if not module.name.startswith("mosaic._alembic"):  # a wheel's migration scripts: not importable
+            importlib.import_module(module.name)
+    return {cls for cls in subclasses(base) if cls.__module__.startswith("mosaic.")}
+
+
+def test_every_domain_error_class_anywhere_in_the_package_has_a_status_of_the_spec_or_the_extras() -> None:
+    defined = every_error_class_of_the_package(DomainError)
+    assert {*ALL_DOMAIN_ERRORS, LedgerBusy, GenerationTimedOut} <= defined, "the walk finds them all"
+    missing = sorted(cls.__qualname__ for cls in defined if cls not in STATUS_BY_DOMAIN_ERROR)
+    assert missing == [], "add these to STATUS_BY_DOMAIN_ERROR"
+    assert set(STATUS_BY_DOMAIN_ERROR.values()) <= SPEC_STATUSES | EXTRA_STATUSES
+
+
+def test_every_error_of_the_domain_module_is_listed_in_all_domain_errors() -> None:
+    in_module = {cls for cls in every_error_class_of_the_package(DomainError) if cls.__module__ == "mosaic.domain.errors"}
+    assert in_module == set(ALL_DOMAIN_ERRORS)
+
+
+def test_imaging_errors_and_edge_refusals_use_statuses_of_the_spec_or_the_extras() -> None:
+    # `api_error_for_imaging` answers every one of IMAGING_ERRORS with 400 or a status from this table.
+    assert set(STATUS_BY_IMAGE_REJECTION.values()) <= SPEC_STATUSES | EXTRA_STATUSES
+    src = Path(mosaic.__file__).parent
+    literal = {int(m) for path in src.rglob("*.py") for m in re.findall(r"ApiError\(\s*(\d{3})", path.read_text())}
+    assert literal and literal <= SPEC_STATUSES | EXTRA_STATUSES, literal
+
+
+def test_a_generation_that_timed_out_is_a_503_with_retry_after_not_a_500() -> None:
+    response = response_for_domain_error(GenerationTimedOut("the image took longer than 300 s"), "rid")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
 
 
 def test_the_spec_errors_map_to_the_spec_statuses() -> None:

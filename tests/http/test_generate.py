@@ -164,7 +164,7 @@ def test_an_11_mb_file_streamed_without_a_length_is_refused_once_it_passes_10_mb
 
 def test_every_generation_error_has_a_status() -> None:
     statuses = {cls: STATUS_BY_DOMAIN_ERROR[cls] for cls in (GenerationBusy, GenerationTimedOut, AlreadyReleased, AlreadyCompleted)}
-    assert statuses == {GenerationBusy: 503, GenerationTimedOut: 500, AlreadyReleased: 409, AlreadyCompleted: 409}
+    assert statuses == {GenerationBusy: 503, GenerationTimedOut: 503, AlreadyReleased: 409, AlreadyCompleted: 409}
 
 
 def test_the_openapi_document_describes_both_multipart_bodies(studio: Studio) -> None:

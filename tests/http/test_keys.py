@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 
 from mosaic.bootstrap import Services
+from mosaic.commands import keys
+from mosaic.commands.writer import Unit
 from mosaic.domain.accounts import KEYS_PER_ACCOUNT_MAX
+from mosaic.queries.views import KEYS_LIST_MAX
 from tests.conftest import both_backends
 from tests.http.conftest import AppClient, bearer, create_key, event_count, signed_in_user
 
@@ -109,3 +112,29 @@ def test_a_thousand_keys_stop_at_the_documented_cap_with_409_and_write_nothing_m
     assert event_count(database_url) == events_at_cap
     assert len(client.get(KEYS, headers=user.auth).json()["keys"]) == KEYS_PER_ACCOUNT_MAX
     assert client.get("/api/credits/history", headers=user.auth).json() == statement_at_cap
+
+
+def _created_and_revoked(unit: Unit, *, user_id: uuid.UUID, count: int) -> None:
+    for _ in range(count):
+        key_id = uuid.uuid4()
+        keys.create_key(unit, user_id=user_id, key_id=key_id, name="old", plain_key=keys.new_plain_key(), secret=b"s")
+        keys.revoke_key(unit, user_id=user_id, key_id=key_id, revoked_by=str(user_id))
+
+
+@both_backends()
+def test_a_key_created_after_a_thousand_revoked_ones_is_shown_once_and_listed_first(
+    services: Services, client: AppClient
+) -> None:
+    user = signed_in_user(services, client)
+    kept = create_key(client, user, "kept")
+    user_id = uuid.UUID(user.user_id)
+    services.settle(services.ledger.writer.execute(lambda unit: _created_and_revoked(unit, user_id=user_id, count=KEYS_LIST_MAX)))
+    created = client.post(KEYS, json={"name": "newest"}, headers=user.auth)
+    assert created.status_code == 201, created.text
+    assert client.get(BALANCE, headers=bearer(created.json()["key"])).status_code == 200
+    listed = client.get(KEYS, headers=user.auth).json()["keys"]
+    assert len(listed) == KEYS_LIST_MAX
+    assert [k["id"] for k in listed[:2]] == [created.json()["id"], kept["id"]], "active keys first, newest first"
+    assert listed[0]["created_at"] == created.json()["created_at"]
+    assert all(k["revoked_at"] is not None for k in listed[2:])
+    assert listed[2]["created_at"] >= listed[-1]["created_at"]

@@ -42,8 +42,8 @@ def test_support_refunds_a_charge_once_per_key_and_it_shows_on_the_customers_sta
     first = client.post("/api/admin/refunds", json=body, headers=headers)
     again = client.post("/api/admin/refunds", json=body, headers=headers)
     assert first.status_code == 201, first.text
-    assert again.status_code == 200 and again.json()["repeat"] is True
-    assert first.json()["refund_id"] == again.json()["refund_id"]
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json(), "a repeat replays the first answer"
     assert first.json()["refundable_left"] == 6
     balance = client.get("/api/credits/balance", headers=customer.auth).json()["balance"]
     assert balance == 800 - 10 + 4
@@ -55,6 +55,50 @@ def test_support_refunds_a_charge_once_per_key_and_it_shows_on_the_customers_sta
     (row,) = statement["charges"]
     assert (row["charge_id"], row["summary"], row["refunded_credits"]) == (charge_id, "mode=cbn colors=12", 4)
     assert [r["amount"] for r in row["refunds"]] == [4]
+
+
+def balance_of(client: AppClient, user: User) -> int:
+    balance: int = client.get("/api/credits/balance", headers=user.auth).json()["balance"]
+    return balance
+
+
+@both_backends()
+def test_one_idempotency_key_for_another_charge_amount_or_account_is_422_and_refunds_once(
+    services: Services, client: AppClient
+) -> None:
+    customer, other = signed_in_user(services, client), signed_in_user(services, client)
+    support = staff(services, client, "support")
+    first, second, elsewhere = charge(services, customer), charge(services, customer), charge(services, other)
+    headers = {**support.auth, "Idempotency-Key": "ticket-77"}
+    body = {"charge_id": first, "amount": 4, "reason": "the page came out smudged"}
+    assert client.post("/api/admin/refunds", json=body, headers=headers).status_code == 201
+    for changed in ({**body, "charge_id": second}, {**body, "amount": 5}, {**body, "charge_id": elsewhere}):
+        response = client.post("/api/admin/refunds", json=changed, headers=headers)
+        assert response.status_code == 422, (changed, response.text)
+        assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert client.post("/api/admin/refunds", json=body, headers=headers).status_code == 201
+    assert (balance_of(client, customer), balance_of(client, other)) == (800 - 20 + 4, 800 - 10)
+
+
+@both_backends()
+def test_one_idempotency_key_for_another_grant_amount_or_account_is_422_and_grants_once(
+    services: Services, client: AppClient
+) -> None:
+    customer, other = signed_in_user(services, client), signed_in_user(services, client)
+    support = staff(services, client, "support")
+    headers = {**support.auth, "Idempotency-Key": "outage-8"}
+    body = {"amount": 20, "reason": "sorry for the outage"}
+    grants = f"/api/admin/accounts/{customer.account_id}/credits"
+    assert client.post(grants, json=body, headers=headers).status_code == 201
+    for url, changed in (
+        (grants, {**body, "amount": 200}),
+        (f"/api/admin/accounts/{other.account_id}/credits", body),
+    ):
+        response = client.post(url, json=changed, headers=headers)
+        assert response.status_code == 422, (url, changed, response.text)
+        assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert client.post(grants, json=body, headers=headers).status_code == 201
+    assert (balance_of(client, customer), balance_of(client, other)) == (800 + 20, 800)
 
 
 @both_backends()

@@ -1,7 +1,11 @@
 """Support staff (JWT with role `support`): find an account, read its charges, refund, grant, re-plan.
 
 Every action is a ledger event recording the staff member and the reason; refunds and grants are
-idempotent under `Idempotency-Key`. A `user` or `auditor` token gets 403.
+idempotent under `Idempotency-Key` (rule 4) through `answer_once`, as paid routes are: the same key and
+body replay the first answer, the same key with another body (another charge, amount or account) is
+422. The ledger derives the refund or grant id from the key as well, so even after the stored answer
+expires a repeat is never applied twice, and a reuse on the same account is still 422.
+A `user` or `auditor` token gets 403.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from mosaic.domain.accounts import GRANT_CREDITS_MAX, REASON_CHARS_MAX
 from mosaic.domain.errors import NotFound
 from mosaic.domain.users import normalise_email
 from mosaic.http.errors import ApiError
-from mosaic.http.idempotent import idempotency_key
+from mosaic.http.idempotent import answer_once, body_digest, idempotency_key
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries.views import STATEMENT_PAGE_MAX
@@ -189,9 +193,14 @@ def _refund(services: Services, staff: str, request: RefundRequest, key: str | N
 
 async def refund(call: Call) -> Response:
     staff = _staff(call)
-    assert isinstance(call.body, RefundRequest)
-    body = await run_in_threadpool(_refund, call.services, staff, call.body, idempotency_key(call))
-    return json_response(body, status=200 if body.repeat else 201)
+    request, key = call.body, idempotency_key(call)
+    assert isinstance(request, RefundRequest)
+
+    async def produce() -> Response:
+        body = await run_in_threadpool(_refund, call.services, staff, request, key)
+        return json_response(body, status=200 if body.repeat else 201)
+
+    return await answer_once(call, key, body_digest(request), produce)
 
 
 def _grant(
@@ -215,11 +224,14 @@ def _grant(
 
 async def grant(call: Call) -> Response:
     staff = _staff(call)
-    assert isinstance(call.body, GrantRequest)
-    body = await run_in_threadpool(
-        _grant, call.services, staff, _account_id(call), call.body, idempotency_key(call)
-    )
-    return json_response(body, status=200 if body.repeat else 201)
+    request, key, account_id = call.body, idempotency_key(call), _account_id(call)
+    assert isinstance(request, GrantRequest)
+
+    async def produce() -> Response:
+        body = await run_in_threadpool(_grant, call.services, staff, account_id, request, key)
+        return json_response(body, status=200 if body.repeat else 201)
+
+    return await answer_once(call, key, body_digest(request), produce)
 
 
 def _plan(services: Services, staff: str, account_id: str, plan: str) -> AccountBody:
@@ -274,7 +286,7 @@ ENDPOINTS = [
         body=RefundRequest,
         response=RefundedBody,
         status=201,
-        errors=(400, 401, 403, 404, 409, 429),
+        errors=(400, 401, 403, 404, 409, 422, 429),
         auth="jwt",
         tags=("support",),
     ),
@@ -286,7 +298,7 @@ ENDPOINTS = [
         body=GrantRequest,
         response=GrantedBody,
         status=201,
-        errors=(400, 401, 403, 404, 429),
+        errors=(400, 401, 403, 404, 409, 422, 429),
         auth="jwt",
         tags=("support",),
     ),

@@ -23,7 +23,8 @@ def _create(services: Services, user_id: str, name: str) -> CreatedKeyBody:
     committed, plain_key = services.ledger.create_key(user_id=UUID(user_id), name=name)
     services.settle(committed)
     created = committed.value
-    row = next(r for r in services.views.keys_of_user(user_id) if r.key_id == str(created.key_id))
+    row = services.views.key(str(created.key_id))
+    assert row is not None, "settled: the views hold the new key"
     return CreatedKeyBody(str(created.key_id), plain_key, created.prefix, created.name, row.created_at)
 
 
@@ -62,7 +63,8 @@ ENDPOINTS = [
         errors=(400, 401, 409, 413, 429), tags=("keys",),
     ),
     Endpoint(
-        "GET", "/api/keys", list_keys, "List your API keys (prefix, name, dates; never the key)",
+        "GET", "/api/keys", list_keys,
+        "List your API keys, active first, newest first (prefix, name, dates; never the key)",
         auth="jwt", response=KeysBody, errors=(401, 429), tags=("keys",),
     ),
     Endpoint(
