@@ -177,6 +177,22 @@ class Generations:
         )
         return result, Charged(charge.cost_credits, committed.value, committed.position)
 
+    async def capture(self, charge: Charge) -> int:
+        """Capture one reserved charge; returns the credits available afterwards."""
+        committed = await _in_thread(
+            self.ledger.capture, account_id=charge.account_id, request_id=charge.request_id
+        )
+        return committed.value
+
+    async def release(self, charge: Charge, exc: BaseException) -> int:
+        """Release one reserved charge because of `exc`; returns the credits available afterwards."""
+        with anyio.CancelScope(shield=True):  # a client that went away must not leave it reserved
+            committed = await _in_thread(
+                self.ledger.release, account_id=charge.account_id, request_id=charge.request_id,
+                reason=_reason(exc),
+            )
+        return committed.value
+
     async def reserve_fresh(self, charge: Charge) -> Reserved:
         """`reserve`, refusing a repeat of a request that was settled already."""
         reserved = await self.reserve(charge)

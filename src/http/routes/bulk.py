@@ -3,8 +3,8 @@
 Every image is screened first; one that is refused is reported in the manifest and never charged.
 Then one ledger command reserves a credit for each usable image, all or none (402 before any work);
 the images go through the worker pool a few at a time (as many as there are workers, so a bulk
-request never crowds single requests out of the queue), and each success is captured and each
-failure released on its own.
+request never crowds single requests out of the queue). Once the ZIP is built, each success is
+captured and each failure released; if the ZIP cannot be built, everything is released.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from mosaic.http.routes.generate import (
 from mosaic.http.routing import Call, Endpoint
 from mosaic.http.uploads import Form, Upload, read_form
 from mosaic.imaging.options import GenerateOptions
-from mosaic.imaging.pipeline import Rendered
 
 BULK_IMAGES_MAX: Final = 50  # the spec's "Max 50 images"
 BULK_FIELD: Final = "images"
@@ -77,21 +76,18 @@ async def _screen_all(
 
 async def _generate_one(
     call: Call, item: _Usable, options: GenerateOptions, turn: asyncio.Semaphore
-) -> Outcome:
+) -> tuple[Outcome, Exception | None]:
+    """One image's outcome, and the failure its credit is to be released for (None: succeeded)."""
     generations = call.http.generations
-
-    async def work() -> Rendered:
+    try:
         async with turn:
             data = await anyio.to_thread.run_sync(item.upload.read)
-            return await generations.in_pool(call.http.generate_job, data, options)
-
-    try:
-        rendered, _ = await generations.settle(item.charge, work())
+            rendered = await generations.in_pool(call.http.generate_job, data, options)
     except Exception as exc:
         failure = failure_response(call, exc)
         code, message = _error_of(exc, failure.status_code)
-        return dataclasses.replace(item.outcome, error_code=code, error_message=message)
-    return dataclasses.replace(item.outcome, rendered=rendered)
+        return dataclasses.replace(item.outcome, error_code=code, error_message=message), exc
+    return dataclasses.replace(item.outcome, rendered=rendered), None
 
 
 def _error_of(exc: Exception, status: int) -> tuple[str, str]:
@@ -106,21 +102,36 @@ def _error_of(exc: Exception, status: int) -> tuple[str, str]:
 async def _bulk_paid(
     call: Call, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions
 ) -> Response:
+    """Reserve every image's credit; generate; build the ZIP; only then capture each success and
+    release each failure. Until the ZIP exists nothing is captured: if building it fails, every
+    credit is released and the answer is a JSON 500."""
     generations = call.http.generations
     concurrent_jobs = min(len(usable), generations.workers)
     with generations.admit(concurrent_jobs):
         remaining = await generations.reserve_each([item.charge for item in usable])
-        turn = asyncio.Semaphore(concurrent_jobs)
-        done = await asyncio.gather(*(_generate_one(call, item, options, turn) for item in usable))
-    outcomes = sorted([*refused, *done], key=lambda o: o.index)
-    charged = sum(item.charge.cost_credits for item, o in zip(usable, done, strict=True) if o.ok)
-    released = sum(item.charge.cost_credits for item, o in zip(usable, done, strict=True) if not o.ok)
-    archive = await anyio.to_thread.run_sync(
-        lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
-    )
+        try:
+            turn = asyncio.Semaphore(concurrent_jobs)
+            done = await asyncio.gather(*(_generate_one(call, item, options, turn) for item in usable))
+            outcomes = sorted([*refused, *(outcome for outcome, _ in done)], key=lambda o: o.index)
+            archive = await anyio.to_thread.run_sync(
+                lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
+            )
+        except BaseException as exc:
+            for item in usable:
+                await generations.release(item.charge, exc)
+            if isinstance(exc, Exception):
+                return failure_response(call, exc)
+            raise
+    charged = 0
+    for item, (_, failure) in zip(usable, done, strict=True):
+        if failure is None:
+            remaining = await generations.capture(item.charge)
+            charged += item.charge.cost_credits
+        else:
+            remaining = await generations.release(item.charge, failure)
     headers = {
         "Content-Disposition": f'attachment; filename="bulk-{options.mode}.zip"',
-        **credit_headers(charged, remaining + released),
+        **credit_headers(charged, remaining),
     }
     return Response(archive, media_type="application/zip", headers=headers)
 
