@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 from mosaic.bootstrap import Services
 from mosaic.commands.generation import JOB_TIMEOUT_S, Generations
+from mosaic.commands.paid import Payments
 from mosaic.http.auth import Authenticator
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
@@ -47,12 +48,12 @@ def create_app(
         balances=BalanceCache(services.runner),
         generations=generations
         or Generations(
-            services.ledger,
             workers=settings.workers,
             # a job must give up well before the sweeper would release its reservation under it
             job_timeout_s=min(JOB_TIMEOUT_S, 0.8 * settings.reservation_timeout_s),
         ),
         idempotency=IdempotencyStore(services.db),
+        payments=Payments(services.ledger),
     )
     http.endpoints = all_endpoints()
 

@@ -3,8 +3,8 @@
 Every image is screened first; one that is refused is reported in the manifest and never charged.
 Then one ledger command reserves a credit for each usable image, all or none (402 before any work);
 the images go through the worker pool a few at a time (as many as there are workers, so a bulk
-request never crowds single requests out of the queue). Once the ZIP is built, each success is
-captured and each failure released; if the ZIP cannot be built, everything is released.
+request never crowds single requests out of the queue). Once the ZIP is built, one ledger command
+captures each success and releases each failure; if the ZIP cannot be built, everything is released.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Final
 import anyio.to_thread
 from starlette.responses import Response
 
-from mosaic.commands.generation import COST_CREDITS_BY_MODE, Charge
+from mosaic.commands.generation import COST_CREDITS_BY_MODE
+from mosaic.commands.paid import Charge, Done, PaidWorkFailed, failure_reason
 from mosaic.domain.errors import DomainError
 from mosaic.http.bulk_archive import Outcome, bulk_zip, unique_folders
 from mosaic.http.errors import IMAGING_ERRORS, ApiError, api_error_for_imaging
@@ -76,8 +77,8 @@ async def _screen_all(
 
 async def _generate_one(
     call: Call, item: _Usable, options: GenerateOptions, turn: asyncio.Semaphore
-) -> tuple[Outcome, Exception | None]:
-    """One image's outcome, and the failure its credit is to be released for (None: succeeded)."""
+) -> tuple[Outcome, str]:
+    """One image's outcome, and why its credit is to be released ("" if it succeeded)."""
     generations = call.http.generations
     try:
         async with turn:
@@ -86,8 +87,8 @@ async def _generate_one(
     except Exception as exc:
         failure = failure_response(call, exc)
         code, message = _error_of(exc, failure.status_code)
-        return dataclasses.replace(item.outcome, error_code=code, error_message=message), exc
-    return dataclasses.replace(item.outcome, rendered=rendered), None
+        return dataclasses.replace(item.outcome, error_code=code, error_message=message), failure_reason(exc)
+    return dataclasses.replace(item.outcome, rendered=rendered), ""
 
 
 def _error_of(exc: Exception, status: int) -> tuple[str, str]:
@@ -99,41 +100,37 @@ def _error_of(exc: Exception, status: int) -> tuple[str, str]:
     return "generation_failed", f"the image could not be generated (status {status}); nothing was charged"
 
 
+async def _generate_all(
+    call: Call, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions, concurrent_jobs: int
+) -> Done[bytes]:
+    """The ZIP of every outcome; the images that failed are named, so only the others are captured."""
+    turn = asyncio.Semaphore(concurrent_jobs)
+    done = await asyncio.gather(*(_generate_one(call, item, options, turn) for item in usable))
+    outcomes = sorted([*refused, *(outcome for outcome, _ in done)], key=lambda o: o.index)
+    archive = await anyio.to_thread.run_sync(
+        lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
+    )
+    return Done(archive, failed={index: reason for index, (_, reason) in enumerate(done) if reason})
+
+
 async def _bulk_paid(
     call: Call, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions
 ) -> Response:
-    """Reserve every image's credit; generate; build the ZIP; only then capture each success and
-    release each failure. Until the ZIP exists nothing is captured: if building it fails, every
-    credit is released and the answer is a JSON 500."""
     generations = call.http.generations
     concurrent_jobs = min(len(usable), generations.workers)
     with generations.admit(concurrent_jobs):
-        remaining = await generations.reserve_each([item.charge for item in usable])
         try:
-            turn = asyncio.Semaphore(concurrent_jobs)
-            done = await asyncio.gather(*(_generate_one(call, item, options, turn) for item in usable))
-            outcomes = sorted([*refused, *(outcome for outcome, _ in done)], key=lambda o: o.index)
-            archive = await anyio.to_thread.run_sync(
-                lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
+            paid = await call.http.payments.pay_for(
+                [item.charge for item in usable],
+                lambda held: _generate_all(call, refused, usable, options, concurrent_jobs),
             )
-        except BaseException as exc:
-            for item in usable:
-                await generations.release(item.charge, exc)
-            if isinstance(exc, Exception):
-                return failure_response(call, exc)
-            raise
-    charged = 0
-    for item, (_, failure) in zip(usable, done, strict=True):
-        if failure is None:
-            remaining = await generations.capture(item.charge)
-            charged += item.charge.cost_credits
-        else:
-            remaining = await generations.release(item.charge, failure)
+        except PaidWorkFailed as failed:  # no ZIP: every credit was released
+            return failure_response(call, failed.cause)
     headers = {
         "Content-Disposition": f'attachment; filename="bulk-{options.mode}.zip"',
-        **credit_headers(charged, remaining),
+        **credit_headers(paid.charged_credits, paid.remaining_credits),
     }
-    return Response(archive, media_type="application/zip", headers=headers)
+    return Response(paid.value, media_type="application/zip", headers=headers)
 
 
 def _options_record(options: GenerateOptions) -> dict[str, object]:
