@@ -42,13 +42,13 @@ class GenerationTimedOut(DomainError):
 
 
 class AlreadyReleased(DomainError):
-    """The request's reservation was released earlier (a failed first attempt of the same key)."""
+    """Every attempt a request may make was released (`mosaic.commands.paid.ATTEMPTS_PER_REQUEST_MAX`)."""
 
     code = "request_already_failed"
 
 
 class AlreadyCompleted(DomainError):
-    """A repeat of a request that was charged, after its stored result expired."""
+    """A repeat of a request that was charged, when its stored result is no longer kept."""
 
     code = "request_already_completed"
 
