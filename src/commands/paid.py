@@ -6,7 +6,10 @@
    ledger, a repeat of a request that was settled already) is raised as it is: nothing was charged.
 2. `work(held)` runs. It returns `Done`: its value and the charges whose part of the work failed
    (a bulk request's unusable images). If it raises, every charge is released with the reason and
-   `PaidWorkFailed` carries the cause.
+   `PaidWorkFailed` carries the cause. The work must end by `held.deadline`: a share of the
+   reservation timeout counted from the reservation, so the rest of it is left for settling and the
+   sweeper never releases credits under work still running (a single job's own timeout, counted from
+   its submission right after the reservation, is within it; a bulk request enforces it itself).
 3. One ledger command captures the charges that succeeded and releases the others, so a result is
    charged only once it exists, and all of it or none.
 
@@ -57,6 +60,7 @@ SETTLE_TRIES_MAX: Final = 3  # tries of one capture or release when the ledger a
 SETTLE_BACKOFF_S: Final = 0.05  # times the try number, between tries
 ATTEMPT_NAMESPACE: Final = UUID("0e6f3b1c-9a47-4d2e-8c5b-7f1a2d3e4b60")
 SUPERSEDED_REASON: Final = "superseded: the request was tried again"
+WORK_SHARE_OF_RESERVATION: Final = 0.8  # of the reservation timeout for the work; the rest for settling
 
 
 def attempt_request_id(request_id: UUID, attempt: int) -> UUID:
@@ -81,6 +85,8 @@ class Held:
     charges: tuple[Charge, ...]
     request_ids: tuple[UUID, ...]  # this attempt's, one per charge
     available_credits: int  # after reserving
+    deadline: float  # on `anyio.current_time()`'s clock: the work must be done by then
+    work_budget_s: float  # from the reservation to the deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +116,11 @@ class PaidWorkFailed(Exception):
 
 
 class Payments:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, work_budget_s: float) -> None:
+        """`work_budget_s`: how long the work may take from the reservation on (see `Held.deadline`)."""
+        assert work_budget_s > 0
         self.ledger = ledger
+        self.work_budget_s = work_budget_s
 
     async def pay_for(self, charges: Sequence[Charge], work: Callable[[Held], Awaitable[Done[T]]]) -> Paid[T]:
         """Reserve `charges`, run `work`, settle (see the module docstring)."""
@@ -136,9 +145,10 @@ class Payments:
 
     async def _reserve(self, charges: Sequence[Charge]) -> Held:
         assert charges and len({c.account_id for c in charges}) == 1, "one account per request"
+        deadline = anyio.current_time() + self.work_budget_s  # before the reservation: never later
         committed = await self._execute(ReserveCharges(tuple(charges)))
         request_ids, available_credits = committed.value
-        return Held(tuple(charges), request_ids, available_credits)
+        return Held(tuple(charges), request_ids, available_credits, deadline, self.work_budget_s)
 
     async def _settle(self, held: Held, done: Done[T]) -> Paid[T]:
         assert all(0 <= index < len(held.charges) for index in done.failed)

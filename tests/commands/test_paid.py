@@ -27,6 +27,7 @@ from mosaic.queries.views import STATEMENT_PAGE_MAX
 from tests.fakes.busy_ledger import busy_settling
 
 PASSWORD = "correct horse battery"
+WORK_BUDGET_S = 60.0
 
 
 def _account(services: Services) -> uuid.UUID:
@@ -50,7 +51,7 @@ async def _busy_upstream(held: Held) -> bytes:
 
 
 def _pay(services: Services, charge: Charge, work: object = _picture) -> Paid[bytes]:
-    payments = Payments(services.ledger)
+    payments = Payments(services.ledger, work_budget_s=WORK_BUDGET_S)
     return asyncio.run(payments.pay_for_one(charge, work))  # type: ignore[arg-type]
 
 
