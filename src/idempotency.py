@@ -4,11 +4,13 @@ A first request claims its key with an in-flight record that holds a lease (the 
 so a server that crashes mid-request does not lock the key for ever. When it has an answer, the
 record keeps that answer for `idempotency_ttl_s`; a repeat with the same body replays it, a repeat
 with another body is refused (422), and a repeat while the first is still running is refused (409).
-A request that ends before anything was charged (a 402, a busy pool) gives its key back.
+A request that ends before anything was charged (a 402, a busy pool), or with a "retry later" (a
+5xx with Retry-After), gives its key back.
 
 Records live in the `idempotency` table (scope = the account, `created_at` = the claim's token), so
 every server sharing the database agrees. The ledger's request id is derived from the same key
-(`request_id_for`), so even a record lost in between could not charge a key twice.
+(`request_id_for`, then one per attempt: `mosaic.commands.paid`), so even a record lost in between
+could not charge a key twice.
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@ from mosaic.commands.writer import Committed
 from mosaic.domain.errors import ChargeNotFound
 
 
+class RefundNotShownYet(TimeoutError):
+    """The refund was applied, but the views did not show it in time: it must not be sent again."""
+
+    def __init__(self, done: support.Refunded) -> None:
+        super().__init__(f"refund {done.refund_id} was applied; the views did not show it in time")
+        self.done = done
+
+
 def refund_charge(
     services: Services,
     *,
@@ -30,5 +38,8 @@ def refund_charge(
         reason=reason,
         idempotency_key=idempotency_key,
     )
-    services.settle(Committed(done.applied, done.position))
+    try:
+        services.settle(Committed(done.applied, done.position))
+    except TimeoutError:
+        raise RefundNotShownYet(done) from None
     return done

@@ -1,7 +1,7 @@
 """AI images through the upstream: text → PNG (`/api/ai-image`) and photo → coloring page (`mode=ai`).
 
 What each costs and how each prompt reads are data (`COST_CREDITS_BY_QUALITY`, `ai_styles.toml`).
-Charging is the caller's: these functions are the `work` of `Generations.settle`, so any exception
+Charging is the caller's: these functions are the `work` of `Payments.pay_for_one`, so any exception
 they raise (the upstream's, or a picture that does not decode) releases the reservation.
 """
 

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 from mosaic.bootstrap import Services
 from mosaic.commands.generation import JOB_TIMEOUT_S, Generations
+from mosaic.commands.paid import WORK_SHARE_OF_RESERVATION, Payments
 from mosaic.http.auth import Authenticator
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
@@ -40,6 +41,7 @@ def create_app(
     limits = rate_limits or RateLimits(
         settings.ratelimit_storage, api=settings.ratelimit_api, login=settings.ratelimit_login
     )
+    work_budget_s = WORK_SHARE_OF_RESERVATION * settings.reservation_timeout_s
     http = HttpContext(
         services=services,
         auth=Authenticator(services),
@@ -47,12 +49,12 @@ def create_app(
         balances=BalanceCache(services.runner),
         generations=generations
         or Generations(
-            services.ledger,
             workers=settings.workers,
             # a job must give up well before the sweeper would release its reservation under it
-            job_timeout_s=min(JOB_TIMEOUT_S, 0.8 * settings.reservation_timeout_s),
+            job_timeout_s=min(JOB_TIMEOUT_S, work_budget_s),
         ),
         idempotency=IdempotencyStore(services.db),
+        payments=Payments(services.ledger, work_budget_s=work_budget_s),
     )
     http.endpoints = all_endpoints()
 

@@ -4,6 +4,10 @@ The work (`produce`) follows one contract: it *raises* when nothing was charged 
 a bad input), and the key is given back so the same request may be retried; it *returns* a response
 once credits were reserved, whether they were then captured (2xx) or released (an error response),
 and that response is what every repeat of the request gets.
+
+Except a "retry later": a 5xx with `Retry-After` (a busy ledger or upstream after the reservation)
+is no outcome, so it is not kept either; the key is given back, and the retry reserves the request's
+next attempt (`mosaic.commands.paid`), so it is still charged at most once.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ def _stored(response: Response) -> StoredResponse:
     return StoredResponse(response.status_code, response.media_type or "", headers, bytes(response.body))
 
 
+def _retry_later(response: Response) -> bool:
+    return response.status_code >= 500 and "retry-after" in response.headers
+
+
 def _replayed(stored: StoredResponse) -> Response:
     headers = {**stored.headers, REPLAYED_HEADER: "true"}
     return Response(
@@ -100,9 +108,14 @@ async def _produce_claimed(
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(lambda: store.abandon(scope=scope, key=key, claim=claim))
         raise
+    if _retry_later(response):
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(lambda: store.abandon(scope=scope, key=key, claim=claim))
+        return response
     stored = _stored(response)
     ttl_s = call.services.settings.idempotency_ttl_s
-    await anyio.to_thread.run_sync(
-        lambda: store.complete(scope=scope, key=key, claim=claim, response=stored, ttl_s=ttl_s)
-    )
+    with anyio.CancelScope(shield=True):  # it may have been charged: a client gone now still gets it later
+        await anyio.to_thread.run_sync(
+            lambda: store.complete(scope=scope, key=key, claim=claim, response=stored, ttl_s=ttl_s)
+        )
     return response

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from mosaic.bootstrap import Services
 from mosaic.commands.generation import Generations
+from mosaic.commands.paid import Payments
 from mosaic.domain.errors import DomainError
 from mosaic.http.auth import Authenticator, Principal
 from mosaic.http.balances import BalanceCache
@@ -74,6 +75,7 @@ class HttpContext:
     balances: BalanceCache
     generations: Generations
     idempotency: IdempotencyStore
+    payments: Payments
     endpoints: list[Endpoint] = field(default_factory=list)
     generate_job: GenerateJob = generate  # what the pool runs per image (tests inject faults here)
 

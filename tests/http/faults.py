@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from mosaic.imaging.options import GenerateOptions
 from mosaic.imaging.pipeline import Rendered
 
@@ -20,4 +22,15 @@ def explode_on_small_images(image_bytes: bytes, options: GenerateOptions) -> Ren
 
     if image_bytes.startswith(b"\x89PNG") and int.from_bytes(image_bytes[16:20], "big") < 32:
         raise InjectedFault("injected fault for a small image")
+    return generate(image_bytes, options)
+
+
+SLOW_JOB_S = 4.0  # far longer than the whole budget of a bulk under a 2 s reservation timeout
+
+
+def slow(image_bytes: bytes, options: GenerateOptions) -> Rendered:
+    """Takes `SLOW_JOB_S` (a heavy image), then generates."""
+    from mosaic.imaging.pipeline import generate
+
+    time.sleep(SLOW_JOB_S)
     return generate(image_bytes, options)

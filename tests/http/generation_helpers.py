@@ -94,7 +94,7 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
 
 def open_studio(services: Services, *, workers: int = 1, plan: str = "commercial") -> Studio:
     fast_hashing(services)
-    generations = Generations(services.ledger, workers=workers)
+    generations = Generations(workers=workers)
     client = AppClient(create_app(services, rate_limits=memory_limits(services), generations=generations))
     user = signed_in_user(services, client, plan=plan)
     key = create_key(client, user)["key"] if plan == "commercial" else user.token

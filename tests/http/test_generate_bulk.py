@@ -7,7 +7,10 @@ import json
 import zipfile
 from collections.abc import Callable
 
+import pytest
+
 from mosaic.bootstrap import Services
+from mosaic.http.routes import bulk
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, open_studio, studio
 
@@ -99,3 +102,48 @@ def test_a_bulk_without_images_or_with_a_single_image_field_is_a_400(studio: Stu
     wrong_field = studio.post("/api/bulk", {}, [("image", "a.png", images.photo_png())])
     assert wrong_field.status_code == 400
     assert error_of(wrong_field)["code"] == "unexpected_file"
+
+
+def test_a_bulk_whose_zip_cannot_be_built_releases_every_credit_and_answers_a_json_500(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unwritable_zip(*args: object, **kwargs: object) -> bytes:
+        raise OSError("injected fault: the archive cannot be written")
+
+    monkeypatch.setattr(bulk, "bulk_zip", unwritable_zip)
+    before = studio.balance()
+    response = studio.bulk(
+        [("a.png", images.photo_png()), ("b.png", images.photo_png((64, 64)))], mode="hex", output="mystery"
+    )
+    assert response.status_code == 500, response.text
+    assert error_of(response)["code"] == "generation_failed"
+    assert studio.credit_lines() == [("reserve", -1)] * 2 + [("release", 1)] * 2
+    assert all(line.reason == "generation failed: OSError" for line in studio.statement()[-2:])
+    assert studio.balance() == before
+
+
+def test_a_bulk_has_one_deadline_from_its_reservation_and_images_not_started_by_then_are_released(
+    make_services: Callable[..., Services],
+) -> None:
+    hurried = open_studio(make_services(MOSAIC_RESERVATION_TIMEOUT_S="2"))  # one worker
+    try:
+        hurried.client.app.state.http.generate_job = faults.slow
+        before = hurried.balance()
+        photos = [(f"p{i}.png", images.photo_png()) for i in range(3)]
+        response = hurried.bulk(photos, mode="hex", output="mystery")
+        assert response.status_code == 200, response.text
+        assert response.headers["x-credits-charged"] == "0"
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+        errors = [entry["error"] for entry in manifest["images"]]
+        assert [e["code"] for e in errors] == ["generation_timed_out", "not_started", "not_started"]
+        assert "within 1.6 s of reserving" in errors[1]["message"]
+        assert hurried.credit_lines() == [("reserve", -1)] * 3 + [("release", 1)] * 3
+        assert sorted(line.reason or "" for line in hurried.statement()[-3:]) == [
+            "generation failed: generation_timed_out", "not started: past the request's deadline",
+            "not started: past the request's deadline",
+        ]
+        assert hurried.balance() == before
+    finally:
+        hurried.client.close()
+        hurried.generations.close()

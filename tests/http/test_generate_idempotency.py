@@ -5,10 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import pytest
+
 from mosaic.bootstrap import Services
 from mosaic.commands.ledger import request_id_for
+from mosaic.commands.paid import SETTLE_TRIES_MAX
 from mosaic.idempotency import Claimed, IdempotencyStore, InFlight, OtherBody, Replay, StoredResponse
 from tests.conftest import both_backends
+from tests.fakes.busy_ledger import busy_settling
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, studio
 
@@ -84,6 +88,27 @@ def test_a_refused_request_gives_its_key_back_so_it_can_be_retried(studio: Studi
     retried = studio.generate(images.photo_png(), headers=key, mode="hex", output="mystery")
     assert retried.status_code == 200
     assert studio.credit_lines() == [("reserve", -1), ("capture", 0)]
+
+
+def test_a_retry_later_answer_is_not_kept_and_the_same_key_then_succeeds_charging_once(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, photo = _key(), images.photo_png()
+    before = studio.balance()
+    busy_settling(monkeypatch, studio.services.ledger.writer, captures=SETTLE_TRIES_MAX)
+    busy = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "1"
+    assert error_of(busy)["code"] == "ledger_busy"
+    retried = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    assert retried.status_code == 200, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert retried.headers["x-credits-charged"] == "1"
+    replayed = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == retried.content
+    assert studio.credit_lines() == [("reserve", -1), ("release", 1), ("reserve", -1), ("capture", 0)]
+    assert studio.balance() == before - 1
 
 
 def test_a_bulk_repeat_replays_the_zip_and_charges_each_image_once(studio: Studio) -> None:

@@ -6,6 +6,8 @@ import json
 import uuid
 from collections.abc import Callable
 
+import pytest
+
 from mosaic.bootstrap import Services
 from mosaic.queries import digest as digests
 from mosaic.queries.audit_log import verify_export
@@ -115,6 +117,31 @@ def test_a_refund_over_what_remains_of_the_charge_is_409_and_changes_nothing(
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "refund_exceeds_charge"
     assert services.store.recorder.max_notification_id() == position
+
+
+def test_a_refund_the_views_are_slow_to_show_still_answers_that_it_was_applied_so_it_is_not_sent_again(
+    services: Services, client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = signed_in_user(services, client)
+    support = staff(services, client, "support")
+    charge_id = charge(services, customer)
+    monkeypatch.setattr(services.runner, "wait_for", lambda position, timeout_s=0.0: False)  # views lag
+    body = {"charge_id": charge_id, "amount": 4, "reason": "the page came out smudged"}
+    refunded = client.post("/api/admin/refunds", json=body, headers=support.auth)  # no Idempotency-Key
+    assert refunded.status_code == 201, refunded.text
+    assert refunded.json()["repeat"] is False
+    assert (refunded.json()["refundable_left"], refunded.json()["balance"]) == (None, None), "not shown yet"
+    granted = client.post(
+        f"/api/admin/accounts/{customer.account_id}/credits", json={"amount": 5, "reason": "sorry"},
+        headers=support.auth,
+    )
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["balance"] is None
+    monkeypatch.undo()
+    services.runner.catch_up()
+    lines = services.views.statement(customer.account_id, limit=100)
+    assert [line.reference for line in lines if line.kind == "refund"] == [charge_id], "applied once"
+    assert services.views.balance(customer.account_id).balance == 800 - 10 + 4 + 5  # type: ignore[union-attr]
 
 
 def test_a_user_token_cannot_refund_and_staff_cannot_refund_themselves(services: Services, client: AppClient) -> None:

@@ -29,7 +29,7 @@ from mosaic.http.idempotent import answer_once, body_digest, idempotency_key
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries.views import STATEMENT_PAGE_MAX
-from mosaic.staff import refund_charge
+from mosaic.staff import RefundNotShownYet, refund_charge
 
 Reason = Annotated[str, Meta(min_length=3, max_length=REASON_CHARS_MAX)]
 Credits = Annotated[int, Meta(ge=1, le=GRANT_CREDITS_MAX)]
@@ -89,8 +89,8 @@ class RefundedBody(msgspec.Struct, frozen=True):
     charge_id: str
     account_id: str
     amount: int
-    refundable_left: int
-    balance: int
+    refundable_left: int | None  # None: applied, but not shown by the views yet (see `_refund`)
+    balance: int | None
     repeat: bool
 
 
@@ -98,7 +98,7 @@ class GrantedBody(msgspec.Struct, frozen=True):
     grant_id: str
     account_id: str
     amount: int
-    balance: int
+    balance: int | None  # None: applied, but not shown by the views yet
     repeat: bool
 
 
@@ -169,14 +169,24 @@ async def charges(call: Call) -> Response:
 
 
 def _refund(services: Services, staff: str, request: RefundRequest, key: str | None) -> RefundedBody:
-    done = refund_charge(
-        services,
-        staff_user_id=staff,
-        charge_id=request.charge_id,
-        amount_credits=request.amount,
-        reason=request.reason,
-        idempotency_key=key,
-    )
+    """The refund, with the charge and balance as the views show them. A refund the views are slow
+    to show was applied all the same: it is answered as applied (without those two numbers), never
+    as a 503 that invites sending it again (without a key, that would refund twice)."""
+    try:
+        done = refund_charge(
+            services,
+            staff_user_id=staff,
+            charge_id=request.charge_id,
+            amount_credits=request.amount,
+            reason=request.reason,
+            idempotency_key=key,
+        )
+    except RefundNotShownYet as slow:
+        done = slow.done
+        return RefundedBody(
+            str(done.refund_id), request.charge_id, done.account_id, request.amount, None, None,
+            repeat=not done.applied,
+        )
     after = services.views.charge(request.charge_id)
     balance = services.views.balance(done.account_id)
     assert after is not None and balance is not None
@@ -216,7 +226,10 @@ def _grant(
         reason=request.reason,
         idempotency_key=key,
     )
-    services.settle(Committed(applied, position))
+    try:
+        services.settle(Committed(applied, position))
+    except TimeoutError:  # applied all the same: answered as such, as a refund is (see `_refund`)
+        return GrantedBody(str(grant_id), account_id, request.amount, None, repeat=not applied)
     balance = services.views.balance(account_id)
     assert balance is not None
     return GrantedBody(str(grant_id), account_id, request.amount, balance.balance, repeat=not applied)

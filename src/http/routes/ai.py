@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from mosaic.commands import ai
-from mosaic.commands.generation import Charge
+from mosaic.commands.paid import Charge, PaidWorkFailed
 from mosaic.commands.upstream import IMAGE_QUALITIES, IMAGE_SIZES
 from mosaic.http.errors import ApiError
 from mosaic.http.idempotent import answer_once, idempotency_key
@@ -91,17 +91,17 @@ def form_digest(fields: Mapping[str, str]) -> str:
 
 async def _ai_image_paid(call: Call, request: ai.AiImageRequest, charge: Charge) -> Response:
     """`answer_once`'s contract: raise while nothing is reserved; once reserved, answer either way."""
-    generations = call.http.generations
-    await generations.reserve_fresh(charge)
     try:
-        png, charged = await generations.settle(charge, ai.ai_image(call.services.ai, request))
-    except Exception as exc:
-        return failure_response(call, exc)
+        paid = await call.http.payments.pay_for_one(
+            charge, lambda held: ai.ai_image(call.services.ai, request)
+        )
+    except PaidWorkFailed as failed:
+        return failure_response(call, failed.cause)
     headers = {
         "Content-Disposition": 'inline; filename="ai-image.png"',
-        **credit_headers(charged.charged_credits, charged.remaining_credits),
+        **credit_headers(paid.charged_credits, paid.remaining_credits),
     }
-    return Response(png, media_type="image/png", headers=headers)
+    return Response(paid.value, media_type="image/png", headers=headers)
 
 
 async def ai_image(call: Call) -> Response:

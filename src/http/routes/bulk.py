@@ -3,8 +3,10 @@
 Every image is screened first; one that is refused is reported in the manifest and never charged.
 Then one ledger command reserves a credit for each usable image, all or none (402 before any work);
 the images go through the worker pool a few at a time (as many as there are workers, so a bulk
-request never crowds single requests out of the queue), and each success is captured and each
-failure released on its own.
+request never crowds single requests out of the queue), all within one deadline counted from the
+reservation (an image not started by then is reported failed, never charged). Once the ZIP is built,
+one ledger command captures each success and releases each failure; if the ZIP cannot be built,
+everything is released.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Final
 import anyio.to_thread
 from starlette.responses import Response
 
-from mosaic.commands.generation import COST_CREDITS_BY_MODE, Charge
+from mosaic.commands.generation import COST_CREDITS_BY_MODE, GenerationTimedOut
+from mosaic.commands.paid import Charge, Done, Held, PaidWorkFailed, failure_reason
 from mosaic.domain.errors import DomainError
 from mosaic.http.bulk_archive import Outcome, bulk_zip, unique_folders
 from mosaic.http.errors import IMAGING_ERRORS, ApiError, api_error_for_imaging
@@ -36,7 +39,6 @@ from mosaic.http.routes.generate import (
 from mosaic.http.routing import Call, Endpoint
 from mosaic.http.uploads import Form, Upload, read_form
 from mosaic.imaging.options import GenerateOptions
-from mosaic.imaging.pipeline import Rendered
 
 BULK_IMAGES_MAX: Final = 50  # the spec's "Max 50 images"
 BULK_FIELD: Final = "images"
@@ -76,22 +78,41 @@ async def _screen_all(
 
 
 async def _generate_one(
-    call: Call, item: _Usable, options: GenerateOptions, turn: asyncio.Semaphore
-) -> Outcome:
+    call: Call, item: _Usable, options: GenerateOptions, turn: asyncio.Semaphore, held: Held
+) -> tuple[Outcome, str]:
+    """One image's outcome, and why its credit is to be released ("" if it succeeded).
+
+    Waiting for its turn counts against the request's deadline: an image still waiting when it
+    passes is never started."""
     generations = call.http.generations
-
-    async def work() -> Rendered:
-        async with turn:
-            data = await anyio.to_thread.run_sync(item.upload.read)
-            return await generations.in_pool(call.http.generate_job, data, options)
-
+    started = False
+    rendered = None
     try:
-        rendered, _ = await generations.settle(item.charge, work())
+        with anyio.CancelScope(deadline=held.deadline):
+            async with turn:
+                started = True
+                data = await anyio.to_thread.run_sync(item.upload.read)
+                rendered = await generations.in_pool(call.http.generate_job, data, options)
     except Exception as exc:
         failure = failure_response(call, exc)
         code, message = _error_of(exc, failure.status_code)
-        return dataclasses.replace(item.outcome, error_code=code, error_message=message)
-    return dataclasses.replace(item.outcome, rendered=rendered)
+        return dataclasses.replace(item.outcome, error_code=code, error_message=message), failure_reason(exc)
+    if rendered is None:  # the deadline passed
+        return _past_deadline(item.outcome, held, started=started)
+    return dataclasses.replace(item.outcome, rendered=rendered), ""
+
+
+def _past_deadline(outcome: Outcome, held: Held, *, started: bool) -> tuple[Outcome, str]:
+    within = f"within {held.work_budget_s:g} s of reserving its credit; nothing was charged"
+    if started:
+        failed = dataclasses.replace(
+            outcome, error_code=GenerationTimedOut.code, error_message=f"the image was not finished {within}"
+        )
+        return failed, f"generation failed: {GenerationTimedOut.code}"
+    failed = dataclasses.replace(
+        outcome, error_code="not_started", error_message=f"the image could not be started {within}"
+    )
+    return failed, "not started: past the request's deadline"
 
 
 def _error_of(exc: Exception, status: int) -> tuple[str, str]:
@@ -103,26 +124,40 @@ def _error_of(exc: Exception, status: int) -> tuple[str, str]:
     return "generation_failed", f"the image could not be generated (status {status}); nothing was charged"
 
 
+async def _generate_all(
+    call: Call, held: Held, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions, *,
+    concurrent_jobs: int,
+) -> Done[bytes]:
+    """The ZIP of every outcome; the images that failed are named, so only the others are captured."""
+    turn = asyncio.Semaphore(concurrent_jobs)
+    done = await asyncio.gather(*(_generate_one(call, item, options, turn, held) for item in usable))
+    outcomes = sorted([*refused, *(outcome for outcome, _ in done)], key=lambda o: o.index)
+    archive = await anyio.to_thread.run_sync(
+        lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
+    )
+    return Done(archive, failed={index: reason for index, (_, reason) in enumerate(done) if reason})
+
+
 async def _bulk_paid(
     call: Call, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions
 ) -> Response:
     generations = call.http.generations
     concurrent_jobs = min(len(usable), generations.workers)
     with generations.admit(concurrent_jobs):
-        remaining = await generations.reserve_each([item.charge for item in usable])
-        turn = asyncio.Semaphore(concurrent_jobs)
-        done = await asyncio.gather(*(_generate_one(call, item, options, turn) for item in usable))
-    outcomes = sorted([*refused, *done], key=lambda o: o.index)
-    charged = sum(item.charge.cost_credits for item, o in zip(usable, done, strict=True) if o.ok)
-    released = sum(item.charge.cost_credits for item, o in zip(usable, done, strict=True) if not o.ok)
-    archive = await anyio.to_thread.run_sync(
-        lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
-    )
+        try:
+            paid = await call.http.payments.pay_for(
+                [item.charge for item in usable],
+                lambda held: _generate_all(
+                    call, held, refused, usable, options, concurrent_jobs=concurrent_jobs
+                ),
+            )
+        except PaidWorkFailed as failed:  # no ZIP: every credit was released
+            return failure_response(call, failed.cause)
     headers = {
         "Content-Disposition": f'attachment; filename="bulk-{options.mode}.zip"',
-        **credit_headers(charged, remaining + released),
+        **credit_headers(paid.charged_credits, paid.remaining_credits),
     }
-    return Response(archive, media_type="application/zip", headers=headers)
+    return Response(paid.value, media_type="application/zip", headers=headers)
 
 
 def _options_record(options: GenerateOptions) -> dict[str, object]:

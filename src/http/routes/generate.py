@@ -21,8 +21,9 @@ from starlette.responses import Response
 
 from mosaic.commands import ai
 from mosaic.commands.ai import ai_coloring
-from mosaic.commands.generation import COST_CREDITS_BY_MODE, Charge, Charged
+from mosaic.commands.generation import COST_CREDITS_BY_MODE
 from mosaic.commands.ledger import request_id_for
+from mosaic.commands.paid import Charge, Paid, PaidWorkFailed
 from mosaic.domain.errors import DomainError
 from mosaic.http.errors import (
     IMAGING_ERRORS,
@@ -119,27 +120,27 @@ def credit_headers(charged_credits: int, remaining_credits: int) -> dict[str, st
     return {"X-Credits-Charged": str(charged_credits), "X-Credits-Remaining": str(remaining_credits)}
 
 
-def file_response(rendered: Rendered, filename: str, charged: Charged) -> Response:
+def file_response(paid: Paid[Rendered], filename: str) -> Response:
     headers = {
         "Content-Disposition": f'attachment; filename="{filename}"',
-        **credit_headers(charged.charged_credits, charged.remaining_credits),
+        **credit_headers(paid.charged_credits, paid.remaining_credits),
     }
-    return Response(rendered.data, media_type=rendered.media_type, headers=headers)
+    return Response(paid.value.data, media_type=paid.value.media_type, headers=headers)
 
 
 async def _generate_paid(call: Call, upload: Upload, options: GenerateOptions, charge: Charge) -> Response:
     generations = call.http.generations
     with generations.admit(1):
         data = await anyio.to_thread.run_sync(upload.read)  # before reserving: nothing may fail between
-        await generations.reserve_fresh(charge)
-        work = generations.in_pool(call.http.generate_job, data, options)
         try:
-            rendered, charged = await generations.settle(charge, work)
-        except Exception as exc:
-            return failure_response(call, exc)
+            paid = await call.http.payments.pay_for_one(
+                charge, lambda held: generations.in_pool(call.http.generate_job, data, options)
+            )
+        except PaidWorkFailed as failed:
+            return failure_response(call, failed.cause)
     suffix = "" if options.output == "zip" else f"-{options.output}"
-    filename = f"{safe_stem(upload.filename)}-{options.mode}{suffix}.{rendered.extension}"
-    return file_response(rendered, filename, charged)
+    filename = f"{safe_stem(upload.filename)}-{options.mode}{suffix}.{paid.value.extension}"
+    return file_response(paid, filename)
 
 
 async def generate_ai_page(call: Call, upload: Upload, options: GenerateOptions, charge: Charge) -> Response:
@@ -151,15 +152,14 @@ async def generate_ai_page(call: Call, upload: Upload, options: GenerateOptions,
     generations = call.http.generations
     with generations.admit(1):
         data = await anyio.to_thread.run_sync(upload.read)  # before reserving: nothing may fail between
-        await generations.reserve_fresh(charge)
         try:
-            rendered, charged = await generations.settle(
-                charge, ai_coloring(upstream, generations.in_pool, data, options)
+            paid = await call.http.payments.pay_for_one(
+                charge, lambda held: ai_coloring(upstream, generations.in_pool, data, options)
             )
-        except Exception as exc:
-            return failure_response(call, exc)
+        except PaidWorkFailed as failed:
+            return failure_response(call, failed.cause)
     suffix = "" if options.output == "zip" else f"-{options.output}"
-    return file_response(rendered, f"{safe_stem(upload.filename)}-ai{suffix}.{rendered.extension}", charged)
+    return file_response(paid, f"{safe_stem(upload.filename)}-ai{suffix}.{paid.value.extension}")
 
 
 def the_image(form: Form) -> Upload:

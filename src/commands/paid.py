@@ -1,0 +1,290 @@
+"""Paid work (DESIGN rule 2): reserve → do the work → capture what succeeded, release the rest.
+
+`Payments.pay_for(charges, work)` is the one way a route charges for work:
+
+1. One ledger command reserves every charge of the request, all or none. A refusal (402, a busy
+   ledger, a repeat of a request that was settled already) is raised as it is: nothing was charged.
+2. `work(held)` runs. It returns `Done`: its value and the charges whose part of the work failed
+   (a bulk request's unusable images). If it raises, every charge is released with the reason and
+   `PaidWorkFailed` carries the cause. The work must end by `held.deadline`: a share of the
+   reservation timeout counted from the reservation, so the rest of it is left for settling and the
+   sweeper never releases credits under work still running (a single job's own timeout, counted from
+   its submission right after the reservation, is within it; a bulk request enforces it itself).
+3. One ledger command captures the charges that succeeded and releases the others, so a result is
+   charged only once it exists, and all of it or none.
+
+Settling is shielded from cancellation (a client that went away still gets its credits released),
+and a busy ledger is retried `SETTLE_TRIES_MAX` times. A capture that still does not commit is
+released instead (`PaidWorkFailed(LedgerBusy)`: a 503 to retry); if even the release does not
+commit, the reservation stays open until the sweeper releases it (rule 3). Never charged without a
+result, never lost.
+
+Attempts. A request may be tried again after a failure that says "retry later" (a busy ledger or
+upstream), and its Idempotency-Key is given back for that. Each attempt has its own ledger request
+id, derived from the request's (`attempt_request_id`): attempt 0 is the request id itself, and the
+next attempt is the first one the ledger has not seen. An earlier attempt left reserved (its capture
+and release never committed, or its server crashed) is released as superseded in the same command
+that reserves the next one. So at most one attempt of a request is ever open or captured: a request
+is charged at most once, and a repeat of one that was charged is refused (`AlreadyCompleted`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+from uuid import UUID
+
+import anyio
+import anyio.to_thread
+
+from mosaic.commands import credits
+from mosaic.commands.generation import AlreadyCompleted, AlreadyReleased
+from mosaic.commands.ledger import Ledger
+from mosaic.commands.writer import Command, Committed, LedgerBusy, Unit
+from mosaic.domain.accounts import Account
+from mosaic.domain.errors import DomainError, InsufficientCredits
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RELEASE_REASON_CHARS_MAX: Final = 200
+ATTEMPTS_PER_REQUEST_MAX: Final = 16  # then the request counts as failed for good (`AlreadyReleased`)
+SETTLE_TRIES_MAX: Final = 3  # tries of one capture or release when the ledger answers LedgerBusy
+SETTLE_BACKOFF_S: Final = 0.05  # times the try number, between tries
+ATTEMPT_NAMESPACE: Final = UUID("0e6f3b1c-9a47-4d2e-8c5b-7f1a2d3e4b60")
+SUPERSEDED_REASON: Final = "superseded: the request was tried again"
+WORK_SHARE_OF_RESERVATION: Final = 0.8  # of the reservation timeout for the work; the rest for settling
+
+
+def attempt_request_id(request_id: UUID, attempt: int) -> UUID:
+    """The ledger request id of `attempt` of the request `request_id` (attempt 0: the id itself)."""
+    assert 0 <= attempt < ATTEMPTS_PER_REQUEST_MAX, attempt
+    return request_id if attempt == 0 else uuid.uuid5(ATTEMPT_NAMESPACE, f"{request_id}:{attempt}")
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    account_id: UUID
+    request_id: UUID  # the request's; each attempt reserves under `attempt_request_id(request_id, n)`
+    tool: str
+    cost_credits: int
+    summary: str = ""  # the request's parameters, shown to support staff next to the charge
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The reservations of one request, in the order of its charges."""
+
+    charges: tuple[Charge, ...]
+    request_ids: tuple[UUID, ...]  # this attempt's, one per charge
+    available_credits: int  # after reserving
+    deadline: float  # on `anyio.current_time()`'s clock: the work must be done by then
+    work_budget_s: float  # from the reservation to the deadline
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """What the work made, and why the part of each failed charge failed (by index into the charges)."""
+
+    value: T
+    failed: Mapping[int, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Paid(Generic[T]):
+    """The work's value, what it cost and what the account has left (for X-Credits-* headers)."""
+
+    value: T
+    charged_credits: int
+    remaining_credits: int
+
+
+class PaidWorkFailed(Exception):
+    """The work failed after its credits were reserved; they were released (or, with the ledger
+    busy, left for the sweeper). `cause` says why."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class Payments:
+    def __init__(self, ledger: Ledger, *, work_budget_s: float) -> None:
+        """`work_budget_s`: how long the work may take from the reservation on (see `Held.deadline`)."""
+        assert work_budget_s > 0
+        self.ledger = ledger
+        self.work_budget_s = work_budget_s
+
+    async def pay_for(self, charges: Sequence[Charge], work: Callable[[Held], Awaitable[Done[T]]]) -> Paid[T]:
+        """Reserve `charges`, run `work`, settle (see the module docstring)."""
+        held = await self._reserve(charges)
+        try:
+            done = await work(held)
+        except Exception as exc:
+            await self._release_all(held, failure_reason(exc))
+            raise PaidWorkFailed(exc) from exc
+        except BaseException as exc:  # cancelled: the client went away
+            await self._release_all(held, failure_reason(exc))
+            raise
+        return await self._settle(held, done)
+
+    async def pay_for_one(self, charge: Charge, work: Callable[[Held], Awaitable[T]]) -> Paid[T]:
+        """`pay_for` of a single charge whose work either succeeds or raises."""
+
+        async def whole(held: Held) -> Done[T]:
+            return Done(await work(held))
+
+        return await self.pay_for((charge,), whole)
+
+    async def _reserve(self, charges: Sequence[Charge]) -> Held:
+        assert charges and len({c.account_id for c in charges}) == 1, "one account per request"
+        deadline = anyio.current_time() + self.work_budget_s  # before the reservation: never later
+        committed = await self._execute(ReserveCharges(tuple(charges)))
+        request_ids, available_credits = committed.value
+        return Held(tuple(charges), request_ids, available_credits, deadline, self.work_budget_s)
+
+    async def _settle(self, held: Held, done: Done[T]) -> Paid[T]:
+        assert all(0 <= index < len(held.charges) for index in done.failed)
+        captured = [index for index in range(len(held.charges)) if index not in done.failed]
+        releases = [(held.request_ids[index], _clipped(reason)) for index, reason in done.failed.items()]
+        command = SettleCharges(
+            held.charges[0].account_id,
+            captures=tuple(held.request_ids[index] for index in captured),
+            releases=tuple(releases),
+        )
+        try:
+            committed = await self._settle_retrying(command)
+        except DomainError as exc:  # a ledger still busy, or a reservation the sweeper released already
+            await self._release_all(held, f"not charged: the capture failed ({exc.code})")
+            cause = exc
+            if isinstance(exc, LedgerBusy):
+                cause = LedgerBusy("the charge could not be recorded in time, so nothing was charged; retry")
+            raise PaidWorkFailed(cause) from exc
+        return Paid(done.value, sum(held.charges[index].cost_credits for index in captured), committed.value)
+
+    async def _release_all(self, held: Held, reason: str) -> None:
+        """Release every reservation of `held`; if the ledger stays busy, the sweeper will (rule 3)."""
+        command = SettleCharges(
+            held.charges[0].account_id,
+            captures=(),
+            releases=tuple((request_id, _clipped(reason)) for request_id in held.request_ids),
+        )
+        try:
+            await self._settle_retrying(command)
+        except LedgerBusy:
+            log.error("%d reservation(s) left for the sweeper: the ledger stayed busy", len(held.request_ids))
+
+    async def _settle_retrying(self, command: SettleCharges) -> Committed[int]:
+        """Settling is never cancelled (the client going away must not leave credits reserved) and a
+        busy ledger is retried a few times before the caller decides what to do without it."""
+        with anyio.CancelScope(shield=True):
+            for try_number in range(1, SETTLE_TRIES_MAX + 1):
+                try:
+                    return await self._execute(command)
+                except LedgerBusy as exc:
+                    if try_number == SETTLE_TRIES_MAX:
+                        raise
+                    log.warning("settling try %d of %d: %s", try_number, SETTLE_TRIES_MAX, exc)
+                    await anyio.sleep(SETTLE_BACKOFF_S * try_number)
+        raise AssertionError("unreachable")
+
+    async def _execute(self, command: Command[T]) -> Committed[T]:
+        """Blocking ledger calls wait for a commit: run them on anyio's worker threads."""
+        return await anyio.to_thread.run_sync(functools.partial(self.ledger.writer.execute, command))
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveCharges:
+    """Reserve the next attempt of every charge of one account: all of them, or none.
+
+    Decides everything before changing anything: each charge's next attempt (refusing a request
+    that was charged, or has used up its attempts), the earlier attempts still open (superseded:
+    released here), and whether the account can pay. Returns this attempt's request ids and the
+    credits available afterwards.
+    """
+
+    charges: tuple[Charge, ...]
+
+    def __call__(self, unit: Unit) -> tuple[tuple[UUID, ...], int]:
+        account = credits.account(unit, self.charges[0].account_id)
+        attempts = [_next_attempt(account, charge) for charge in self.charges]
+        superseded = [open_id for _, open_id in attempts if open_id is not None]
+        freed_credits = sum(account.reservations[str(open_id)].cost_credits for open_id in superseded)
+        _check_affordable(account, sum(c.cost_credits for c in self.charges) - freed_credits)
+        for open_id in superseded:
+            account.release(request_id=open_id, reason=SUPERSEDED_REASON)
+        for charge, (request_id, _) in zip(self.charges, attempts, strict=True):
+            account.reserve(
+                request_id=request_id,
+                tool=charge.tool,
+                cost_credits=charge.cost_credits,
+                summary=charge.summary,
+            )
+        return tuple(request_id for request_id, _ in attempts), account.available_credits
+
+
+@dataclass(frozen=True, slots=True)
+class SettleCharges:
+    """Capture `captures` and release `releases` (request id, reason) of one account, in one commit.
+
+    A release of a reservation released already (by the sweeper) changes nothing. Returns the credits
+    available afterwards.
+    """
+
+    account_id: UUID
+    captures: tuple[UUID, ...]
+    releases: tuple[tuple[UUID, str], ...]
+
+    def __call__(self, unit: Unit) -> int:
+        account = credits.account(unit, self.account_id)
+        for request_id in self.captures:
+            account.capture(request_id=request_id)
+        for request_id, reason in self.releases:
+            account.release(request_id=request_id, reason=reason)
+        return account.available_credits
+
+
+def _check_affordable(account: Account, needed_credits: int) -> None:
+    if needed_credits > account.available_credits:
+        raise InsufficientCredits(available_credits=account.available_credits, needed_credits=needed_credits)
+
+
+def _next_attempt(account: Account, charge: Charge) -> tuple[UUID, UUID | None]:
+    """The request id of the charge's next attempt, and of an earlier attempt still open (if any)."""
+    open_id = None
+    for attempt in range(ATTEMPTS_PER_REQUEST_MAX):
+        request_id = attempt_request_id(charge.request_id, attempt)
+        state = account.request_state(request_id)
+        if state is None:
+            return request_id, open_id
+        if state == "captured":
+            raise AlreadyCompleted(
+                "this request was completed and charged earlier, and its result is no longer kept; "
+                "use a new Idempotency-Key"
+            )
+        if state == "reserved":
+            assert open_id is None, "an attempt is reserved only once every earlier one is settled"
+            open_id = request_id
+    raise AlreadyReleased(
+        f"this request failed {ATTEMPTS_PER_REQUEST_MAX} times (its credits were released each time); "
+        "use a new Idempotency-Key"
+    )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a release says about the failure (on the customer's statement: a code, no details)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "the client went away before the result was ready"
+    name: Any = getattr(exc, "code", None) or type(exc).__name__
+    return f"generation failed: {name}"
+
+
+def _clipped(reason: str) -> str:
+    return reason[:RELEASE_REASON_CHARS_MAX]
