@@ -7,10 +7,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///mosaic.db"
 SECRET_BYTES_MIN = 32
+
+
+WORK_SHARE_OF_RESERVATION: Final = 0.8  # of the reservation timeout for paid work; the rest for settling
+AI_TIMEOUTS_PER_CALL_MAX: Final = 2  # an upstream call: up to its timeout for a slot, then for the call
 
 
 class ConfigError(Exception):
@@ -98,7 +103,7 @@ class Settings:
         env = os.environ if env is None else env
         database = DatabaseUrl.parse(env.get("MOSAIC_DATABASE_URL", DEFAULT_DATABASE_URL))
         plans = env.get("MOSAIC_PLANS_FILE")
-        return cls(
+        settings = cls(
             database=database,
             secret=_secret(env, database),
             ratelimit_storage=env.get("MOSAIC_RATELIMIT_STORAGE", "memory://"),
@@ -114,6 +119,23 @@ class Settings:
             ai_model=env.get("MOSAIC_AI_MODEL", "gpt-image-1"),
             ai_timeout_s=float(_int(env, "MOSAIC_AI_TIMEOUT_S", 60, 1, 600)),
             ai_concurrency=_int(env, "MOSAIC_AI_CONCURRENCY", 4, 1, 64),
+        )
+        _check_ai_fits_in_reservation(settings)
+        return settings
+
+
+def _check_ai_fits_in_reservation(settings: Settings) -> None:
+    """An AI call waits up to its timeout for a slot, then runs up to its timeout: both must end
+    within the paid work's share of the reservation, or the sweeper would release credits under it."""
+    if not settings.ai_base_url:
+        return
+    work_s = WORK_SHARE_OF_RESERVATION * settings.reservation_timeout_s
+    if AI_TIMEOUTS_PER_CALL_MAX * settings.ai_timeout_s >= work_s:
+        raise ConfigError(
+            f"MOSAIC_AI_TIMEOUT_S={settings.ai_timeout_s:g} is too long for "
+            f"MOSAIC_RESERVATION_TIMEOUT_S={settings.reservation_timeout_s}: an AI call may take "
+            f"{AI_TIMEOUTS_PER_CALL_MAX}× its timeout (a wait for a slot, then the call), which must end "
+            f"within {work_s:g} s; lower the one or raise the other"
         )
 
 

@@ -24,3 +24,13 @@ def test_postgresql_needs_a_shared_secret_and_a_short_one_is_refused() -> None:
         Settings.from_env({"MOSAIC_DATABASE_URL": "postgresql://u@h/db"})
     with pytest.raises(ConfigError, match="at least 32"):
         Settings.from_env({"MOSAIC_DATABASE_URL": "postgresql://u@h/db", "MOSAIC_SECRET": "short"})
+
+
+def test_an_ai_timeout_the_reservation_would_outlive_is_refused_at_start() -> None:
+    env = {"MOSAIC_DATABASE_URL": "postgresql://u@h/db", "MOSAIC_SECRET": "s" * 40, "MOSAIC_AI_BASE_URL": "http://ai"}
+    with pytest.raises(ConfigError, match="MOSAIC_AI_TIMEOUT_S=60 is too long for MOSAIC_RESERVATION_TIMEOUT_S=60"):
+        Settings.from_env({**env, "MOSAIC_RESERVATION_TIMEOUT_S": "60"})
+    fits = Settings.from_env({**env, "MOSAIC_RESERVATION_TIMEOUT_S": "151"})  # 2 × 60 s < 0.8 × 151 s
+    assert fits.ai_timeout_s == 60
+    without_ai = {k: v for k, v in env.items() if k != "MOSAIC_AI_BASE_URL"}
+    assert Settings.from_env({**without_ai, "MOSAIC_RESERVATION_TIMEOUT_S": "2"}).reservation_timeout_s == 2

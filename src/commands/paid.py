@@ -60,7 +60,6 @@ SETTLE_TRIES_MAX: Final = 3  # tries of one capture or release when the ledger a
 SETTLE_BACKOFF_S: Final = 0.05  # times the try number, between tries
 ATTEMPT_NAMESPACE: Final = UUID("0e6f3b1c-9a47-4d2e-8c5b-7f1a2d3e4b60")
 SUPERSEDED_REASON: Final = "superseded: the request was tried again"
-WORK_SHARE_OF_RESERVATION: Final = 0.8  # of the reservation timeout for the work; the rest for settling
 
 
 def attempt_request_id(request_id: UUID, attempt: int) -> UUID:

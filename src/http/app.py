@@ -16,7 +16,8 @@ from starlette.middleware import Middleware
 
 from mosaic.bootstrap import Services
 from mosaic.commands.generation import JOB_TIMEOUT_S, Generations
-from mosaic.commands.paid import WORK_SHARE_OF_RESERVATION, Payments
+from mosaic.commands.paid import Payments
+from mosaic.config import WORK_SHARE_OF_RESERVATION
 from mosaic.http.auth import Authenticator
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
