@@ -6,11 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from synthetic_artworks import PHOTO_NAMES, TEST_COLORS, photo, photo_artwork
 
 from mosaic.imaging.artwork import Artwork, mm_from_px, page_for, px_from_pt
 from mosaic.imaging.cells import NUMBER_HEIGHT_EM, NUMBER_PT_MIN, NUMBER_WIDTH_EM, polygon_area
 from mosaic.imaging.color import delta_e_2000, lab_from_rgb
 from mosaic.imaging.decode import decode_photo
+from mosaic.imaging.legend import legend_entries
 from mosaic.imaging.mosaic import CELL_WIDTH_MM, Density, hex_artwork, voronoi_artwork
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
@@ -142,3 +144,22 @@ def test_the_same_photo_and_seed_give_identical_mosaics() -> None:
     assert np.array_equal(first.anchors_xy, second.anchors_xy)
     assert all(np.array_equal(a, b) for a, b in zip(first.polygons or (), second.polygons or (), strict=True))
     assert not np.array_equal(first.labels, other.labels)
+
+
+@pytest.mark.parametrize("mode", ["hex", "voronoi"])
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_every_legend_color_colors_some_cell_unless_the_photo_has_fewer_colors(name: str, mode: str) -> None:
+    artwork = photo_artwork(name, mode)  # type: ignore[arg-type]  # default density, 12 colors
+    counts = [entry.count for entry in legend_entries(artwork)]
+    distinct = len(np.unique(photo(name).reshape(-1, 3), axis=0))
+    assert min(counts) > 0 or distinct < TEST_COLORS, counts
+    assert counts == sorted(counts, key=lambda count: count == 0), "a used color comes after an unused one"
+
+
+@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork])
+def test_a_flat_photo_numbers_its_one_color_first_and_leaves_the_invented_ones_unused(make: object) -> None:
+    assert callable(make)
+    artwork: Artwork = make(np.full((300, 400, 3), 200, dtype=np.uint8), page=LETTER, colors=4)
+    counts = [entry.count for entry in legend_entries(artwork)]
+    assert counts == [artwork.region_count, 0, 0, 0]
+    assert (artwork.palette_rgb[0] == 200).all()
