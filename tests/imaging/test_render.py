@@ -190,11 +190,3 @@ def test_a4_pages_from_a_photo_have_the_a4_size() -> None:
     assert artwork.page == page_for("a4")
     assert full_page(artwork).size == PAGE_SIZES["a4"]
 
-
-def test_legend_color_names_are_distinct_and_near_the_colors() -> None:
-    from mosaic.imaging.colornames import color_names
-
-    palette = np.array([[250, 10, 10], [245, 15, 15], [20, 200, 30], [255, 255, 255]], dtype=np.uint8)
-    names = color_names(palette)
-    assert len(set(names)) == len(names)
-    assert names[2] == "green" and names[3] == "white"
