@@ -17,14 +17,11 @@ from typing import Final
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial.distance import cdist
 
 from mosaic.imaging.artwork import px_from_mm, px_from_pt
-from mosaic.imaging.color import (
-    lab_from_rgb,
-    nearest_palette_index,
-    palette_kmeans,
-    rgb_u8_from_lab,
-)
+from mosaic.imaging.color import lab_from_rgb, palette_kmeans, rgb_u8_from_lab
+from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import resize_rgb
 
 NUMBER_PT_MIN: Final = 7.0  # the smallest number we print: legible for anyone
@@ -194,11 +191,19 @@ def cell_palette(
     """Palette index (N,) int32 of each cell and the palette (colors, 3) uint8 sRGB.
 
     The palette is an area-weighted k-means over the cell means, so a big background counts for
-    its size and not for its number of cells.
+    its size and not for its number of cells. Each cell takes its nearest color, except that a
+    color no cell would take is given to the cells that lose least by taking it: every legend
+    entry has cells to color unless the cells hold fewer distinct colors than `colors`. Cells of
+    the same mean always share a color. Colors in use are numbered first, dark to light.
     """
     palette_lab = palette_kmeans(means_lab, colors=colors, seed=seed, weights=areas)
     assert palette_lab.shape == (colors, 3)
-    region_color = nearest_palette_index(means_lab, palette_lab).astype(np.int32)
+    distinct, cell_group = np.unique(means_lab, axis=0, return_inverse=True)
+    cell_group = cell_group.reshape(-1)
+    group_area = np.bincount(cell_group, weights=areas, minlength=len(distinct))
+    # Summed ΔE76 over a group's area if painted in each color: the cost cbn's regions use too.
+    group_cost = group_area[:, None] * cdist(distinct.astype(np.float64), palette_lab.astype(np.float64))
+    palette_lab, region_color = used_first(palette_lab, every_color_used(group_cost)[cell_group])
     return region_color, rgb_u8_from_lab(palette_lab)
 
 

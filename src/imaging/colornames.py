@@ -18,6 +18,9 @@ from mosaic.imaging.color import delta_e_2000, lab_from_rgb
 COLOR_NAMES_MAX = 256
 HEX_DIGITS = 6
 NAME_SLACK_DELTA_E = 6.0  # how much worse a free name may be than a taken nearest one
+# CIELAB chroma C*ab below which a color reads as grey, and a name (black, grey, white…) is neutral:
+# about two just-noticeable differences from the grey of the same lightness.
+NEUTRAL_CHROMA_MAX = 4.5
 
 
 def hex_from_rgb(rgb: NDArray[np.uint8] | tuple[int, int, int]) -> str:
@@ -33,6 +36,12 @@ def rgb_from_hex(text: str) -> tuple[int, int, int]:
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
 
 
+def is_neutral(lab: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """(...) bool: whether each CIELAB color (..., 3) is a grey (chroma below `NEUTRAL_CHROMA_MAX`)."""
+    out: NDArray[np.bool_] = np.hypot(lab[..., 1], lab[..., 2]) < NEUTRAL_CHROMA_MAX
+    return out
+
+
 @lru_cache(maxsize=1)
 def _table() -> tuple[tuple[str, ...], NDArray[np.float32]]:
     text = resources.files("mosaic.imaging").joinpath("data/colornames.json").read_text("utf-8")
@@ -40,12 +49,19 @@ def _table() -> tuple[tuple[str, ...], NDArray[np.float32]]:
     assert 0 < len(entries) <= COLOR_NAMES_MAX
     names = tuple(str(entry["name"]) for entry in entries)
     assert len(set(names)) == len(names), "duplicate color name"
+    assert not any(name.split(" ")[0] in ("deep", "pale") for name in names), "a qualifier could repeat it"
     rgb = np.array([rgb_from_hex(str(entry["hex"])) for entry in entries], dtype=np.uint8)
-    return names, lab_from_rgb(rgb)
+    lab = lab_from_rgb(rgb)
+    neutral = is_neutral(lab)
+    assert neutral.any() and not neutral.all(), "the table needs both grey and colored names"
+    return names, lab
 
 
 def color_names(palette_rgb: NDArray[np.uint8]) -> list[str]:
     """Name each color of `palette_rgb` (N, 3) uint8 after its nearest table entry (CIEDE2000).
+
+    A grey is named only after a neutral entry (black, grey, white…) and a colored color only
+    after a colored one (`is_neutral`), so a grey photo never gets "brown" or "blue grey".
 
     Two close colors should not both be "brown": colors are named best match first, and a color
     whose nearest name is taken gets the nearest free one if that is at most `NAME_SLACK_DELTA_E`
@@ -55,6 +71,8 @@ def color_names(palette_rgb: NDArray[np.uint8]) -> list[str]:
     names, table_lab = _table()
     palette_lab = lab_from_rgb(np.ascontiguousarray(palette_rgb, dtype=np.uint8))
     distances = delta_e_2000(palette_lab[:, None, :], table_lab[None, :, :])
+    other_kind = is_neutral(palette_lab)[:, None] != is_neutral(table_lab)[None, :]
+    distances[other_kind] = np.inf
     best = distances.min(axis=1)
     chosen: dict[int, int] = {}
     for color in np.argsort(best, kind="stable"):

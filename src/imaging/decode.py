@@ -35,6 +35,7 @@ _KNOWN_REFUSED_MAGIC: Final = (
     (b"%PDF", "PDF"),
     (b"8BPS", "PSD"),
 )
+_U8_FROM_U16_DIVISOR: Final = 257.0  # 65535 / 255: a 16-bit level to an 8-bit one
 _EXIF_ORIENTATION_TAG: Final = 0x0112
 _TRANSPOSE_FOR_ORIENTATION: Final = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -194,9 +195,10 @@ def _reduced(im: Image.Image, max_side_px: int | None) -> Image.Image:
 def _rgb_from_image(im: Image.Image) -> NDArray[np.uint8]:
     """(H, W, 3) uint8 from any Pillow mode our formats produce; alpha composited onto white."""
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        # 16-bit greyscale PNG ("I;16", or "I" in older Pillow): 0..65535 is black to white
+        # whatever the values, so a dark picture stays dark. 65535 / 257 = 255.
         values = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if float(values.max(initial=0.0)) > 255.0 else 255.0
-        grey = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        grey = np.clip(np.rint(values / _U8_FROM_U16_DIVISOR), 0, 255).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
     has_alpha = "A" in im.mode or "a" in im.mode or "transparency" in im.info
     if not has_alpha:

@@ -8,6 +8,7 @@ with a separable dilation; colors are one table lookup; numbers are pre-rendered
 from __future__ import annotations
 
 import io
+import math
 import zlib
 
 import cv2
@@ -25,6 +26,7 @@ PNG_COMPRESS_LEVEL = 6
 PNG_COMPRESS_STRATEGY = zlib.Z_RLE
 LINE_WIDTH_PX_MIN = 1
 LINE_WIDTH_PX_MAX = 40
+LINE_WIDTH_PX_SLACK = 1e-6  # float noise: 0.72 pt is 3 px, not 3.0000000000000004 rounded up to 4
 NUMBER_GREY = 128  # mid-grey: legible on white, does not show through light colors once painted
 INK_GREY = 0
 ANSWER_OUTLINE_RGB = np.array([72, 72, 72], dtype=np.uint8)
@@ -32,8 +34,11 @@ ANSWER_OUTLINE_FRACTION = 1 / 3  # answer outlines are a third of the puzzle's l
 
 
 def line_width_px(artwork: Artwork) -> int:
-    """Return the puzzle outline width in print pixels (at least 1)."""
-    width = round(px_from_pt(artwork.line_width_pt))
+    """Return the puzzle outline width in print pixels: the fewest that are at least the asked pt.
+
+    Rounded up, never to nearest: 0.75 pt is 3.125 px, and 3 px would print 0.72 pt.
+    """
+    width = math.ceil(px_from_pt(artwork.line_width_pt) - LINE_WIDTH_PX_SLACK)
     return int(min(LINE_WIDTH_PX_MAX, max(LINE_WIDTH_PX_MIN, width)))
 
 

@@ -101,11 +101,12 @@ def rings_artwork(*, page_name: PageName = "letter", lineart: bool = False) -> A
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 PHOTO_NAMES = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
 NUMBERED_MODES: tuple[Mode, ...] = ("hex", "voronoi", "cbn")
+ALL_MODES: tuple[Mode, ...] = (*NUMBERED_MODES, "lineart")
 TEST_COLORS = 12
 
 
-@cache
-def photo(name: str) -> NDArray[np.uint8]:
+def decoded_photo(name: str) -> NDArray[np.uint8]:
+    """Fixture photo `name` decoded afresh, at the size a Letter page's art box needs."""
     from mosaic.imaging.decode import decode_photo
 
     page = page_for("letter")
@@ -114,21 +115,32 @@ def photo(name: str) -> NDArray[np.uint8]:
 
 
 @cache
-def photo_artwork(name: str, mode: Mode, page_name: PageName = "letter") -> Artwork:
-    """The artwork of fixture photo `name` in `mode` at its default level and 12 colors."""
+def photo(name: str) -> NDArray[np.uint8]:
+    """`decoded_photo(name)`, decoded once per test session."""
+    return decoded_photo(name)
+
+
+def analysed(rgb: NDArray[np.uint8], mode: Mode, page_name: PageName = "letter") -> Artwork:
+    """The artwork of `rgb` in `mode`, made afresh, at its default level and 12 colors."""
     page = page_for(page_name)
     if mode == "hex":
         from mosaic.imaging.mosaic import hex_artwork
 
-        return hex_artwork(photo(name), page=page, colors=TEST_COLORS)
+        return hex_artwork(rgb, page=page, colors=TEST_COLORS)
     if mode == "voronoi":
         from mosaic.imaging.mosaic import voronoi_artwork
 
-        return voronoi_artwork(photo(name), page=page, colors=TEST_COLORS)
+        return voronoi_artwork(rgb, page=page, colors=TEST_COLORS)
     if mode == "cbn":
         from mosaic.imaging.cbn import cbn_artwork
 
-        return cbn_artwork(photo(name), page=page, colors=TEST_COLORS)
+        return cbn_artwork(rgb, page=page, colors=TEST_COLORS)
     from mosaic.imaging.lineart import lineart_artwork
 
-    return lineart_artwork(photo(name), page=page)
+    return lineart_artwork(rgb, page=page)
+
+
+@cache
+def photo_artwork(name: str, mode: Mode, page_name: PageName = "letter") -> Artwork:
+    """The artwork of fixture photo `name` in `mode` at its default level and 12 colors, made once."""
+    return analysed(photo(name), mode, page_name)

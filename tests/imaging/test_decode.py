@@ -146,6 +146,15 @@ def test_a_16_bit_greyscale_png_is_scaled_not_clipped() -> None:
     assert np.array_equal(rgb[..., 0], rgb[..., 2])
 
 
+def test_a_near_black_16_bit_greyscale_png_stays_near_black() -> None:
+    values = np.linspace(0, 255, 32 * 16).reshape(16, 32).astype(np.uint16)  # at most 255 of 65535
+    image = Image.fromarray(values)
+    assert image.mode.startswith("I;16")
+    rgb = decode_photo(_encoded(image, "PNG"))
+    assert int(rgb.max()) <= 1
+    assert np.array_equal(rgb[..., 1], np.rint(values / 257.0).astype(np.uint8))
+
+
 def test_a_palette_png_with_transparency_is_flattened_onto_white() -> None:
     image = Image.new("P", (20, 10), 0)
     image.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)

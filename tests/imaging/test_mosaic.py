@@ -6,15 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from synthetic_artworks import PHOTO_NAMES, TEST_COLORS, photo, photo_artwork
 
-from mosaic.imaging.artwork import Artwork, mm_from_px, page_for, px_from_pt
+from mosaic.imaging.artwork import Artwork, mm_from_px, page_for, px_from_mm, px_from_pt
 from mosaic.imaging.cells import NUMBER_HEIGHT_EM, NUMBER_PT_MIN, NUMBER_WIDTH_EM, polygon_area
 from mosaic.imaging.color import delta_e_2000, lab_from_rgb
-from mosaic.imaging.decode import decode_photo
-from mosaic.imaging.mosaic import CELL_WIDTH_MM, Density, hex_artwork, voronoi_artwork
+from mosaic.imaging.decode import decode_photo, placed_box
+from mosaic.imaging.legend import legend_entries
+from mosaic.imaging.mosaic import CELL_WIDTH_MM, NUMBER_PT, Density, hex_artwork, voronoi_artwork
+from mosaic.imaging.voronoi import voronoi_cells
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
-PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
 LETTER = page_for("letter")
 RED = (200, 30, 40)
 BLUE = (20, 60, 190)
@@ -39,6 +41,10 @@ def _half_textured(height: int = 400, width: int = 400) -> NDArray[np.uint8]:
     blocks = rng.integers(0, 2, size=(height // 4, width // 8)).repeat(4, 0).repeat(4, 1)
     photo[:, : width // 2] = (blocks * 200 + 20).astype(np.uint8)[:, :, None]
     return photo
+
+
+def _distinct_colors(rgb: NDArray[np.uint8]) -> int:
+    return len(np.unique(rgb.reshape(-1, 3), axis=0))
 
 
 def _number_corners_in_cells(artwork: Artwork) -> NDArray[np.bool_]:
@@ -88,8 +94,9 @@ def test_the_cells_tile_the_box_exactly(make: object) -> None:
 
 
 @pytest.mark.parametrize("density", list(CELL_WIDTH_MM))
-def test_hex_cells_are_as_wide_on_paper_as_the_density_says(density: Density) -> None:
-    artwork = hex_artwork(_photo("coffee"), page=LETTER, colors=6, density=density)
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_hex_cells_are_as_wide_on_paper_as_the_density_says(name: str, density: Density) -> None:
+    artwork = hex_artwork(photo(name), page=LETTER, colors=6, density=density)
     widths = [np.ptp(p[:, 0]) for p in artwork.polygons or () if len(p) == 6]
     assert len(widths) > 10
     assert mm_from_px(float(np.median(widths))) == pytest.approx(CELL_WIDTH_MM[density], rel=0.05)
@@ -98,9 +105,19 @@ def test_hex_cells_are_as_wide_on_paper_as_the_density_says(density: Density) ->
 
 
 @pytest.mark.parametrize("density", ["standard", "expert"])
-def test_voronoi_cells_are_well_shaped(density: Density) -> None:
-    artwork = voronoi_artwork(_photo("astronaut"), page=LETTER, colors=12, density=density)
-    areas = np.array([polygon_area(p) for p in artwork.polygons or ()])
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_voronoi_cells_are_well_shaped(name: str, density: Density) -> None:
+    rgb = photo(name)
+    box = placed_box((rgb.shape[0], rgb.shape[1]), LETTER)
+    geometry = voronoi_cells(
+        rgb,
+        width=box.width,
+        height=box.height,
+        cell_width_px=px_from_mm(CELL_WIDTH_MM[density]),
+        number_target_pt=NUMBER_PT[density],
+        seed=0,
+    )
+    areas = np.array([polygon_area(p) for p in geometry.polygons])
     assert areas.max() / areas.min() <= 4.0
 
 
@@ -111,7 +128,7 @@ def test_voronoi_puts_more_cells_where_the_picture_has_detail() -> None:
     assert left > 1.5 * right
 
 
-@pytest.mark.parametrize("name", PHOTOS)
+@pytest.mark.parametrize("name", PHOTO_NAMES)
 @pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork])
 def test_every_photo_gives_a_valid_mosaic_with_every_cell_numbered(name: str, make: object) -> None:
     assert callable(make)
@@ -142,3 +159,21 @@ def test_the_same_photo_and_seed_give_identical_mosaics() -> None:
     assert np.array_equal(first.anchors_xy, second.anchors_xy)
     assert all(np.array_equal(a, b) for a, b in zip(first.polygons or (), second.polygons or (), strict=True))
     assert not np.array_equal(first.labels, other.labels)
+
+
+@pytest.mark.parametrize("mode", ["hex", "voronoi"])
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_every_legend_color_colors_some_cell_unless_the_photo_has_fewer_colors(name: str, mode: str) -> None:
+    artwork = photo_artwork(name, mode)  # type: ignore[arg-type]  # default density, 12 colors
+    counts = [entry.count for entry in legend_entries(artwork)]
+    assert min(counts) > 0 or _distinct_colors(photo(name)) < TEST_COLORS, counts
+    assert counts == sorted(counts, key=lambda count: count == 0), "a used color comes after an unused one"
+
+
+@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork])
+def test_a_flat_photo_numbers_its_one_color_first_and_leaves_the_invented_ones_unused(make: object) -> None:
+    assert callable(make)
+    artwork: Artwork = make(np.full((300, 400, 3), 200, dtype=np.uint8), page=LETTER, colors=4)
+    counts = [entry.count for entry in legend_entries(artwork)]
+    assert counts == [artwork.region_count, 0, 0, 0]
+    assert (artwork.palette_rgb[0] == 200).all()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from PIL import Image
 from synthetic_artworks import (
     NUMBERED_MODES,
@@ -14,7 +16,7 @@ from synthetic_artworks import (
     rings_artwork,
 )
 
-from mosaic.imaging.artwork import Artwork, page_for, px_from_pt
+from mosaic.imaging.artwork import Artwork, page_for, pt_from_px
 from mosaic.imaging.beauty import beauty_image
 from mosaic.imaging.legend import legend_page
 from mosaic.imaging.render import (
@@ -32,6 +34,39 @@ from mosaic.imaging.render import (
 PAGE_RENDERERS = (mystery_page, answer_page, legend_page, full_page)
 PAGE_SIZES = {"letter": (2550, 3300), "a4": (2480, 3508)}
 NUMBER_PT_MIN = {"hex": 6.0, "voronoi": 6.0, "cbn": 8.0}  # the default levels' legible minimum
+LINE_PT_MIN = 0.75
+
+
+def _ink_run_lengths(ink: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """(H, W): the length of the horizontal run of ink through each pixel (0 off the ink)."""
+    padded = np.pad(ink, ((0, 0), (1, 1))).ravel().astype(np.int8)
+    steps = np.diff(padded)
+    lengths = np.flatnonzero(steps == -1) - np.flatnonzero(steps == 1)
+    out = np.zeros(padded.shape, dtype=np.int64)
+    out[padded.astype(bool)] = np.repeat(lengths, lengths)
+    return out.reshape(ink.shape[0], ink.shape[1] + 2)[:, 1:-1]
+
+
+def drawn_line_width_px(artwork: Artwork) -> int:
+    """The thinnest run of ink across any border on the rendered puzzle page, in pixels.
+
+    A run is measured along the rows through pixels left of a vertical border and along the
+    columns through pixels above a horizontal one, on the whole page so the frame continues it.
+    """
+    page = puzzle_grey(artwork)
+    ink = page == 0
+    labels, box = artwork.labels, artwork.box
+    across_x = np.zeros(page.shape, dtype=bool)
+    across_y = np.zeros(page.shape, dtype=bool)
+    art_x = across_x[box.y : box.y + box.height, box.x : box.x + box.width]
+    art_y = across_y[box.y : box.y + box.height, box.x : box.x + box.width]
+    art_x[:, :-1] = labels[:, :-1] != labels[:, 1:]
+    art_y[:-1, :] = labels[:-1, :] != labels[1:, :]
+    assert ink[across_x].all() and ink[across_y].all(), "a border is not inked"
+    assert across_x.any() and across_y.any()
+    runs_x = _ink_run_lengths(ink)[across_x]
+    runs_y = _ink_run_lengths(ink.T).T[across_y]
+    return int(min(runs_x.min(), runs_y.min()))
 
 
 def check_numbers_clear(artwork: Artwork) -> None:
@@ -71,6 +106,14 @@ def test_outlines_are_shared_by_both_neighbours_at_the_line_width() -> None:
     labels[:, 10:] = 1
     mask = outline_mask(labels, width_px=4)
     assert mask[:, 8:12].all() and not mask[:, :8].any() and not mask[:, 12:].any()
+
+
+@pytest.mark.parametrize("line_width_pt", [0.75, 0.8, 0.9, 1.0, 1.5])
+def test_the_drawn_lines_are_never_thinner_than_the_requested_width(line_width_pt: float) -> None:
+    artwork = dataclasses.replace(grid_artwork(), line_width_pt=line_width_pt)
+    drawn_px = drawn_line_width_px(artwork)
+    assert pt_from_px(drawn_px) >= line_width_pt
+    assert pt_from_px(drawn_px - 1) < line_width_pt  # and no more than a pixel thicker
 
 
 def test_every_number_is_inside_its_region_and_clear_of_the_lines_on_synthetic_art() -> None:
@@ -127,7 +170,8 @@ def test_pages_from_every_fixture_photo_keep_the_printing_rules(name: str, mode:
     artwork.check()
     assert artwork.color_count == TEST_COLORS
     assert artwork.number_size_pt >= NUMBER_PT_MIN[mode]
-    assert px_from_pt(artwork.line_width_pt) >= px_from_pt(0.75) - 0.5
+    drawn_pt = pt_from_px(drawn_line_width_px(artwork))
+    assert drawn_pt >= max(LINE_PT_MIN, artwork.line_width_pt), (drawn_pt, artwork.line_width_pt)
     check_numbers_clear(artwork)
     assert mystery_page(artwork).size == PAGE_SIZES["letter"]
     assert full_page(artwork).size == PAGE_SIZES["letter"]
@@ -146,11 +190,3 @@ def test_a4_pages_from_a_photo_have_the_a4_size() -> None:
     assert artwork.page == page_for("a4")
     assert full_page(artwork).size == PAGE_SIZES["a4"]
 
-
-def test_legend_color_names_are_distinct_and_near_the_colors() -> None:
-    from mosaic.imaging.colornames import color_names
-
-    palette = np.array([[250, 10, 10], [245, 15, 15], [20, 200, 30], [255, 255, 255]], dtype=np.uint8)
-    names = color_names(palette)
-    assert len(set(names)) == len(names)
-    assert names[2] == "green" and names[3] == "white"

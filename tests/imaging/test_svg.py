@@ -4,9 +4,9 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from synthetic_artworks import grid_artwork, photo_artwork, rings_artwork
+from synthetic_artworks import ALL_MODES, PHOTO_NAMES, grid_artwork, photo_artwork, rings_artwork
 
-from mosaic.imaging.artwork import Artwork
+from mosaic.imaging.artwork import Artwork, Mode
 from mosaic.imaging.svg import puzzle_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -59,9 +59,10 @@ def test_the_view_box_is_the_page_in_points(page_name: str, view_box: str) -> No
     assert re.fullmatch(r"[0-9.]+mm", root.get("width", ""))
 
 
-def test_the_svg_of_a_segmented_photo_parses_with_one_path_per_region() -> None:
-    _check_one_path_and_one_number_per_region(photo_artwork("chelsea", "cbn"))
-    _check_one_path_and_one_number_per_region(photo_artwork("chelsea", "voronoi"))
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_the_svg_of_every_fixture_photo_parses_with_one_path_per_region(name: str, mode: Mode) -> None:
+    _check_one_path_and_one_number_per_region(photo_artwork(name, mode))
 
 
 def test_the_svg_is_byte_identical_on_a_rerun() -> None:
