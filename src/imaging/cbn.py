@@ -27,6 +27,7 @@ from mosaic.imaging.color import (
     palette_kmeans,
     rgb_u8_from_lab,
 )
+from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import placed_box, resize_rgb
 from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_costs
 from mosaic.imaging.placement import anchors_xy, number_room
@@ -119,10 +120,10 @@ def cbn_artwork(
     labels, _ = split_pieces(without_thin_parts(labels, square_px=SLIVER_SQUARE_PX))
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = merge_cheapest_first(labels, cost, **fitting)
-    region_color = _every_color_used(cost)
+    region_color = every_color_used(cost)
     for _ in range(REFIT_ROUNDS):
         palette = _refit_palette(labels, work_lab, palette, region_color)
-        region_color = _every_color_used(region_costs(labels, work_lab, palette, len(region_color)))
+        region_color = every_color_used(region_costs(labels, work_lab, palette, len(region_color)))
     _, region_lab = region_stats(labels, work_lab, len(region_color))
     pieces, origin = split_pieces(
         upsampled_labels(labels, len(region_color), width=box.width, height=box.height)
@@ -134,7 +135,7 @@ def cbn_artwork(
         half_width_px=room.half_width_px,
         half_height_px=room.half_height_px,
     )
-    palette, region_color = _in_number_order(palette, region_color)
+    palette, region_color = used_first(palette, region_color)
     return Artwork(
         mode="cbn",
         page=page,
@@ -155,37 +156,6 @@ def _smoothed(lab: NDArray[np.float32]) -> NDArray[np.float32]:
         filtered = cv2.bilateralFilter(out, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX)
         out = np.asarray(filtered, dtype=np.float32)
     return out
-
-
-def _every_color_used(region_cost: NDArray[np.float64]) -> NDArray[np.int32]:
-    """Each region's cheapest palette color, every color in use where the picture allows.
-
-    A color no region chooses takes over the region that loses least by switching to it, among
-    regions whose color has other regions too.
-
-    Parameters
-    ----------
-    region_cost
-        (R, K) float64 cost vectors (`region_costs`).
-
-    Returns
-    -------
-    NDArray[np.int32]
-        (R,) palette index of each region.
-    """
-    count, colors = region_cost.shape
-    region_color: NDArray[np.int32] = np.argmin(region_cost, axis=1).astype(np.int32)
-    rows = np.arange(count)
-    for c in range(colors):
-        users = np.bincount(region_color, minlength=colors)
-        if users[c] > 0:
-            continue
-        regret = region_cost[:, c] - region_cost[rows, region_color]
-        candidates = np.flatnonzero(users[region_color] >= 2)
-        if len(candidates) == 0:
-            break
-        region_color[candidates[np.argmin(regret[candidates])]] = c
-    return region_color
 
 
 def _refit_palette(
@@ -219,14 +189,3 @@ def _refit_palette(
         if len(others) == 0 or float(delta_e_2000(candidate[None, :], others).min()) >= JND_DELTA_E:
             out[c] = candidate
     return out
-
-
-def _in_number_order(
-    palette: NDArray[np.float32], region_color: NDArray[np.int32]
-) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
-    """Renumber the palette: colors in use first, each group dark to light (then by a, b)."""
-    unused = np.bincount(region_color, minlength=len(palette)) == 0
-    order = np.lexsort((palette[:, 2], palette[:, 1], palette[:, 0], unused))
-    new_index = np.empty(len(palette), dtype=np.int32)
-    new_index[order] = np.arange(len(palette), dtype=np.int32)
-    return palette[order], new_index[region_color]
