@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent, Transcoder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic
+from psycopg.rows import tuple_row
 
 from mosaic.config import DatabaseUrl
 
@@ -137,13 +138,15 @@ class LedgerStore(Application[UUID]):
                     (aggregate_id.hex, after_version),
                 )
                 return [tuple(row) for row in cursor.fetchall()]
-        with datastore.get_connection() as conn:
-            rows = conn.execute(
+        # Binary results (no hex text to decode for each `state`) as plain tuples (no dict per row).
+        with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            cursor.execute(
                 "SELECT originator_version, topic, state FROM mosaic_events "
                 "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version",
                 (aggregate_id, after_version),
-            ).fetchall()
-            return [(row["originator_version"], row["topic"], row["state"]) for row in rows]
+            )
+            rows: list[tuple[int, str, bytes]] = cursor.fetchall()
+            return rows
 
 
 _topics: dict[str, type[Any]] = {}
