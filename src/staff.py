@@ -1,20 +1,12 @@
 """Support actions as the CLI and the HTTP API both run them: find the charge's account in the
-charges view (a hint; the account aggregate decides), refund, and wait until the views show it."""
+charges view (a hint; the account aggregate decides) and refund. Waiting for the views to show it
+is the caller's: the API answers with what they show, the CLI needs nothing from them."""
 
 from __future__ import annotations
 
 from mosaic.bootstrap import Services
 from mosaic.commands import support
-from mosaic.commands.writer import Committed
 from mosaic.domain.errors import ChargeNotFound
-
-
-class RefundNotShownYet(TimeoutError):
-    """The refund was applied, but the views did not show it in time: it must not be sent again."""
-
-    def __init__(self, done: support.Refunded) -> None:
-        super().__init__(f"refund {done.refund_id} was applied; the views did not show it in time")
-        self.done = done
 
 
 def refund_charge(
@@ -38,8 +30,4 @@ def refund_charge(
         reason=reason,
         idempotency_key=idempotency_key,
     )
-    try:
-        services.settle(Committed(done.applied, done.position))
-    except TimeoutError:
-        raise RefundNotShownYet(done) from None
     return done

@@ -29,7 +29,7 @@ from mosaic.http.idempotent import answer_once, body_digest, idempotency_key
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries.views import STATEMENT_PAGE_MAX
-from mosaic.staff import RefundNotShownYet, refund_charge
+from mosaic.staff import refund_charge
 
 Reason = Annotated[str, Meta(min_length=3, max_length=REASON_CHARS_MAX)]
 Credits = Annotated[int, Meta(ge=1, le=GRANT_CREDITS_MAX)]
@@ -168,21 +168,28 @@ async def charges(call: Call) -> Response:
     return json_response(body)
 
 
-def _refund(services: Services, staff: str, request: RefundRequest, key: str | None) -> RefundedBody:
-    """The refund, with the charge and balance as the views show them. A refund the views are slow
-    to show was applied all the same: it is answered as applied (without those two numbers), never
-    as a 503 that invites sending it again (without a key, that would refund twice)."""
+def _shown(services: Services, *, applied: bool, position: int | None) -> bool:
+    """Wait for the views to show a committed refund or grant; False if they are slow. It was
+    applied all the same, so it is answered as applied (without the numbers the views would give),
+    never as a 503 that invites sending it again (without a key, that would apply it twice)."""
     try:
-        done = refund_charge(
-            services,
-            staff_user_id=staff,
-            charge_id=request.charge_id,
-            amount_credits=request.amount,
-            reason=request.reason,
-            idempotency_key=key,
-        )
-    except RefundNotShownYet as slow:
-        done = slow.done
+        services.settle(Committed(applied, position))
+    except TimeoutError:
+        return False
+    return True
+
+
+def _refund(services: Services, staff: str, request: RefundRequest, key: str | None) -> RefundedBody:
+    """The refund, with the charge and balance as the views show them."""
+    done = refund_charge(
+        services,
+        staff_user_id=staff,
+        charge_id=request.charge_id,
+        amount_credits=request.amount,
+        reason=request.reason,
+        idempotency_key=key,
+    )
+    if not _shown(services, applied=done.applied, position=done.position):
         return RefundedBody(
             str(done.refund_id), request.charge_id, done.account_id, request.amount, None, None,
             repeat=not done.applied,
@@ -226,9 +233,7 @@ def _grant(
         reason=request.reason,
         idempotency_key=key,
     )
-    try:
-        services.settle(Committed(applied, position))
-    except TimeoutError:  # applied all the same: answered as such, as a refund is (see `_refund`)
+    if not _shown(services, applied=applied, position=position):
         return GrantedBody(str(grant_id), account_id, request.amount, None, repeat=not applied)
     balance = services.views.balance(account_id)
     assert balance is not None
