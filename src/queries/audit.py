@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from mosaic.queries.chain import GENESIS, canonical, chain_step
+from mosaic.queries.chain import GENESIS, EventRow, next_hash
 
 ACCOUNT = "mosaic.domain.accounts:Account."
 KEY = "mosaic.domain.keys:ApiKey."
@@ -22,22 +22,14 @@ GRANT_NAMESPACE = uuid.UUID("8a7f2c1e-43b5-4e0a-9c77-0d6f3f7c2b10")  # = domain.
 DISCREPANCIES_KEPT_MAX = 1_000
 
 
-@dataclass(frozen=True, slots=True)
-class LogEvent:
+class LogEvent(NamedTuple):
+    """One event of the log as the chain sees it (hot loops pass plain tuples of the same shape)."""
+
     position: int
     aggregate: str
     version: int
     topic: str
     body: dict[str, Any]
-
-    def canonical(self) -> bytes:
-        return canonical(
-            position=self.position,
-            aggregate=self.aggregate,
-            version=self.version,
-            topic=self.topic,
-            body=self.body,
-        )
 
 
 @dataclass(slots=True)
@@ -61,7 +53,7 @@ class ExpectedViews:
 
     position: int
     balances: dict[str, tuple[int, int]]  # account id -> (settled, reserved)
-    charges: dict[str, tuple[int, int]]  # charge id -> (cost, refunded)
+    charges: set[tuple[str, int, int]]  # (charge id, cost, refunded)
     keys_revoked: dict[str, bool]
 
 
@@ -91,86 +83,212 @@ class Report:
         return min(p for p, _ in self.discrepancies) if self.discrepancies else None
 
 
-class Replay:
-    """Folds log events in order, checking the ledger's rules and extending the chain."""
+class RuleFold:
+    """The ledger's rules and each aggregate's version order, folded event by event (no chain)."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: Report, *, views_at: int | None = None) -> None:
         self.accounts: dict[str, AccountState] = {}
         self.keys_revoked: dict[str, bool] = {}
         self.versions: dict[str, int] = {}
-        self.chain: dict[int, str] = {}
-        self.report = Report()
-        self._previous = GENESIS
-        self._last_position = 0
-        self.kept_hash: str | None = None  # the recomputed hash at `keep_hash_at`, if that position exists
+        self.report = report
         self.expected_views: ExpectedViews | None = None  # the state at `views_at`, if asked for
+        self._views_after = sys.maxsize if views_at is None else views_at
+        self._last_position = 0
+        self.events = 0
 
     def views_now(self) -> ExpectedViews:
         return ExpectedViews(
             position=self._last_position,
             balances={a: (state.settled, state.reserved_credits) for a, state in self.accounts.items()},
             charges={
-                charge_id: (cost, refunded)
+                (charge_id, cost, refunded)
                 for state in self.accounts.values()
                 for charge_id, (cost, refunded) in state.charges.items()
             },
             keys_revoked=dict(self.keys_revoked),
         )
 
+    def feed(self, event: EventRow) -> None:
+        self.run((event,))
+
+    def run(self, events: Iterable[EventRow]) -> None:
+        """Fold `events` (in log order) into the replayed state, noting each rule broken."""
+        problem, versions = self.report.problem, self.versions
+        accounts, keys = self.accounts, self.keys_revoked
+        views_after, last, count = self._views_after, self._last_position, 0
+        for position, aggregate, version, topic, body in events:
+            count += 1
+            if position > views_after:
+                self._last_position = last
+                self.expected_views = self.views_now()
+                views_after = self._views_after = sys.maxsize
+            if position <= last:
+                problem(position, "positions out of order")
+            last = position
+            expected_version = versions.get(aggregate, 0) + 1
+            if version != expected_version:
+                problem(position, f"aggregate {aggregate} jumps to version {version}, not {expected_version}")
+            versions[aggregate] = version
+            what, rule, kind = _TOPICS.get(topic) or _classify(topic)
+            if what is _ACCOUNT_EVENT:
+                state = accounts.get(aggregate)
+                if state is None:
+                    problem(position, f"{kind} on account {aggregate} before it was opened")
+                elif rule is not None and (error := rule(state, body, aggregate)):
+                    problem(position, error)
+                elif state.settled < state.reserved_credits:
+                    problem(position, f"account {aggregate} goes negative ({state.available})")
+            elif what is _OPENED:
+                accounts[aggregate] = AccountState()
+            elif what is _KEY_CREATED:
+                keys.setdefault(aggregate, False)
+            elif what is _KEY_REVOKED:
+                keys[aggregate] = True
+        self._last_position = last
+        self.events += count
+
+    def finish(self) -> None:
+        if self._views_after != sys.maxsize:  # the views are at (or, after a deletion, past) the log's head
+            self.expected_views = self.views_now()
+            self._views_after = sys.maxsize
+        self.report.events = self.events
+        self.report.accounts = len(self.accounts)
+        self.report.keys = len(self.keys_revoked)
+
+
+class ChainCheck:
+    """Recomputes the chain in log order and compares it with recorded hashes as it goes: the chain
+    table's rows (`chain_rows`, (position, hash) in order) and/or a hash given with each event."""
+
+    def __init__(
+        self,
+        report: Report,
+        *,
+        chain_rows: Iterator[tuple[int, str]] | None = None,
+        keep_hash_at: int | None = None,
+    ) -> None:
+        self.report = report
+        self.previous = GENESIS
+        self.events = 0
+        self.head_position = 0
+        self.kept_hash: str | None = None  # the recomputed hash at `keep_hash_at`, if that position exists
+        self._keep_hash_at = keep_hash_at
+        self._rows = chain_rows
+        self._pending = next(chain_rows, None) if chain_rows is not None else None
+
+    def step(self, event: EventRow, expected: str | None = None) -> bytes:
+        """Extend the chain by one event and compare; `expected`: the hash recorded beside it."""
+        digest = self.previous = next_hash(self.previous, event)
+        position = event[0]
+        self.events += 1
+        self.head_position = position
+        if position == self._keep_hash_at:
+            self.kept_hash = digest.hex()
+        if expected is not None and expected != digest.hex():
+            self.report.problem(position, "chain hash differs from the exported one")
+            self.previous = bytes.fromhex(expected)  # on from the recorded hash: each later change is named
+        if self._pending is not None and self._pending[0] <= position:
+            self._compare(position, digest)
+        return digest
+
+    def run(self, events: Iterable[EventRow]) -> None:
+        """`step` for every event: verify's hot loop, with the usual case (the recorded hash of the
+        same position matches) inline."""
+        rows, pending, previous, keep = self._rows, self._pending, self.previous, self._keep_hash_at
+        count, position = 0, self.head_position
+        for event in events:
+            previous = next_hash(previous, event)
+            position = event[0]
+            count += 1
+            if position == keep:
+                self.kept_hash = previous.hex()
+            if pending is None or pending[0] > position:
+                continue
+            if rows is not None and pending[0] == position and pending[1] == previous.hex():
+                pending = next(rows, None)
+                continue
+            self.previous, self._pending = previous, pending
+            self._compare(position, previous)
+            previous, pending = self.previous, self._pending
+        self.previous, self._pending = previous, pending
+        self.events += count
+        self.head_position = position
+
+    def finish(self) -> None:
+        pending = self._pending
+        while pending is not None:
+            self.report.problem(pending[0], f"event at position {pending[0]} is missing from the log")
+            pending = self._next_row()
+        self._pending = None
+        self.report.head_position, self.report.head_hash = self.head_position, self.previous.hex()
+
+    def _compare(self, position: int, digest: bytes) -> None:
+        """Compare with the chain table's rows up to `position` (those before it lost their event)."""
+        pending = self._pending
+        while pending is not None and pending[0] < position:
+            self.report.problem(pending[0], f"event at position {pending[0]} is missing from the log")
+            pending = self._next_row()
+        if pending is not None and pending[0] == position:
+            if pending[1] != digest.hex():
+                self.report.problem(
+                    position, "chain hash differs: the event was changed, inserted or reordered"
+                )
+                self.previous = bytes.fromhex(pending[1])
+            pending = self._next_row()
+        self._pending = pending
+
+    def _next_row(self) -> tuple[int, str] | None:
+        assert self._rows is not None
+        return next(self._rows, None)
+
+
+class Replay:
+    """The rules and the chain together, one event at a time (an export's hashes, a forger's tools)."""
+
+    def __init__(self) -> None:
+        self.report = Report()
+        self.rules = RuleFold(self.report)
+        self.chain = ChainCheck(self.report)
+
     def feed(self, event: LogEvent) -> bytes:
-        report = self.report
-        report.events += 1
-        if event.position <= self._last_position:
-            report.problem(event.position, "positions out of order")
-        self._last_position = event.position
-        expected_version = self.versions.get(event.aggregate, 0) + 1
-        if event.version != expected_version:
-            report.problem(
-                event.position,
-                f"aggregate {event.aggregate} jumps to version {event.version}, expected {expected_version}",
-            )
-        self.versions[event.aggregate] = event.version
-        if event.topic.startswith(ACCOUNT):
-            self._account(event, event.topic[len(ACCOUNT) :])
-        elif event.topic.startswith(KEY):
-            self.keys_revoked.setdefault(event.aggregate, False)
-            if event.topic.endswith(".Revoked"):
-                self.keys_revoked[event.aggregate] = True
-        self._previous = chain_step(self._previous, event.canonical())
-        report.head_position, report.head_hash = event.position, self._previous.hex()
-        return self._previous
-
-    def resync(self, hash_hex: str) -> None:
-        """Continue from the recorded hash, so each later tampered event is named on its own."""
-        self._previous = bytes.fromhex(hash_hex)
-
-    def _account(self, event: LogEvent, kind: str) -> None:
-        body, position = event.body, event.position
-        if kind == "Opened":
-            self.accounts[event.aggregate] = AccountState()
-            return
-        state = self.accounts.get(event.aggregate)
-        if state is None:
-            self.report.problem(position, f"{kind} on account {event.aggregate} before it was opened")
-            return
-        check = _RULES.get(kind)
-        if check is not None:
-            error = check(state, body, event.aggregate)
-            if error:
-                self.report.problem(position, error)
-                return
-        _APPLY.get(kind, _no_change)(state, body)
-        if state.available < 0:
-            self.report.problem(position, f"account {event.aggregate} goes negative ({state.available})")
+        self.rules.feed(event)
+        return self.chain.step(event)
 
 
-def _no_change(state: AccountState, body: dict[str, Any]) -> None:
+# Each rule checks one kind of account event against the replayed state and, if it holds, applies
+# it: it returns what is wrong (and changes nothing), or None.
+Rule = Callable[[AccountState, dict[str, Any], str], "str | None"]
+_ACCOUNT_EVENT, _OPENED, _KEY_CREATED, _KEY_REVOKED, _OTHER = "account", "opened", "key", "revoked", "other"
+_TOPICS: dict[str, tuple[str, Rule | None, str]] = {}  # topic -> (what it is, its rule, its kind)
+
+
+def _classify(topic: str) -> tuple[str, Rule | None, str]:
+    kind = topic.rsplit(".", 1)[-1]
+    if topic.startswith(ACCOUNT):
+        what = _OPENED if kind == "Opened" else _ACCOUNT_EVENT
+    elif topic.startswith(KEY):
+        what = _KEY_REVOKED if kind == "Revoked" else _KEY_CREATED
+    else:
+        what = _OTHER
+    found = _TOPICS[topic] = (what, _RULES.get(kind) if what is _ACCOUNT_EVENT else None, kind)
+    return found
+
+
+def _reserve(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    rid, cost = body["request_id"], body["cost_credits"]
+    if rid in state.reserved or rid in state.charges or rid in state.released:
+        return f"reserves request {rid} a second time"
+    if cost <= 0 or cost > state.available:
+        return f"reserves {cost} with {state.available} available"
+    state.reserved[rid] = cost
+    state.reserved_credits += cost
     return None
 
 
-def _check_capture_or_release(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+def _not_open(state: AccountState, body: dict[str, Any]) -> str | None:
     request_id = body["request_id"]
-    if request_id not in state.reserved:
+    cost = state.reserved.get(request_id)
+    if cost is None:
         settled = (
             "released"
             if request_id in state.released
@@ -179,91 +297,73 @@ def _check_capture_or_release(state: AccountState, body: dict[str, Any], aggrega
             else "unknown"
         )
         return f"settles reservation {request_id} which is {settled}, not open"
-    if state.reserved[request_id] != body["cost_credits"]:
+    if cost != body["cost_credits"]:
         return f"settles reservation {request_id} for a different cost than reserved"
     return None
 
 
-def _check_reserve(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
-    rid = body["request_id"]
-    if rid in state.reserved or rid in state.charges or rid in state.released:
-        return f"reserves request {rid} a second time"
-    if body["cost_credits"] <= 0 or body["cost_credits"] > state.available:
-        return f"reserves {body['cost_credits']} with {state.available} available"
-    return None
-
-
-def _check_refund(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
-    charge = state.charges.get(body["charge_id"])
-    if charge is None:
-        return f"refunds {body['charge_id']}, which is not a captured charge"
-    if body["refund_id"] in state.refund_ids:
-        return f"applies refund {body['refund_id']} twice"
-    if not 0 < body["amount_credits"] <= charge[0] - charge[1]:
-        left = charge[0] - charge[1]
-        return f"refunds {body['amount_credits']} of charge {body['charge_id']} with {left} left"
-    return None
-
-
-def _check_grant(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
-    if body["period"] in state.periods:
-        return f"grants period {body['period']} a second time"
-    if body["grant_id"] != str(uuid.uuid5(GRANT_NAMESPACE, f"{aggregate}:{body['period']}")):
-        return f"grant id of period {body['period']} is not the deterministic one"
-    return None
-
-
-def _apply_reserve(state: AccountState, body: dict[str, Any]) -> None:
-    state.reserved[body["request_id"]] = body["cost_credits"]
-    state.reserved_credits += body["cost_credits"]
-
-
-def _apply_capture(state: AccountState, body: dict[str, Any]) -> None:
+def _capture(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    if error := _not_open(state, body):
+        return error
     cost = state.reserved.pop(body["request_id"])
     state.reserved_credits -= cost
     state.settled -= cost
     state.charges[body["request_id"]] = [cost, 0]
+    return None
 
 
-def _apply_release(state: AccountState, body: dict[str, Any]) -> None:
+def _release(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    if error := _not_open(state, body):
+        return error
     state.reserved_credits -= state.reserved.pop(body["request_id"])
     state.released.add(body["request_id"])
+    return None
 
 
-def _apply_refund(state: AccountState, body: dict[str, Any]) -> None:
-    state.charges[body["charge_id"]][1] += body["amount_credits"]
+def _refund(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    charge = state.charges.get(body["charge_id"])
+    amount = body["amount_credits"]
+    if charge is None:
+        return f"refunds {body['charge_id']}, which is not a captured charge"
+    if body["refund_id"] in state.refund_ids:
+        return f"applies refund {body['refund_id']} twice"
+    if not 0 < amount <= charge[0] - charge[1]:
+        return f"refunds {amount} of charge {body['charge_id']} with {charge[0] - charge[1]} left"
+    charge[1] += amount
     state.refund_ids.add(body["refund_id"])
+    state.settled += amount
+    return None
+
+
+def _monthly_grant(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    period = body["period"]
+    if period in state.periods:
+        return f"grants period {period} a second time"
+    if body["grant_id"] != str(uuid.uuid5(GRANT_NAMESPACE, f"{aggregate}:{period}")):
+        return f"grant id of period {period} is not the deterministic one"
+    state.periods.add(period)
     state.settled += body["amount_credits"]
+    return None
 
 
-def _apply_grant(state: AccountState, body: dict[str, Any]) -> None:
-    state.periods.add(body["period"])
+def _grant(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
     state.settled += body["amount_credits"]
+    return None
 
 
-def _apply_credit(state: AccountState, body: dict[str, Any]) -> None:
-    state.settled += body["amount_credits"]
-
-
-def _apply_expiry(state: AccountState, body: dict[str, Any]) -> None:
+def _expire(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
     state.settled -= body["amount_credits"]
+    return None
 
 
-_RULES = {
-    "CreditsReserved": _check_reserve,
-    "ReservationCaptured": _check_capture_or_release,
-    "ReservationReleased": _check_capture_or_release,
-    "CreditsRefunded": _check_refund,
-    "MonthlyQuotaGranted": _check_grant,
-}
-_APPLY = {
-    "CreditsReserved": _apply_reserve,
-    "ReservationCaptured": _apply_capture,
-    "ReservationReleased": _apply_release,
-    "CreditsRefunded": _apply_refund,
-    "MonthlyQuotaGranted": _apply_grant,
-    "CreditsGranted": _apply_credit,
-    "CreditsExpired": _apply_expiry,
+_RULES: dict[str, Rule] = {
+    "CreditsReserved": _reserve,
+    "ReservationCaptured": _capture,
+    "ReservationReleased": _release,
+    "CreditsRefunded": _refund,
+    "MonthlyQuotaGranted": _monthly_grant,
+    "CreditsGranted": _grant,
+    "CreditsExpired": _expire,
 }
 
 
@@ -274,46 +374,26 @@ def replay_log(
     expected_hashes: bool = False,
     keep_hash_at: int | None = None,
     views_at: int | None = None,
-) -> Replay:
-    """Fold every event; compare each recomputed hash with `chain_rows` (position, hash) if given.
-
-    With `expected_hashes`, each event's body carries the hash to compare under the key `_hash`
-    (what an export holds). With `views_at`, `expected_views` keeps what views that have folded
-    the log up to that position must hold.
+) -> tuple[Report, RuleFold, ChainCheck]:
+    """Fold every event in one process; compare each recomputed hash with `chain_rows` (position,
+    hash) if given. With `expected_hashes`, each event's body carries the hash to compare under the
+    key `_hash` (what an export holds). With `views_at`, the fold keeps in `expected_views` what
+    views that have folded the log up to that position must hold.
     """
     started = time.perf_counter()
-    replay = Replay()
-    pending = next(chain_rows, None) if chain_rows is not None else None
-    views_after = sys.maxsize if views_at is None else views_at
+    report = Report()
+    rules = RuleFold(report, views_at=views_at)
+    chain = ChainCheck(report, chain_rows=chain_rows, keep_hash_at=keep_hash_at)
     for event in events:
-        if event.position > views_after:
-            replay.expected_views = replay.views_now()
-            views_after = sys.maxsize
         expected = event.body.pop("_hash", None) if expected_hashes else None
-        digest = replay.feed(event).hex()
-        if event.position == keep_hash_at:
-            replay.kept_hash = digest
-        if expected is not None and expected != digest:
-            replay.report.problem(event.position, "chain hash differs from the exported one")
-            replay.resync(expected)
-        if chain_rows is None:
-            continue
-        while pending is not None and pending[0] < event.position:
-            replay.report.problem(pending[0], f"event at position {pending[0]} is missing from the log")
-            pending = next(chain_rows, None)
-        if pending is not None and pending[0] == event.position:
-            if pending[1] != digest:
-                replay.report.problem(
-                    event.position, "chain hash differs: the event was changed, inserted or reordered"
-                )
-                replay.resync(pending[1])
-            pending = next(chain_rows, None)
-    while pending is not None:
-        replay.report.problem(pending[0], f"event at position {pending[0]} is missing from the log")
-        pending = next(chain_rows, None)  # type: ignore[arg-type]
-    if views_after != sys.maxsize:  # the views are at (or, after a deletion, past) the log's head
-        replay.expected_views = replay.views_now()
-    replay.report.accounts = len(replay.accounts)
-    replay.report.keys = len(replay.keys_revoked)
-    replay.report.seconds = time.perf_counter() - started
-    return replay
+        rules.feed(event)
+        chain.step(event, expected)
+    rules.finish()
+    chain.finish()
+    report.discrepancies.sort(key=_position)
+    report.seconds = time.perf_counter() - started
+    return report, rules, chain
+
+
+def _position(problem: tuple[int, str]) -> int:
+    return problem[0]

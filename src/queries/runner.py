@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from mosaic.commands.store import LedgerStore
-from mosaic.queries.chain import GENESIS, canonical, chain_step, decode_body
+from mosaic.queries.chain import GENESIS, decode_body, next_hash
 from mosaic.queries.db import Database, Tx
 from mosaic.queries.projections import TRACKING_NAME, VIEW_TABLES, Batch, project
 
@@ -168,16 +168,8 @@ def _extend_chain(tx: Tx, notifications: Any) -> None:
     assert row is None or int(row[0]) < notifications[0].id, "the chain only grows"
     rows = []
     for n in notifications:
-        previous = chain_step(
-            previous,
-            canonical(
-                position=n.id,
-                aggregate=str(n.originator_id),
-                version=n.originator_version,
-                topic=n.topic,
-                body=decode_body(n.state),
-            ),
-        )
+        event = (n.id, str(n.originator_id), n.originator_version, n.topic, decode_body(n.state))
+        previous = next_hash(previous, event)
         rows.append((n.id, previous.hex()))
     tx.executemany("INSERT INTO audit_chain (position, hash) VALUES (?, ?)", rows)
 

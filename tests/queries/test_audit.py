@@ -98,12 +98,48 @@ class Tamper:
 
 
 @both_backends()
-def test_an_untouched_log_verifies_against_its_digest(services: Services) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_an_untouched_log_verifies_against_its_digest(services: Services, processes: int) -> None:
     busy_history(services)
-    report = verify_database(services.db, digest=signed_head(services), trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    report = verify_database(services.db, digest=signed_head(services), trusted_key=server_key, processes=processes)
     assert report.ok, report.discrepancies
     assert report.events == services.store.recorder.max_notification_id()
     assert (report.accounts, report.keys) == (1, 1)
+
+
+@both_backends()
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_digest_of_any_position_verifies_whichever_process_checks_that_part_of_the_chain(
+    services: Services, processes: int
+) -> None:
+    busy_history(services)
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    chain = {e.position: h for e, h in zip(iter_log(services.db), _hashes(services), strict=True)}
+    for position in (1, 2, max(chain) // 2, max(chain)):
+        digest = digests.sign(TEST_SECRET.encode(), position=position, hash_hex=chain[position])
+        report = verify_database(services.db, digest=digest, trusted_key=server_key, processes=processes)
+        assert report.ok, (position, report.discrepancies)
+    wrong = digests.sign(TEST_SECRET.encode(), position=2, hash_hex=chain[3])
+    report = verify_database(services.db, digest=wrong, trusted_key=server_key, processes=processes)
+    assert report.discrepancies == [(2, DIGEST_MISMATCH)]
+
+
+def _hashes(services: Services) -> list[str]:
+    replay = Replay()
+    return [replay.feed(e).hex() for e in iter_log(services.db)]
+
+
+@both_backends()
+def test_a_charge_in_the_view_that_the_log_never_made_is_found(services: Services) -> None:
+    busy_history(services)
+    with services.db.write() as tx:
+        tx.execute(
+            "INSERT INTO charges (charge_id, account_id, tool, cost_credits, refunded_credits, captured_at) "
+            "SELECT 'made-up', account_id, tool, cost_credits, 0, captured_at FROM charges LIMIT 1"
+        )
+    report = verify_database(services.db)
+    assert [m for _, m in report.discrepancies] == ["the charges view disagrees with the log for charge made-up"]
 
 
 TAMPERINGS: dict[str, Callable[[Tamper, uuid.UUID], int]] = {
@@ -115,12 +151,14 @@ TAMPERINGS: dict[str, Callable[[Tamper, uuid.UUID], int]] = {
 
 
 @both_backends()
+@pytest.mark.parametrize("processes", [1, 2], ids=["one process", "chain in a second process"])
 @pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
-def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Services, tampering: str) -> None:
+def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Services, tampering: str, processes: int) -> None:
     account_id = busy_history(services)
     digest = signed_head(services)
     expected_first_bad = TAMPERINGS[tampering](Tamper(services), account_id)
-    report = verify_database(services.db, digest=digest, trusted_key=digests.public_key_hex(TEST_SECRET.encode()))
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    report = verify_database(services.db, digest=digest, trusted_key=server_key, processes=processes)
     assert not report.ok
     assert report.first_bad_position == expected_first_bad, report.discrepancies
 
@@ -167,24 +205,30 @@ def test_an_export_rehashed_after_an_edit_fails_against_the_servers_digest(servi
 
 
 def write_once_the_log_is_read(monkeypatch: pytest.MonkeyPatch, writer: Services, account_id: uuid.UUID) -> None:
-    """Another server commits (and projects) a grant right after verify has read the last event."""
-    read_log = audit_log.iter_log
+    """Another server commits (and projects) a grant as verify starts reading the log and again once
+    it has read the last event: after verify's snapshot began, before its chain process starts."""
+    read_log = audit_log._log_rows
 
-    def read_then_write(*args: Any, **kwargs: Any) -> Any:
-        yield from read_log(*args, **kwargs)
+    def grant() -> None:
         writer.ledger.grant_credits(account_id=account_id, amount_credits=5, reason="late", issued_by="support")
         writer.runner.catch_up()
 
-    monkeypatch.setattr(audit_log, "iter_log", read_then_write)
+    def write_read_write(*args: Any, **kwargs: Any) -> Any:
+        grant()
+        yield from read_log(*args, **kwargs)
+        grant()
+
+    monkeypatch.setattr(audit_log, "_log_rows", write_read_write)
 
 
 @both_backends()
+@pytest.mark.parametrize("processes", [1, 2])
 def test_events_committed_while_verify_runs_are_not_a_discrepancy(
-    services: Services, make_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+    services: Services, make_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
     account_id = busy_history(services)
     write_once_the_log_is_read(monkeypatch, make_services(), account_id)
-    report = verify_database(services.db)
+    report = verify_database(services.db, processes=processes)
     assert report.ok, report.discrepancies
     assert report.head_position < signed_head(services).position  # the grant came after the read
 
