@@ -41,6 +41,10 @@ BATCH_COMMANDS_MAX = 256
 QUEUE_COMMANDS_MAX = 10_000
 CACHE_AGGREGATES_MAX = 20_000
 CONFLICT_RETRIES_MAX = 20
+# After the n-th conflict in a row, wait a random time up to min(cap, base * 2**n): two processes
+# that keep colliding on one hot account spread apart quickly instead of retrying in step.
+CONFLICT_BACKOFF_BASE_S = 0.001
+CONFLICT_BACKOFF_CAP_S = 0.1
 COMMAND_TIMEOUT_S = 30.0
 
 T = TypeVar("T")
@@ -204,7 +208,8 @@ class Writer:
             except IntegrityError:
                 self._forget(unit.touched)
                 self.retries += 1
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                backoff_s = min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_BASE_S * 2**attempt)
+                time.sleep(random.uniform(0, backoff_s))
                 continue
             except OperationalError as exc:
                 self._forget(unit.touched)
