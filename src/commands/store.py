@@ -35,10 +35,14 @@ def events_table(dialect: str) -> str:
 
 
 class MsgspecTranscoder(Transcoder):
-    """JSON via msgspec; datetimes are written as RFC 3339 and only `timestamp` is read back as one."""
+    """JSON via msgspec; datetimes are written as RFC 3339 and only `timestamp` is read back as one.
+
+    Bodies are written with their keys sorted, which makes them canonical JSON as the audit chain
+    defines it (queries/chain.py), so the auditor's replay can hash them as stored.
+    """
 
     def __init__(self) -> None:
-        self._encoder = msgspec.json.Encoder()
+        self._encoder = msgspec.json.Encoder(order="sorted")
         self._decoder = msgspec.json.Decoder(dict[str, Any])
 
     def encode(self, obj: Any) -> bytes:

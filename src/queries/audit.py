@@ -7,6 +7,7 @@ code ever let a rule slip, the auditor's replay is what notices.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 import uuid
@@ -14,7 +15,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from mosaic.queries.chain import GENESIS, EventRow, next_hash
+from mosaic.queries.chain import (
+    CANONICAL_AROUND_STORED,
+    GENESIS,
+    EventRow,
+    StoredRow,
+    decode_body,
+    json_string,
+    next_hash,
+)
 
 ACCOUNT = "mosaic.domain.accounts:Account."
 KEY = "mosaic.domain.keys:ApiKey."
@@ -191,24 +200,33 @@ class ChainCheck:
             self._compare(position, digest)
         return digest
 
-    def run(self, events: Iterable[EventRow]) -> None:
-        """`step` for every event: verify's hot loop, with the usual case (the recorded hash of the
-        same position matches) inline."""
-        rows, pending, previous, keep = self._rows, self._pending, self.previous, self._keep_hash_at
+    def run_stored(self, rows: Iterable[StoredRow]) -> None:
+        """`step` for every event as stored: verify's hot loop.
+
+        The store writes each body as canonical JSON, so where the chain table records a hash for
+        the position, the stored bytes are hashed as they are first: equal hashes mean the bytes
+        are those the chain projection hashed (SHA-256 does not collide), so that event checks out
+        without being decoded. Any other event (an older, non-canonical body; a change; no
+        recorded hash) is decoded and checked by `step`.
+        """
+        rows_left, pending, previous, keep = self._rows, self._pending, self.previous, self._keep_hash_at
+        strings: dict[str, bytes] = {}
+        sha256, around = hashlib.sha256, CANONICAL_AROUND_STORED
         count, position = 0, self.head_position
-        for event in events:
-            previous = next_hash(previous, event)
-            position = event[0]
-            count += 1
-            if position == keep:
-                self.kept_hash = previous.hex()
-            if pending is None or pending[0] > position:
-                continue
-            if rows is not None and pending[0] == position and pending[1] == previous.hex():
-                pending = next(rows, None)
-                continue
+        for position, aggregate, version, topic, state in rows:
+            if rows_left is not None and pending is not None and pending[0] == position:
+                aggregate_json = strings.get(aggregate) or _remember(strings, aggregate)
+                topic_json = strings.get(topic) or _remember(strings, topic)
+                canonical = around % (aggregate_json, state, position, topic_json, version)
+                digest = sha256(previous + canonical).digest()
+                if pending[1] == digest.hex():
+                    previous, pending = digest, next(rows_left, None)
+                    count += 1
+                    if position == keep:
+                        self.kept_hash = digest.hex()
+                    continue
             self.previous, self._pending = previous, pending
-            self._compare(position, previous)
+            self.step((position, aggregate, version, topic, decode_body(state)))
             previous, pending = self.previous, self._pending
         self.previous, self._pending = previous, pending
         self.events += count
@@ -240,6 +258,11 @@ class ChainCheck:
     def _next_row(self) -> tuple[int, str] | None:
         assert self._rows is not None
         return next(self._rows, None)
+
+
+def _remember(strings: dict[str, bytes], text: str) -> bytes:
+    encoded = strings[text] = json_string(text)
+    return encoded
 
 
 class Replay:

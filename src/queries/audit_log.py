@@ -25,7 +25,7 @@ from mosaic.queries.audit import (
     RuleFold,
     replay_log,
 )
-from mosaic.queries.chain import EventRow, decode_body
+from mosaic.queries.chain import EventRow, StoredRow, decode_body
 from mosaic.queries.db import Database, Tx
 from mosaic.queries.digest import Digest, signature_is_valid
 from mosaic.queries.projections import TRACKING_NAME
@@ -59,16 +59,22 @@ def _aggregate_name(originator_id: str) -> str:
     return f"{i[:8]}-{i[8:12]}-{i[12:16]}-{i[16:20]}-{i[20:]}"
 
 
-def _log_rows(source: Database | Tx, *, after: int = 0, upto: int | None = None) -> Iterator[EventRow]:
-    """(position, aggregate, version, topic, body) of every event after `after` (up to `upto`),
-    in log order, straight from the event table; bodies decoded, as they were stored."""
+def _stored_rows(source: Database | Tx, *, after: int = 0, upto: int | None = None) -> Iterator[StoredRow]:
+    """(position, aggregate, version, topic, stored body) of every event after `after` (up to
+    `upto`), in log order, straight from the event table."""
     sql, params = _events_sql(source.dialect), (after, sys.maxsize if upto is None else upto)
     names: dict[str, str] = {}
-    decode = decode_body
     for position, originator_id, version, topic, state in source.stream(sql, params):
         aggregate = names.get(originator_id)
         if aggregate is None:
             aggregate = names[originator_id] = _aggregate_name(originator_id)
+        yield position, aggregate, version, topic, state
+
+
+def _log_rows(source: Database | Tx, *, after: int = 0, upto: int | None = None) -> Iterator[EventRow]:
+    """The same with each body decoded, as it was stored."""
+    decode = decode_body
+    for position, aggregate, version, topic, state in _stored_rows(source, after=after, upto=upto):
         yield position, aggregate, version, topic, decode(state)
 
 
@@ -260,7 +266,7 @@ def _chain_pass(
                 Report(), chain_rows=iter_chain(tx, after=after, upto=head), keep_hash_at=keep_hash_at
             )
             chain.previous = bytes.fromhex(previous)
-            chain.run(_log_rows(tx, after=after, upto=head))
+            chain.run_stored(_stored_rows(tx, after=after, upto=head))
             return _outcome(chain)
     finally:
         db.close()

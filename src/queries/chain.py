@@ -28,6 +28,15 @@ _sorted_encode = msgspec.json.Encoder(order="sorted").encode
 _sha256 = hashlib.sha256
 
 EventRow = tuple[int, str, int, str, dict[str, Any]]  # position, aggregate, version, topic, body
+StoredRow = tuple[int, str, int, str, bytes]  # the same with the body as stored (JSON)
+
+# canonical(event) % (JSON of aggregate, body, position, JSON of topic, version) when the stored
+# body is canonical JSON already, as the event store writes it (keys sorted, no whitespace).
+CANONICAL_AROUND_STORED = b'{"aggregate":%s,"body":%s,"position":%d,"topic":%s,"version":%d}'
+
+
+def json_string(text: str) -> bytes:
+    return msgspec.json.encode(text)
 
 
 def decode_body(state: bytes) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from eventsourcing.domain import Aggregate, OriginatorVersionError
 from eventsourcing.persistence import Mapper, StoredEvent
@@ -72,3 +73,17 @@ def test_a_gap_in_an_aggregates_versions_stops_its_replay(services: Services) ->
         )
     with pytest.raises(OriginatorVersionError):
         services.store.replay(originator_id)
+
+
+@both_backends()
+def test_the_store_writes_each_body_as_canonical_json(services: Services) -> None:
+    """What lets the auditor hash bodies as stored (queries/chain.py: sorted keys, no whitespace)."""
+    committed = services.ledger.register_user(email="ada@example.com", password="correct horse battery", plan_name="commercial")
+    request_id = uuid.uuid4()
+    services.ledger.reserve(account_id=committed.value.account_id, request_id=request_id, tool="cbn", cost_credits=2)
+    services.ledger.capture(account_id=committed.value.account_id, request_id=request_id)
+    with services.db.read() as tx:
+        states = [bytes(row[0]) for row in tx.all(f"SELECT state FROM {events_table(services.db.dialect)}")]
+    assert len(states) >= 5
+    for state in states:
+        assert msgspec.json.encode(msgspec.json.decode(state), order="sorted") == state

@@ -131,6 +131,19 @@ def _hashes(services: Services) -> list[str]:
 
 
 @both_backends()
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_log_written_before_bodies_were_canonical_verifies_the_slow_way(services: Services, processes: int) -> None:
+    from tests.commands.test_store import archived_streams
+
+    streams = archived_streams("archive-v1.jsonl")  # bodies with their keys in class order
+    services.store.recorder.insert_events([e for events in streams.values() for e in events])
+    services.runner.catch_up()
+    report = verify_database(services.db, processes=processes)
+    assert report.ok, report.discrepancies
+    assert report.events == sum(len(events) for events in streams.values())
+
+
+@both_backends()
 def test_a_charge_in_the_view_that_the_log_never_made_is_found(services: Services) -> None:
     busy_history(services)
     with services.db.write() as tx:
