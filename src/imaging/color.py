@@ -185,11 +185,12 @@ def palette_kmeans(
     colors: int,
     seed: int,
     weights: NDArray[np.float32] | None = None,
+    samples_max: int = KMEANS_SAMPLES_MAX,
 ) -> NDArray[np.float32]:
     """A palette of exactly `colors` CIELAB colors for `samples_lab`, at least a JND apart.
 
     Seeded k-means++ (best of `KMEANS_RESTARTS`) with weighted Lloyd iterations on a deterministic
-    subsample of at most `KMEANS_SAMPLES_MAX` samples. Centres closer than `JND_DELTA_E` (ΔE00)
+    subsample of at most `samples_max` samples. Centres closer than `JND_DELTA_E` (ΔE00)
     are merged and the freed slots re-seeded at the worst-served samples, then refined again.
     If the samples hold fewer distinct colors than asked, the extra colors are tints and shades of
     the picture's own colors, each as far as possible from every other palette color.
@@ -204,16 +205,18 @@ def palette_kmeans(
         Seeds the subsample and the k-means++ draws: same input and seed → same palette.
     weights
         (M,) non-negative sample weights (e.g. pixel counts), or None for equal weights.
+    samples_max
+        Size of the subsample (default `KMEANS_SAMPLES_MAX`); fewer for a coarse palette, faster.
 
     Returns
     -------
     NDArray[np.float32]
         (colors, 3) float32 CIELAB, pairwise ΔE00 ≥ `JND_DELTA_E`, ordered by L, then a, then b.
     """
-    assert 1 <= colors <= PALETTE_COLORS_MAX
+    assert 1 <= colors <= PALETTE_COLORS_MAX and samples_max >= 1
     assert samples_lab.ndim == 2 and samples_lab.shape[1] == 3 and samples_lab.shape[0] >= 1
     rng = np.random.default_rng(seed)
-    points, point_weights = _subsample(samples_lab, weights, rng)
+    points, point_weights = _subsample(samples_lab, weights, rng, samples_max)
     best_centres, best_inertia = points[:1], np.inf
     for _ in range(KMEANS_RESTARTS):
         centres, inertia = _lloyd(points, point_weights, _kmeans_pp(points, point_weights, colors, rng))
@@ -239,15 +242,18 @@ def palette_kmeans(
 
 
 def _subsample(
-    samples: NDArray[np.float32], weights: NDArray[np.float32] | None, rng: np.random.Generator
+    samples: NDArray[np.float32],
+    weights: NDArray[np.float32] | None,
+    rng: np.random.Generator,
+    samples_max: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """At most `KMEANS_SAMPLES_MAX` samples drawn without replacement, duplicates folded into weights."""
+    """At most `samples_max` samples drawn without replacement, duplicates folded into weights."""
     count = samples.shape[0]
     w = np.ones(count) if weights is None else np.asarray(weights, dtype=np.float64)
     assert w.shape == (count,) and bool(np.all(w >= 0)) and float(w.sum()) > 0
     points = np.asarray(samples, dtype=np.float64)
-    if count > KMEANS_SAMPLES_MAX:
-        chosen = np.sort(rng.choice(count, size=KMEANS_SAMPLES_MAX, replace=False))
+    if count > samples_max:
+        chosen = np.sort(rng.choice(count, size=samples_max, replace=False))
         points, w = points[chosen], w[chosen]
     unique, inverse = np.unique(points, axis=0, return_inverse=True)
     folded = np.bincount(inverse.reshape(-1), weights=w, minlength=len(unique)).astype(np.float64)
