@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.distance import cdist
@@ -76,6 +77,32 @@ def lab_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
     lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
     return lab
+
+
+# Y / Y_white of each 8-bit level of R, G and B: (3, 256), summed per pixel by `lightness_from_rgb`.
+_Y_FROM_U8: Final = np.ascontiguousarray(
+    _LINEAR_FROM_U8[None, :] * _WHITE_NORMALISED_XYZ_FROM_RGB_T[:, 1, None], dtype=np.float32
+)
+
+
+def lightness_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """CIELAB L (0..100) of 8-bit sRGB colors (..., 3) uint8: `lab_from_rgb(rgb)[..., 0]` to within
+    float32 rounding (2e-5), in a tenth of the time: only Y is needed (three table lookups), and
+    OpenCV's power is five times numpy's float32 cube root.
+
+    Returns
+    -------
+    NDArray[np.float32]
+        (...) float32.
+    """
+    assert rgb.dtype == np.uint8 and rgb.shape[-1] == 3
+    y = _Y_FROM_U8[0].take(rgb[..., 0])
+    y += _Y_FROM_U8[1].take(rgb[..., 1])
+    y += _Y_FROM_U8[2].take(rgb[..., 2])
+    root = np.asarray(cv2.pow(y.reshape(-1, 1), 1.0 / 3.0), dtype=np.float32).reshape(y.shape)
+    f = np.where(y > _EPSILON, root, (_KAPPA * y + 16.0) / 116.0).astype(np.float32)
+    out: NDArray[np.float32] = 116.0 * f - 16.0
+    return out
 
 
 def rgb_from_lab(lab: NDArray[np.float32]) -> NDArray[np.float32]:
