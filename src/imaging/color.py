@@ -79,16 +79,40 @@ def lab_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     return lab
 
 
-# Y / Y_white of each 8-bit level of R, G and B: (3, 256), summed per pixel by `lightness_from_rgb`.
-_Y_FROM_U8: Final = np.ascontiguousarray(
-    _LINEAR_FROM_U8[None, :] * _WHITE_NORMALISED_XYZ_FROM_RGB_T[:, 1, None], dtype=np.float32
-)
+# Rows X, Y, Z over the white's: what `cv2.transform` applies to each linear RGB pixel.
+_WHITE_NORMALISED_XYZ_FROM_RGB: Final = np.ascontiguousarray(_WHITE_NORMALISED_XYZ_FROM_RGB_T.T)
+
+
+def quick_lab_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """`lab_from_rgb` to within float32 rounding (2e-4), four times faster, through OpenCV.
+
+    A table lookup for the sRGB curve, one 3×3 transform per pixel and OpenCV's power for the cube
+    root (five times numpy's float32 `cbrt`). `lab_from_rgb` stays the reference (cbn, mosaics and
+    fidelity use it); line art, whose thresholds no 2e-4 moves, uses this.
+
+    Parameters
+    ----------
+    rgb
+        (..., 3) uint8 sRGB; not modified.
+
+    Returns
+    -------
+    NDArray[np.float32]
+        (..., 3) float32: L in 0..100, a and b roughly -128..127.
+    """
+    assert rgb.dtype == np.uint8 and rgb.shape[-1] == 3
+    xyz = _xyz_of(rgb, _WHITE_NORMALISED_XYZ_FROM_RGB)
+    f = _f_of(xyz)
+    lab = np.empty(rgb.shape, dtype=np.float32)
+    lab[..., 0] = 116.0 * f[..., 1] - 16.0
+    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
+    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
+    return lab
 
 
 def lightness_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """CIELAB L (0..100) of 8-bit sRGB colors (..., 3) uint8: `lab_from_rgb(rgb)[..., 0]` to within
-    float32 rounding (2e-5), in a tenth of the time: only Y is needed (three table lookups), and
-    OpenCV's power is five times numpy's float32 cube root.
+    """CIELAB L (0..100) of 8-bit sRGB colors (..., 3): `quick_lab_from_rgb(rgb)[..., 0]`, computing
+    only Y; ten times faster than `lab_from_rgb`.
 
     Returns
     -------
@@ -96,13 +120,26 @@ def lightness_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
         (...) float32.
     """
     assert rgb.dtype == np.uint8 and rgb.shape[-1] == 3
-    y = _Y_FROM_U8[0].take(rgb[..., 0])
-    y += _Y_FROM_U8[1].take(rgb[..., 1])
-    y += _Y_FROM_U8[2].take(rgb[..., 2])
-    root = np.asarray(cv2.pow(y.reshape(-1, 1), 1.0 / 3.0), dtype=np.float32).reshape(y.shape)
-    f = np.where(y > _EPSILON, root, (_KAPPA * y + 16.0) / 116.0).astype(np.float32)
-    out: NDArray[np.float32] = 116.0 * f - 16.0
+    y = _xyz_of(rgb, _WHITE_NORMALISED_XYZ_FROM_RGB[1:2])[..., 0]
+    out: NDArray[np.float32] = 116.0 * _f_of(y) - 16.0
     return out
+
+
+def _xyz_of(rgb: NDArray[np.uint8], rows: NDArray[np.float32]) -> NDArray[np.float32]:
+    """(..., len(rows)) float32: `rows` applied to the linear RGB of every pixel of `rgb` (..., 3)."""
+    pixels = np.ascontiguousarray(rgb).reshape(-1, 1, 3)
+    linear = cv2.LUT(pixels, _LINEAR_FROM_U8)
+    out = np.asarray(cv2.transform(linear, rows), dtype=np.float32)
+    return out.reshape(*rgb.shape[:-1], len(rows))
+
+
+def _f_of(xyz: NDArray[np.float32]) -> NDArray[np.float32]:
+    """CIELAB's f: the cube root above `_EPSILON`, a line below it (float32, elementwise)."""
+    f = np.asarray(cv2.pow(xyz.reshape(-1, 1), 1.0 / 3.0), dtype=np.float32).reshape(xyz.shape)
+    dark = xyz <= _EPSILON
+    if bool(dark.any()):
+        f[dark] = (_KAPPA * xyz[dark] + 16.0) / 116.0
+    return f
 
 
 def rgb_from_lab(lab: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from mosaic.imaging.color import lab_from_rgb, nearest_palette_index, palette_kmeans, rgb_u8_from_lab
+from mosaic.imaging.color import nearest_palette_index, palette_kmeans, quick_lab_from_rgb, rgb_u8_from_lab
 from mosaic.imaging.decode import resize_rgb
 
 COLOR_STEP_PX: Final = 3  # region colors are averaged on a 100 dpi grid
@@ -114,7 +114,7 @@ def region_palette(
     step = COLOR_STEP_PX
     sampled = labels[step // 2 :: step, step // 2 :: step]
     small = resize_rgb(rgb, width=sampled.shape[1], height=sampled.shape[0])
-    lab = lab_from_rgb(small).reshape(-1, 3)
+    lab = quick_lab_from_rgb(small).reshape(-1, 3)
     flat = sampled.ravel()
     counts = np.bincount(flat, minlength=region_count).astype(np.float64)
     sums = np.stack([np.bincount(flat, weights=lab[:, c], minlength=region_count) for c in range(3)], axis=1)
