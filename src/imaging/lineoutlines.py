@@ -31,6 +31,9 @@ BILATERAL_SIGMA_LAB: Final = 10.0  # ΔE across which colors still blend
 BILATERAL_SIGMA_PX: Final = 2.0
 ROUNDING_PASSES: Final = 2
 SPECK_MM2: Final = 4.0  # regions this small join a neighbour in one vectorised pass first
+# A palette of 5-12 colors for a coarse segmentation: 5,000 samples give the same mean error as
+# 20,000 (ΔE76 7.01 vs 7.05 on the 12 MP coffee photo) at a quarter of the k-means time.
+KMEANS_SAMPLES: Final = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,9 @@ def segmentation(
             cv2.bilateralFilter(smooth, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX),
             dtype=np.float32,
         )
-    palette = palette_kmeans(smooth.reshape(-1, 3), colors=level.colors, seed=seed)
+    palette = palette_kmeans(
+        smooth.reshape(-1, 3), colors=level.colors, seed=seed, samples_max=KMEANS_SAMPLES
+    )
     labels, _ = components(nearest_palette_index(smooth, palette))
     cost = region_costs(labels, lab, palette, int(labels.max()) + 1)
     labels, cost = merge_specks(labels, cost, speck_px=max(2, round(SPECK_MM2 * px_per_mm**2)))

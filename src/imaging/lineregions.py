@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from mosaic.imaging.color import lab_from_rgb, nearest_palette_index, palette_kmeans, rgb_u8_from_lab
+from mosaic.imaging.color import nearest_palette_index, palette_kmeans, quick_lab_from_rgb, rgb_u8_from_lab
 from mosaic.imaging.decode import resize_rgb
 
 COLOR_STEP_PX: Final = 3  # region colors are averaged on a 100 dpi grid
@@ -35,23 +35,35 @@ def paper_regions(ink: NDArray[np.bool_], *, area_min_px: float) -> NDArray[np.i
         `area_min_px` pixels, in raster order; ink and smaller pieces go to the nearest region.
     """
     paper = np.asarray(~ink, dtype=np.uint8)
-    _, pieces, stats, _ = cv2.connectedComponentsWithStats(paper, connectivity=4)
-    big = (stats[:, cv2.CC_STAT_AREA] >= area_min_px) & (
-        np.bincount(pieces[paper > 0], minlength=len(stats)) > 0
-    )
-    if not big.any():
+    _, found, stats, _ = cv2.connectedComponentsWithStats(paper, connectivity=4, ltype=cv2.CV_32S)
+    pieces = np.asarray(found, dtype=np.int32)
+    big = stats[:, cv2.CC_STAT_AREA] >= area_min_px
+    big[0] = False  # label 0 is the ink
+    big_count = int(big.sum())
+    if big_count == 0:
         return np.zeros(ink.shape, dtype=np.int32)
-    index = np.where(big, np.cumsum(big) - 1, -1).astype(np.int32)
-    seeds: NDArray[np.int32] = index[pieces]
-    seeds[paper == 0] = -1
-    unset = (seeds < 0).astype(np.uint8)
+    for small in (np.flatnonzero(~big[1:]) + 1).tolist():  # small pieces join the unset pixels
+        x, y, w, h = (int(v) for v in stats[small, :4])
+        paper[y : y + h, x : x + w][pieces[y : y + h, x : x + w] == small] = 0
+    unset = 1 - paper
     if not unset.any():
-        return seeds
-    # Each unset pixel takes the region of its nearest set pixel (labels count set pixels
-    # in raster order, from 1).
-    _, nearest = cv2.distanceTransformWithLabels(unset, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
-    region_of_seed = np.concatenate([[0], seeds[unset == 0]]).astype(np.int32)
-    return np.ascontiguousarray(region_of_seed[nearest])
+        out: NDArray[np.int32] = pieces - 1
+        return out
+    # Each unset pixel takes the region of its nearest set pixel. OpenCV labels the set pixels'
+    # 8-connected components: when they are the 4-connected pieces (none touches another at a
+    # corner), its labels are the regions already (numbered alike, in raster order).
+    _, found = cv2.distanceTransformWithLabels(unset, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_CCOMP)
+    nearest = np.asarray(found, dtype=np.int32)
+    if int(nearest.max()) == big_count:
+        nearest -= 1
+        return nearest
+    # Two pieces meet at a corner: label set pixels one by one (labels count them in raster
+    # order, from 1) and map each to its piece's region.
+    _, found = cv2.distanceTransformWithLabels(unset, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    index = np.where(big, np.cumsum(big) - 1, -1).astype(np.int32)
+    region_of_seed = np.concatenate([np.zeros(1, dtype=np.int32), index.take(pieces[paper > 0])])
+    out = region_of_seed.take(np.asarray(found, dtype=np.int32))
+    return out
 
 
 def regions_poles(
@@ -60,19 +72,37 @@ def regions_poles(
     """(R, 2) float32 (x, y), pixel centres at integers: each region's point farthest from ink,
     from other regions and from the frame (its pole of inaccessibility, to the pixel)."""
     free = ~ink
-    free[:, :-1] &= labels[:, :-1] == labels[:, 1:]
-    free[:, 1:] &= labels[:, :-1] == labels[:, 1:]
-    free[:-1, :] &= labels[:-1, :] == labels[1:, :]
-    free[1:, :] &= labels[:-1, :] == labels[1:, :]
-    framed = np.pad(free.astype(np.uint8), 1)
-    distance = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1].ravel()
-    flat = labels.ravel()
+    same_x = labels[:, :-1] == labels[:, 1:]
+    free[:, :-1] &= same_x
+    free[:, 1:] &= same_x
+    same_y = labels[:-1, :] == labels[1:, :]
+    free[:-1, :] &= same_y
+    free[1:, :] &= same_y
+    framed = np.pad(free.view(np.uint8), 1)
+    distance = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    # A region's farthest pixel is a local maximum of the whole map (its 8 neighbours are of its
+    # own region, or not free: no two free pixels of different regions touch, even at a corner),
+    # so only the local maxima are candidates: a few percent of the pixels.
+    peak = (distance >= cv2.dilate(distance, np.ones((3, 3), dtype=np.uint8))) & (distance > 0)
+    candidates = np.flatnonzero(peak)
+    flat = labels.reshape(-1)
+    region = flat.take(candidates)
+    value = distance.reshape(-1).take(candidates)
     best = np.full(region_count, -1.0, dtype=np.float32)
-    np.maximum.at(best, flat, distance)
-    at_best = np.flatnonzero(distance == best[flat])
-    regions, first = np.unique(flat[at_best], return_index=True)
-    assert len(regions) == region_count
-    y, x = np.divmod(at_best[first], labels.shape[1])
+    np.maximum.at(best, region, value)
+    is_best = value == best[region]
+    pole = np.full(region_count, -1, dtype=np.int64)
+    regions, first = np.unique(region[is_best], return_index=True)  # the first in raster order
+    pole[regions] = candidates[is_best][first]
+    unfree = np.flatnonzero(pole < 0)
+    if len(unfree):  # no free pixel at all: the region's first pixel
+        is_unfree = np.zeros(region_count, dtype=bool)
+        is_unfree[unfree] = True
+        where = np.flatnonzero(is_unfree.take(flat))
+        regions, first = np.unique(flat.take(where), return_index=True)
+        pole[regions] = where[first]
+    assert bool(np.all(pole >= 0))
+    y, x = np.divmod(pole, labels.shape[1])
     return np.stack([x, y], axis=1).astype(np.float32)
 
 
@@ -92,7 +122,7 @@ def region_palette(
     step = COLOR_STEP_PX
     sampled = labels[step // 2 :: step, step // 2 :: step]
     small = resize_rgb(rgb, width=sampled.shape[1], height=sampled.shape[0])
-    lab = lab_from_rgb(small).reshape(-1, 3)
+    lab = quick_lab_from_rgb(small).reshape(-1, 3)
     flat = sampled.ravel()
     counts = np.bincount(flat, minlength=region_count).astype(np.float64)
     sums = np.stack([np.bincount(flat, weights=lab[:, c], minlength=region_count) for c in range(3)], axis=1)

@@ -17,7 +17,7 @@ from mosaic.imaging.artwork import Artwork, Page, page_for
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
 from mosaic.imaging.cbn import cbn_artwork
 from mosaic.imaging.decode import decode_photo
-from mosaic.imaging.lineart import lineart_artwork
+from mosaic.imaging.lineart import lineart_artwork, photo_side_px
 from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
 from mosaic.imaging.options import GenerateOptions, Output
 from mosaic.imaging.presets import preset_title
@@ -68,6 +68,13 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
     raise ModeNotLocal(options.mode)
 
 
+def _photo_side_px(options: GenerateOptions, page: Page) -> int:
+    """The longer side to decode the photo at: what the mode draws from, never more."""
+    if options.mode == "lineart":
+        return photo_side_px(page)
+    return max(page.art.width, page.art.height)
+
+
 def _render(artwork: Artwork, output: Output, *, title: str, on_progress: ProgressCallback) -> Rendered:
     if output == "zip":
         span = PROGRESS_DONE - PROGRESS_ANALYSED
@@ -115,7 +122,7 @@ def generate(
         raise ModeNotLocal(options.mode)
     page = page_for(options.page)
     report("decode", 0.0)
-    photo = decode_photo(image_bytes, max_side_px=max(page.art.width, page.art.height))
+    photo = decode_photo(image_bytes, max_side_px=_photo_side_px(options, page))
     report(f"analyse {options.mode}", PROGRESS_DECODED)
     artwork = _analyse(photo, options, page)
     report("render", PROGRESS_ANALYSED)

@@ -10,8 +10,10 @@ from mosaic.imaging.color import (
     JND_DELTA_E,
     delta_e_2000,
     lab_from_rgb,
+    lightness_from_rgb,
     nearest_palette_index,
     palette_kmeans,
+    quick_lab_from_rgb,
     rgb_from_lab,
     rgb_u8_from_lab,
 )
@@ -56,6 +58,19 @@ def test_every_8_bit_color_survives_the_round_trip_through_lab() -> None:
     rgb = np.stack(np.meshgrid(values, values, values, indexing="ij"), axis=-1).reshape(-1, 3)
     assert np.array_equal(rgb_u8_from_lab(lab_from_rgb(rgb)), rgb)
     assert rgb_from_lab(lab_from_rgb(rgb)).dtype == np.float32
+
+
+def test_quick_lab_and_lightness_agree_with_lab_to_float32_rounding() -> None:
+    values = np.arange(0, 256, 3, dtype=np.uint8)  # includes 0 and 255, and dark levels below ε
+    rgb = np.stack(np.meshgrid(values, values, values, indexing="ij"), axis=-1)  # (86, 86, 86, 3)
+    reference = lab_from_rgb(rgb)
+    quick = quick_lab_from_rgb(rgb)
+    assert quick.dtype == np.float32 and quick.shape == rgb.shape
+    assert float(np.abs(quick - reference).max()) <= 5e-4
+    lightness = lightness_from_rgb(rgb)
+    assert lightness.dtype == np.float32 and lightness.shape == rgb.shape[:-1]
+    assert float(np.abs(lightness - reference[..., 0]).max()) <= 5e-4
+    assert quick_lab_from_rgb(rgb[0, 0, 0]).shape == (3,)  # one color, and (..., 3) shapes
 
 
 @pytest.mark.parametrize(("lab1", "lab2", "expected"), SHARMA_PAIRS)

@@ -10,7 +10,8 @@ from numpy.typing import NDArray
 
 from mosaic.imaging.artwork import Artwork, page_for, px_from_mm, px_from_pt
 from mosaic.imaging.decode import decode_photo
-from mosaic.imaging.lineart import LEVELS, Detail, lineart_artwork, lineart_from_drawing
+from mosaic.imaging.lineart import LEVELS, Detail, _hysteresis, lineart_artwork, lineart_from_drawing
+from mosaic.imaging.lineregions import paper_regions, regions_poles
 from mosaic.imaging.strokes import skeleton_of
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
@@ -139,3 +140,67 @@ def test_a_photo_gives_closed_areas_to_color(name: str) -> None:
     assert float(enclosed[artwork.labels].mean()) >= 0.8
     if name == "chelsea":  # the old strokes gave 10 regions here; outlines give about 40
         assert artwork.region_count >= 25
+
+
+def test_hysteresis_keeps_the_weak_pieces_that_hold_a_strong_pixel() -> None:
+    from skimage.filters import apply_hysteresis_threshold
+
+    rng = np.random.default_rng(7)
+    for sigma in (1.0, 2.5, 4.0):
+        field = cv2.GaussianBlur(rng.normal(0.0, 0.1, (240, 320)).astype(np.float32), (0, 0), sigma)
+        expected = apply_hysteresis_threshold(field, 0.01, 0.03)
+        assert np.array_equal(_hysteresis(field, low=0.01, high=0.03), expected)
+
+
+def _regions_by_brute_force(ink: NDArray[np.bool_], area_min_px: float) -> NDArray[np.int32]:
+    """Paper pieces (4-connected) of at least `area_min_px`, in order of their first pixel; every
+    other pixel to the region of its nearest such pixel (OpenCV's 3×3 L2 distance)."""
+    _, pieces = cv2.connectedComponents((~ink).astype(np.uint8), connectivity=4)
+    flat = pieces.ravel()
+    sizes = np.bincount(flat)
+    order = [p for p in dict.fromkeys(flat.tolist()) if p != 0 and sizes[p] >= area_min_px]
+    region_of_piece = np.full(len(sizes), -1)
+    region_of_piece[order] = np.arange(len(order))
+    seeds = region_of_piece[pieces]
+    _, nearest = cv2.distanceTransformWithLabels(
+        (seeds < 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    return np.concatenate([[0], seeds[seeds >= 0]])[nearest].astype(np.int32)
+
+
+@pytest.mark.parametrize("corner", [False, True])
+def test_paper_regions_are_the_pieces_between_the_lines_and_ink_goes_to_the_nearest(corner: bool) -> None:
+    ink = np.zeros((60, 80), dtype=bool)
+    ink[:, 30:33] = True  # a line: two pieces either side
+    ink[10:14, 50:54] = True  # a blob in the right piece
+    ink[40:43, 60:63] = True
+    ink[41, 61] = False  # a one-pixel hole: too small to be a region, it goes to the nearest
+    if corner:  # two pieces of paper touching only at a corner
+        ink[:, 33:] = True
+        ink[20:40, 33:60] = False
+        ink[40:59, 60:79] = False
+    labels = paper_regions(ink, area_min_px=9)
+    assert np.array_equal(labels, _regions_by_brute_force(ink, 9))
+    assert labels.dtype == np.int32 and int(labels.max()) + 1 == (3 if corner else 2)
+
+
+def test_every_region_pole_is_its_point_farthest_from_ink_and_other_regions() -> None:
+    artwork = _astronaut("standard")
+    ink = _ink(artwork)
+    labels = artwork.labels[300:900, 300:1000]  # a crop cuts regions: poles of the cut pieces
+    crop_ink = ink[300:900, 300:1000]
+    _, relabelled = np.unique(labels, return_inverse=True)
+    relabelled = relabelled.reshape(labels.shape).astype(np.int32)
+    count = int(relabelled.max()) + 1
+    poles = regions_poles(relabelled, crop_ink, region_count=count)
+    free = ~crop_ink
+    free[:, :-1] &= relabelled[:, :-1] == relabelled[:, 1:]
+    free[:, 1:] &= relabelled[:, :-1] == relabelled[:, 1:]
+    free[:-1, :] &= relabelled[:-1, :] == relabelled[1:, :]
+    free[1:, :] &= relabelled[:-1, :] == relabelled[1:, :]
+    distance = cv2.distanceTransform(np.pad(free.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    for region in range(count):
+        where = np.flatnonzero(relabelled.ravel() == region)
+        first_best = where[np.argmax(distance.ravel()[where])]  # argmax: the first in raster order
+        y, x = divmod(int(first_best), labels.shape[1])
+        assert tuple(poles[region]) == (x, y), region
