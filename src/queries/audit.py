@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
 
 from mosaic.queries.chain import (
     CANONICAL_AROUND_STORED,
@@ -377,6 +377,25 @@ def _grant(state: AccountState, body: dict[str, Any], aggregate: str) -> str | N
 def _expire(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
     state.settled -= body["amount_credits"]
     return None
+
+
+_RULE_FIELDS: dict[str, tuple[str, ...]] = {  # what each rule reads of a body
+    "CreditsReserved": ("request_id", "cost_credits"),
+    "ReservationCaptured": ("request_id", "cost_credits"),
+    "ReservationReleased": ("request_id", "cost_credits"),
+    "CreditsRefunded": ("charge_id", "refund_id", "amount_credits"),
+    "MonthlyQuotaGranted": ("period", "grant_id", "amount_credits"),
+    "CreditsGranted": ("amount_credits",),
+    "CreditsExpired": ("amount_credits",),
+}
+
+
+def rule_fields(topic: str) -> type:
+    """A TypedDict of the body fields the rules read for `topic`: decoding into it skips the rest."""
+    what, _, kind = _TOPICS.get(topic) or _classify(topic)
+    fields = _RULE_FIELDS.get(kind, ()) if what is _ACCOUNT_EVENT else ()
+    state: type = cast(Any, TypedDict)(f"{kind}RuleFields", dict.fromkeys(fields, Any))
+    return state
 
 
 _RULES: dict[str, Rule] = {
