@@ -176,6 +176,23 @@ def test_tampering_in_sql_is_found_and_the_first_bad_position_named(services: Se
     assert report.first_bad_position == expected_first_bad, report.discrepancies
 
 
+@both_backends()
+@pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
+def test_tampering_is_found_when_the_chain_is_split_between_the_two_processes(
+    services: Services, tampering: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_log, "CHAIN_SHARE_HERE", 0.5)  # this process checks the first half
+    account_id = busy_history(services)
+    digest = signed_head(services)
+    expected_first_bad = TAMPERINGS[tampering](Tamper(services), account_id)
+    server_key = digests.public_key_hex(TEST_SECRET.encode())
+    report = verify_database(services.db, digest=digest, trusted_key=server_key, processes=2)
+    assert not report.ok
+    assert report.first_bad_position == expected_first_bad, report.discrepancies
+    without_digest = verify_database(services.db, processes=2)
+    assert without_digest.first_bad_position == expected_first_bad
+
+
 DIGEST_MISMATCH = "the log up to the digest's position no longer hashes to the digest"
 
 
