@@ -3,7 +3,9 @@
 Makes (or reuses) a history of N events with bench/make_history.py, then times:
   baseline: read every event row and decode its JSON body (the least any replay must do);
   verify:   the full audit (rules, chain recomputed and compared, views compared, digest checked).
-Target: 1,000,000 events verified in <= 10 s on this machine.
+Target: 1,000,000 events verified in <= 10 s on this machine. The history is kept between runs: delete
+the file after a change to how events are stored (a history written before bodies were stored as
+canonical JSON verifies the slow way).
 
     .venv/bin/python bench/audit.py [--events 1000000] [--db /tmp/mosaic-audit-bench.db]
 """
