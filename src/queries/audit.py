@@ -156,6 +156,10 @@ class RuleFold:
         self._last_position = last
         self.events += count
 
+    @property
+    def last_position(self) -> int:
+        return self._last_position
+
     def finish(self) -> None:
         if self._views_after != sys.maxsize:  # the views are at (or, after a deletion, past) the log's head
             self.expected_views = self.views_now()

@@ -201,7 +201,7 @@ def verify_database(
     checks the chain up to that hash (the split balances the two processes' work). The second
     process reads its own snapshot, bounded by this one's head: the log is append-only and each
     commit's positions follow the last one's, so every position up to the head is the same event
-    in both.
+    in both. The views are compared while the chain process is still at work.
     """
     started = time.perf_counter()
     keep_hash_at = digest.position if digest else None
@@ -222,16 +222,20 @@ def verify_database(
                 rest = pool.submit(_chain_pass, db.url, split, head, keep_hash_at)
             rules.run(_stepping(chain, _log_rows(tx, upto=upto)))
             rules.run(_rule_rows(tx, after=upto, upto=head))
+            rules.finish()
+            views = Report(head_position=rules.last_position)  # compared while the chain process runs
+            if rules.expected_views is None:
+                views.notes.append("the views have never been projected; they were not compared")
+            else:
+                _compare_with_views(tx, rules.expected_views, views)
             outcomes = [_outcome(chain)] + ([] if rest is None else [rest.result()])
-        rules.finish()
         report = _merged(rules_report, outcomes)
         kept_hash = next((o.kept_hash for o in outcomes if o.kept_hash is not None), None)
         if digest is not None:
             check_digest(report, kept_hash, digest, trusted_key)
-        if rules.expected_views is None:
-            report.notes.append("the views have never been projected; they were not compared")
-        else:
-            _compare_with_views(tx, rules.expected_views, report)
+        for position, message in views.discrepancies:
+            report.problem(position, message)
+        report.notes += views.notes
     report.seconds = time.perf_counter() - started
     return report
 
