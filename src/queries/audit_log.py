@@ -23,6 +23,7 @@ from mosaic.queries.audit import (
     LogEvent,
     Report,
     RuleFold,
+    readable,
     replay_log,
     rule_fields,
 )
@@ -80,7 +81,7 @@ def _rows(
             yield position, aggregate, version, topic, state
         else:
             decode = decoders.get(topic) or decoders.setdefault(topic, decoder_for(topic))
-            yield position, aggregate, version, topic, decode(state)
+            yield position, aggregate, version, topic, readable(decode, state)
 
 
 def _stored_rows(source: Database | Tx, *, after: int = 0, upto: int | None = None) -> Iterator[StoredRow]:

@@ -193,6 +193,30 @@ def test_tampering_is_found_when_the_chain_is_split_between_the_two_processes(
     assert without_digest.first_bad_position == expected_first_bad
 
 
+UNREADABLE_STATES = {
+    "not JSON": b"not json {",
+    "a field the rule reads missing": b'{"timestamp":"2026-11-25T12:00:00Z","tool":"cbn"}',
+    "a field of the wrong type": b'{"cost_credits":"two","request_id":"r","summary":"","timestamp":"2026-11-25T12:00:00Z","tool":"cbn"}',
+}
+
+
+@both_backends()
+@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("state", sorted(UNREADABLE_STATES))
+def test_a_body_overwritten_with_something_unreadable_is_a_finding_at_its_position(
+    services: Services, state: str, processes: int
+) -> None:
+    busy_history(services)
+    tamper = Tamper(services)
+    position = tamper.position_of("CreditsReserved", 2)
+    with services.db.write() as tx:
+        tx.execute(f"UPDATE {tamper.table} SET state = ? WHERE {tamper.pos} = ?", (UNREADABLE_STATES[state], position))
+    report = verify_database(services.db, processes=processes)
+    assert not report.ok
+    assert report.first_bad_position == position, report.discrepancies
+    assert any("cannot be read" in message for _, message in report.discrepancies)
+
+
 DIGEST_MISMATCH = "the log up to the digest's position no longer hashes to the digest"
 
 
