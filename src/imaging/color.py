@@ -72,11 +72,7 @@ def lab_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     linear = _LINEAR_FROM_U8[rgb]
     xyz = linear @ _WHITE_NORMALISED_XYZ_FROM_RGB_T
     f = np.where(xyz > _EPSILON, np.cbrt(xyz), (_KAPPA * xyz + 16.0) / 116.0).astype(np.float32)
-    lab = np.empty(rgb.shape, dtype=np.float32)
-    lab[..., 0] = 116.0 * f[..., 1] - 16.0
-    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
-    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
-    return lab
+    return _lab_from_f(f)
 
 
 # Rows X, Y, Z over the white's: what `cv2.transform` applies to each linear RGB pixel.
@@ -103,11 +99,7 @@ def quick_lab_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     assert rgb.dtype == np.uint8 and rgb.shape[-1] == 3
     xyz = _xyz_of(rgb, _WHITE_NORMALISED_XYZ_FROM_RGB)
     f = _f_of(xyz)
-    lab = np.empty(rgb.shape, dtype=np.float32)
-    lab[..., 0] = 116.0 * f[..., 1] - 16.0
-    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
-    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
-    return lab
+    return _lab_from_f(f)
 
 
 def lightness_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -123,6 +115,15 @@ def lightness_from_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     y = _xyz_of(rgb, _WHITE_NORMALISED_XYZ_FROM_RGB[1:2])[..., 0]
     out: NDArray[np.float32] = 116.0 * _f_of(y) - 16.0
     return out
+
+
+def _lab_from_f(f: NDArray[np.float32]) -> NDArray[np.float32]:
+    """CIELAB (..., 3) float32 from CIELAB's f of X, Y and Z over the white's (..., 3) float32."""
+    lab = np.empty(f.shape, dtype=np.float32)
+    lab[..., 0] = 116.0 * f[..., 1] - 16.0
+    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
+    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
+    return lab
 
 
 def _xyz_of(rgb: NDArray[np.uint8], rows: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -44,22 +44,13 @@ def decode_body(state: bytes) -> dict[str, Any]:
     return _body_decoder.decode(state)
 
 
-def canonical(*, position: int, aggregate: str, version: int, topic: str, body: dict[str, Any]) -> bytes:
+def canonical(event: EventRow) -> bytes:
+    position, aggregate, version, topic, body = event
     return _sorted_encode(
         {"aggregate": aggregate, "body": body, "position": position, "topic": topic, "version": version}
     )
 
 
-def chain_step(previous: bytes, canonical_event: bytes) -> bytes:
-    return _sha256(previous + canonical_event).digest()
-
-
 def next_hash(previous: bytes, event: EventRow) -> bytes:
-    """`chain_step(previous, canonical(event))` in one call: the hot loop of the auditor's replay."""
-    position, aggregate, version, topic, body = event
-    return _sha256(
-        previous
-        + _sorted_encode(
-            {"aggregate": aggregate, "body": body, "position": position, "topic": topic, "version": version}
-        )
-    ).digest()
+    """hash_n from hash_{n-1} and event n."""
+    return _sha256(previous + canonical(event)).digest()

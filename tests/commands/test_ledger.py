@@ -58,13 +58,18 @@ def test_bad_registration_input_is_refused_before_anything_is_written(services: 
     assert services.store.recorder.max_notification_id() == position
 
 
-@both_backends()
-def test_a_nul_in_an_email_or_a_reason_is_refused_before_anything_is_written(services: Services) -> None:
+def captured_charge(services: Services, *, cost_credits: int) -> tuple[uuid.UUID, uuid.UUID, int]:
+    """A commercial account with one captured charge: (account id, charge id, the log's position)."""
     _, account_id = commercial(services)
     charge = uuid.uuid4()
-    services.ledger.reserve(account_id=account_id, request_id=charge, tool="cbn", cost_credits=2)
+    services.ledger.reserve(account_id=account_id, request_id=charge, tool="cbn", cost_credits=cost_credits)
     services.ledger.capture(account_id=account_id, request_id=charge)
-    position = services.store.recorder.max_notification_id()
+    return account_id, charge, services.store.recorder.max_notification_id()
+
+
+@both_backends()
+def test_a_nul_in_an_email_or_a_reason_is_refused_before_anything_is_written(services: Services) -> None:
+    account_id, charge, position = captured_charge(services, cost_credits=2)
     with pytest.raises(InvalidInput):
         services.ledger.register_user(email="a\x00@example.com", password=PASSWORD)
     with pytest.raises(InvalidInput):
@@ -114,11 +119,7 @@ def test_a_repeated_request_id_returns_the_first_outcome_and_charges_once(servic
 
 @both_backends()
 def test_over_refund_is_refused_and_changes_nothing(services: Services) -> None:
-    _, account_id = commercial(services)
-    charge = uuid.uuid4()
-    services.ledger.reserve(account_id=account_id, request_id=charge, tool="ai", cost_credits=3)
-    services.ledger.capture(account_id=account_id, request_id=charge)
-    position = services.store.recorder.max_notification_id()
+    account_id, charge, position = captured_charge(services, cost_credits=3)
     with pytest.raises(RefundExceedsCharge):
         services.ledger.refund(account_id=account_id, charge_id=charge, amount_credits=4, reason="r", issued_by="s")
     assert services.store.recorder.max_notification_id() == position

@@ -154,6 +154,18 @@ function fileNameOf(response, fallback) {
   return match ? match[1] : fallback;
 }
 
+/** Posts `form` to `url` on submit and offers the answer as a file (`prefix`-link, `prefix`-result). */
+function downloadOnSubmit(form, url, prefix, fallbackName) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, async () => {
+      const response = await api(url, { method: "POST", body: formWithoutBlanks(form) });
+      await download(response, `${prefix}-link`, `${prefix}-result`, fallbackName);
+      await refresh();
+    });
+  });
+}
+
 async function download(response, linkId, resultId, fallbackName) {
   const blob = await response.blob();
   const link = $(linkId);
@@ -252,24 +264,8 @@ function wire() {
     const chosen = presets.find((p) => p.name === generateForm.elements.preset.value);
     $("preset-description").textContent = chosen ? `${chosen.description} (overrides the fields below)` : "";
   });
-  generateForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitting(generateForm, async () => {
-      const response = await api("/api/generate", { method: "POST", body: formWithoutBlanks(generateForm) });
-      await download(response, "generate-link", "generate-result", "page");
-      await refresh();
-    });
-  });
-
-  const aiForm = $("ai-form");
-  aiForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitting(aiForm, async () => {
-      const response = await api("/api/ai-image", { method: "POST", body: formWithoutBlanks(aiForm) });
-      await download(response, "ai-link", "ai-result", "ai-image.png");
-      await refresh();
-    });
-  });
+  downloadOnSubmit(generateForm, "/api/generate", "generate", "page");
+  downloadOnSubmit($("ai-form"), "/api/ai-image", "ai", "ai-image.png");
 
   $("more-statement").addEventListener("click", () => showStatement(false).catch((e) => notify(e.message, true)));
 }
