@@ -68,12 +68,27 @@ def segmentation(
     return labels
 
 
-def outline_borders(segmented: NDArray[np.int32], *, width: int, height: int) -> NDArray[np.bool_]:
-    """(height, width) bool: the borders of `segmented` enlarged smoothly to (height, width)."""
+def outline_borders(
+    segmented: NDArray[np.int32],
+    *,
+    width: int,
+    height: int,
+    leave_out: NDArray[np.bool_] | None = None,
+    leave_out_share: float = 0.5,
+) -> NDArray[np.bool_]:
+    """(height, width) bool: the borders of `segmented` enlarged smoothly to (height, width).
+
+    A border between two regions that lies mostly (`leave_out_share` of its pixels or more) in
+    `leave_out` (height, width) is left out whole; the others are kept whole, so no outline is
+    cut short. For a face: the border of a shadow beside the nose goes, the hairline stays.
+    """
     count = int(segmented.max()) + 1
     if count == 1:
         return np.zeros((height, width), dtype=bool)
-    return _borders(upsampled_labels(segmented, count, width=width, height=height))
+    labels = upsampled_labels(segmented, count, width=width, height=height)
+    if leave_out is None or not leave_out.any():
+        return _borders(labels)
+    return _borders_mostly_outside(labels, count, leave_out, leave_out_share)
 
 
 def _borders(labels: NDArray[np.int32]) -> NDArray[np.bool_]:
@@ -81,4 +96,24 @@ def _borders(labels: NDArray[np.int32]) -> NDArray[np.bool_]:
     out = np.zeros(labels.shape, dtype=bool)
     out[:, :-1] |= labels[:, :-1] != labels[:, 1:]
     out[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    return out
+
+
+def _borders_mostly_outside(
+    labels: NDArray[np.int32], count: int, zone: NDArray[np.bool_], share: float
+) -> NDArray[np.bool_]:
+    """`_borders(labels)` without the borders between region pairs lying mostly in `zone`."""
+    pair = np.full(labels.shape, -1, dtype=np.int64)  # each border pixel's pair, lower label first
+    for neighbour in (labels[1:, :], labels[:, 1:]):  # vertical neighbour first, right one wins
+        here = labels[: neighbour.shape[0], : neighbour.shape[1]]
+        differs = here != neighbour
+        low, high = np.minimum(here, neighbour), np.maximum(here, neighbour)
+        pair[: neighbour.shape[0], : neighbour.shape[1]][differs] = (low * count + high)[differs]
+    on_border = pair >= 0
+    pairs, index = np.unique(pair[on_border], return_inverse=True)
+    length = np.bincount(index, minlength=pairs.size)
+    inside = np.bincount(index, weights=zone[on_border], minlength=pairs.size)
+    kept = inside < share * length
+    out = np.zeros(labels.shape, dtype=bool)
+    out[on_border] = kept[index]
     return out
