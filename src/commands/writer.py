@@ -87,6 +87,9 @@ class Unit:
         self._writer = writer
         self.touched: dict[UUID, Aggregate] = {}
         self.fresh: set[UUID] = set()  # loaded from the store during this attempt
+        # The aggregates the running command has been given, with their pending events then
+        # (-1: created by it): the only ones it can have changed.
+        self._given: dict[UUID, int] = {}
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         aggregate = self.touched.get(aggregate_id)
@@ -99,15 +102,22 @@ class Unit:
                 self.fresh.add(aggregate_id)
         if not isinstance(aggregate, cls):
             return None  # an id of another kind of aggregate (a client's mix-up): not found
+        if aggregate_id not in self._given:
+            self._given[aggregate_id] = len(aggregate.pending_events)
         return aggregate
 
     def add(self, aggregate: Aggregate) -> None:
         assert aggregate.id not in self.touched
         self.touched[aggregate.id] = aggregate
         self.fresh.add(aggregate.id)
+        self._given[aggregate.id] = -1
 
-    def _pending_count(self) -> int:
-        return sum(len(a.pending_events) for a in self.touched.values())
+    def _begin_command(self) -> None:
+        self._given = {}
+
+    def _command_changed(self) -> bool:
+        """Whether the running command has changed any aggregate (left events pending)."""
+        return any(len(self.touched[i].pending_events) != n for i, n in self._given.items())
 
     def _refresh_stale(self) -> bool:
         """Fast-forward cached aggregates with no pending events; True if any was stale."""
@@ -230,28 +240,24 @@ class Writer:
 
     def _run_one(self, unit: Unit, job: _Job) -> tuple[bool, Any]:
         for recheck in (False, True):
-            before = unit._pending_count()
+            unit._begin_command()
             try:
                 return True, job.command(unit)
             except DomainError as exc:
-                if unit._pending_count() != before:
+                if unit._command_changed():
                     job.future.set_exception(exc)
                     raise _Poisoned from exc
                 if recheck or not unit._refresh_stale():
                     return False, exc
             except Exception as exc:
-                if unit._pending_count() != before:
+                if unit._command_changed():
                     job.future.set_exception(exc)
                     raise _Poisoned from exc
                 return False, exc
         raise AssertionError("unreachable")
 
     def _save(self, aggregates: Iterable[Aggregate]) -> int | None:
-        dirty = [a for a in aggregates if a.pending_events]
-        if not dirty:
-            return None
-        recordings = self.store.save(*dirty)
-        return max(r.notification.id for r in recordings) if recordings else None
+        return self.store.record(a for a in aggregates if a.pending_events)
 
     def _load(self, aggregate_id: UUID) -> tuple[Aggregate | None, bool]:
         cached = self._cache.get(aggregate_id)
