@@ -8,6 +8,7 @@ with a server secret, computed by the command layer) and a display prefix: never
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ KEY_DISPLAY_CHARS = len(KEY_PREFIX) + 6
 KEY_NAME_CHARS_MAX = 100
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_SET = frozenset(BASE62)
+_KEY_FORMAT = re.compile(re.escape(KEY_PREFIX) + f"[0-9A-Za-z]{{{KEY_BODY_CHARS + KEY_CHECKSUM_CHARS}}}")
 
 assert 62**KEY_BODY_CHARS > 2**200, "at least 200 bits of randomness"
 
@@ -44,12 +46,10 @@ def key_from_body(body: str) -> str:
 
 def is_well_formed_key(candidate: str) -> bool:
     """True if `candidate` has the key format and a correct checksum (no storage consulted)."""
-    if len(candidate) != KEY_CHARS or not candidate.startswith(KEY_PREFIX):
+    if _KEY_FORMAT.fullmatch(candidate) is None:
         return False
-    rest = candidate[len(KEY_PREFIX) :]
-    if not set(rest) <= _BASE62_SET:
-        return False
-    return key_checksum(rest[:KEY_BODY_CHARS]) == rest[KEY_BODY_CHARS:]
+    body_end = len(KEY_PREFIX) + KEY_BODY_CHARS
+    return key_checksum(candidate[len(KEY_PREFIX) : body_end]) == candidate[body_end:]
 
 
 def display_prefix(key: str) -> str:

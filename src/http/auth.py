@@ -3,7 +3,9 @@
 An API key costs microseconds: its checksum is checked with no storage at all, then its keyed hash
 (HMAC) is looked up through a small per-process cache in front of the `api_keys` view. Entries live
 at most `KEY_CACHE_TTL_S`, so a key revoked through another server is refused here within that time;
-a key revoked through this server is dropped from the cache at once (`forget_key`).
+a key revoked through this server is dropped from the cache at once (`forget_key`). When an entry
+runs out, the requests for that key arriving meanwhile share one lookup instead of each sending one
+to a worker thread (64 connections on one key made 64 lookups per expiry).
 
 JWTs are HS256 only (algorithms pinned), signed with a secret derived from the server secret under
 its own label, so a token secret never equals the key-hash secret. `exp`, `iat` and `sub` are required.
@@ -12,6 +14,7 @@ Every failure is a 401 `ApiError`, never a 500.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -110,6 +113,7 @@ class Authenticator:
         self.cache = cache or KeyGrantCache()
         self._jwt_secret = hmac.new(services.settings.secret, JWT_SECRET_LABEL, hashlib.sha256).digest()
         self.token_ttl_s = services.settings.jwt_ttl_s
+        self._lookups: dict[str, asyncio.Future[KeyGrant | None]] = {}  # key hash → lookup in flight
 
     async def authenticate(self, authorization: str | None, *, api_key_allowed: bool) -> Principal:
         token = _bearer_token(authorization)
@@ -129,9 +133,11 @@ class Authenticator:
         key_hash = self.services.ledger.key_hash(key)
         hit, grant = self.cache.get(key_hash)
         if not hit:
-            epoch = self.cache.epoch
-            grant = await run_in_threadpool(self._lookup, key_hash)
-            self.cache.put(key_hash, grant, epoch=epoch)
+            lookup = self._lookups.get(key_hash)
+            if lookup is None:
+                lookup = self._lookups[key_hash] = asyncio.ensure_future(self._lookup_and_cache(key_hash))
+                lookup.add_done_callback(lambda _: self._lookups.pop(key_hash, None))
+            grant = await asyncio.shield(lookup)  # one caller going away does not cancel the others'
         if grant is None:
             raise unauthorized("invalid_api_key", "this API key is not known")
         if grant.revoked:
@@ -140,6 +146,12 @@ class Authenticator:
         if refusal is not None:
             raise ApiError(403, "plan_required", refusal)
         return Principal("api_key", grant.user_id, grant.account_id, "user", key_id=grant.key_id)
+
+    async def _lookup_and_cache(self, key_hash: str) -> KeyGrant | None:
+        epoch = self.cache.epoch
+        grant = await run_in_threadpool(self._lookup, key_hash)
+        self.cache.put(key_hash, grant, epoch=epoch)
+        return grant
 
     def _lookup(self, key_hash: str) -> KeyGrant | None:
         grant = self.services.views.key_grant(key_hash)

@@ -8,6 +8,13 @@ Headers follow draft-ietf-httpapi-ratelimit-headers-09 (March 2025), whose field
 Storage is memory (one counter per process, the default) or Redis (`redis://…`, shared by every
 server). The memory storage answers in microseconds, so it runs on the event loop; the Redis client is
 blocking, so its calls run in a worker thread.
+
+The library's memory storage starts a `threading.Timer` from every `incr` whose last timer has run
+out: under load, a thread start every 10 ms on the event loop, each waiting for the new thread to get
+the interpreter. That was 15% of the loop's time in `bench/http_balance.py` and a source of its tail
+latency; `_LoopMemoryStorage` starts none. A window that has ended is still dropped when its key is
+next counted (the library's `get` does that), and every `SWEEP_INTERVAL_S` the library's own
+expiry pass drops the keys nobody counted since.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 import limits
-from limits.storage import Storage, storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from starlette.concurrency import run_in_threadpool
 
 from mosaic.http.errors import ApiError
@@ -26,6 +33,18 @@ from mosaic.http.errors import ApiError
 log = logging.getLogger(__name__)
 
 IDENTITY_CHARS_MAX = 300
+SWEEP_INTERVAL_S = 10.0
+
+
+class _LoopMemoryStorage(MemoryStorage):
+    """`limits`' memory storage, for use on an event loop: no expiry timer thread (module docstring)."""
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the library's private scheduler, mangled
+        return None
+
+    def sweep(self) -> None:
+        """Drop every counter whose window has ended (the library's expiry pass)."""
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]  # mypy does not mangle
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +90,14 @@ class RateLimits:
         self.api = Policy.parse("api", api)
         self.login = Policy.parse("login", login)
         self._prefix = key_prefix
-        storage = storage_from_string(storage_uri)
+        if storage_uri == "memory://":
+            storage: object = _LoopMemoryStorage()
+        else:
+            storage = storage_from_string(storage_uri)
         assert isinstance(storage, Storage), "a synchronous storage URI (memory://, redis://)"
         self._storage = storage
         self._blocking = not storage_uri.startswith("memory://")
+        self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
 
     async def hit(self, policy: Policy, identity: str) -> Verdict:
         """Count one request of `identity` under `policy`; the verdict says whether it may proceed."""
@@ -85,6 +108,7 @@ class RateLimits:
                 count, reset_at = await run_in_threadpool(self._count, key, policy.window_s)
             else:
                 count, reset_at = self._count(key, policy.window_s)
+                self._sweep_now_and_then()
         except Exception as exc:  # the shared counter store is down: refuse clearly, not with a 500
             log.warning("rate-limit storage failed: %s", exc)
             raise ApiError(
@@ -101,6 +125,11 @@ class RateLimits:
     def _count(self, key: str, window_s: int) -> tuple[int, float]:
         count = int(self._storage.incr(key, window_s))
         return count, float(self._storage.get_expiry(key))
+
+    def _sweep_now_and_then(self) -> None:
+        if isinstance(self._storage, _LoopMemoryStorage) and time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+            self._storage.sweep()
 
     def reset(self) -> None:
         self._storage.reset()

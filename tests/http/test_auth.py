@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from mosaic.bootstrap import Services
 from mosaic.domain.keys import KEY_PREFIX, key_from_body
-from mosaic.http.auth import JWT_SECRET_LABEL
+from mosaic.http.auth import JWT_SECRET_LABEL, Authenticator, Principal
 from mosaic.queries.views import KeyGrant, Views
 from tests.conftest import TEST_SECRET, both_backends
 from tests.http.conftest import AppClient, User, bearer, create_key, signed_in_user
@@ -88,12 +89,14 @@ def test_a_revoked_key_is_refused_on_the_next_request(services: Services, client
 
 
 class CountingViews:
-    def __init__(self, inner: Views) -> None:
+    def __init__(self, inner: Views, *, delay_s: float = 0.0) -> None:
         self.inner = inner
         self.key_grant_calls = 0
+        self.delay_s = delay_s  # how long each lookup takes, at least
 
     def key_grant(self, key_hash: str) -> KeyGrant | None:
         self.key_grant_calls += 1
+        time.sleep(self.delay_s)
         return self.inner.key_grant(key_hash)
 
     def __getattr__(self, name: str) -> Any:
@@ -116,6 +119,28 @@ def test_a_key_with_a_bad_checksum_is_refused_without_any_database_read(
     assert client.get(BALANCE, headers=bearer(key)).status_code == 200
     assert client.get(BALANCE, headers=bearer(key)).status_code == 200
     assert counting.key_grant_calls == 1, "the second use is served from the key cache"
+
+
+def test_requests_for_a_key_arriving_while_it_is_looked_up_share_that_lookup(
+    services: Services, make_client: Callable[..., AppClient]
+) -> None:
+    client = make_client(services)
+    user = signed_in_user(services, client)
+    key = create_key(client, user)["key"]
+    counting = CountingViews(services.views, delay_s=0.05)
+    services.views = counting  # type: ignore[assignment]
+    authenticator = Authenticator(services)
+
+    async def twenty_at_once() -> list[Principal]:
+        calls = (authenticator.authenticate(f"Bearer {key}", api_key_allowed=True) for _ in range(20))
+        return await asyncio.gather(*calls)
+
+    principals = asyncio.run(twenty_at_once())
+    assert counting.key_grant_calls == 1
+    assert {p.key_id for p in principals} == {principals[0].key_id} and principals[0].key_id is not None
+    authenticator.cache._entries.clear()  # expired: the next request looks it up again
+    asyncio.run(twenty_at_once())
+    assert counting.key_grant_calls == 2
 
 
 def test_an_api_key_on_a_key_route_is_401(services: Services, client: AppClient) -> None:

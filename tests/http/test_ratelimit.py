@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from collections.abc import Callable
 
 import pytest
 
 from mosaic.bootstrap import Services
-from mosaic.http.ratelimit import RateLimits
+from mosaic.http.ratelimit import RateLimits, Verdict, _LoopMemoryStorage
 from tests.http.conftest import PASSWORD, AppClient, bearer, create_key, signed_in_user
 
 REDIS_URI = "redis://127.0.0.1:6379"
@@ -97,3 +99,38 @@ def test_an_unreachable_rate_limit_store_is_a_clear_503(
     response = client.get("/api/credits/balance", headers=user.auth)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "rate_limiter_unavailable"
+
+
+def _hits(limits: RateLimits, identities: list[str]) -> list[Verdict]:
+    async def hits() -> list[Verdict]:
+        return [await limits.hit(limits.api, identity) for identity in identities]
+
+    return asyncio.run(hits())
+
+
+def test_counting_in_memory_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The library's memory storage starts a timer thread from `incr`; on the event loop each start
+    # waits for the new thread to get the interpreter.
+    def no_thread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a thread was started to count a request")
+
+    limits = _limits("memory://", api="1000/minute")
+    monkeypatch.setattr("threading.Timer", no_thread)
+    _hits(limits, [f"key:{i % 3}" for i in range(150)])
+    time.sleep(0.05)  # the library's timer runs out after 10 ms; its next count would start one
+    verdicts = _hits(limits, [f"key:{i % 3}" for i in range(150)])
+    assert [v.remaining for v in verdicts[-3:]] == [900, 900, 900]
+
+
+def test_a_memory_window_that_has_ended_starts_again_and_is_swept(monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = _limits("memory://", api="2/minute")
+    assert [v.allowed for v in _hits(limits, ["key:a"] * 3 + ["key:b"])] == [True, True, False, True]
+    later = time.time() + 61
+    monkeypatch.setattr("time.time", lambda: later)
+    assert _hits(limits, ["key:a"])[0].remaining == 1  # a new window
+    limits._next_sweep = 0.0  # the next count sweeps
+    _hits(limits, ["key:c"])
+    storage = limits._storage
+    assert isinstance(storage, _LoopMemoryStorage)
+    assert not any(key.endswith("key:b") for key in storage.storage)  # nobody counted it since
+    assert any(key.endswith("key:a") for key in storage.storage)
