@@ -127,9 +127,11 @@ def draw_footer(image: Image.Image, box: Box, text: str) -> None:
 
 
 def footer_text(artwork: Artwork, title: str) -> str:
-    """Return the footer line: the title (if any), the mode and the color count."""
+    """Return the footer line: the title (if any), the mode and the color count (for a coloring
+    page, which is not colored, the number of areas to color)."""
     parts = [title.strip()] if title.strip() else []
-    parts += [MODE_TITLES[artwork.mode], f"{artwork.color_count} colors"]
+    count = f"{artwork.region_count} areas" if artwork.mode == "lineart" else f"{artwork.color_count} colors"
+    parts += [MODE_TITLES[artwork.mode], count]
     return "  ·  ".join(parts)
 
 

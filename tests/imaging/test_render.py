@@ -18,7 +18,7 @@ from synthetic_artworks import (
 
 from mosaic.imaging.artwork import Artwork, page_for, pt_from_px
 from mosaic.imaging.beauty import beauty_image
-from mosaic.imaging.legend import legend_page
+from mosaic.imaging.legend import footer_text, legend_page
 from mosaic.imaging.render import (
     NUMBER_GREY,
     answer_page,
@@ -137,6 +137,14 @@ def test_the_line_art_puzzle_is_the_ink_and_carries_no_numbers() -> None:
     box = artwork.box
     art = page[box.y : box.y + box.height, box.x : box.x + box.width]
     assert ((art == 0) == artwork.ink).all()
+
+
+def test_a_coloring_page_footer_counts_areas_and_a_numbered_page_footer_counts_colors() -> None:
+    lineart = rings_artwork(lineart=True)
+    numbered = grid_artwork()
+    assert footer_text(lineart, "") == f"Coloring page  ·  {lineart.region_count} areas"
+    assert footer_text(numbered, "Our cat").endswith(f"  ·  {numbered.color_count} colors")
+    assert footer_text(numbered, "Our cat").startswith("Our cat  ·  ")
 
 
 def test_the_line_art_answer_keeps_the_ink_on_top_of_the_colors() -> None:
