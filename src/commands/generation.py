@@ -41,6 +41,13 @@ class GenerationTimedOut(DomainError):
     code = "generation_timed_out"
 
 
+class WorkerLost(DomainError):
+    """An image worker process died under the job (killed, out of memory); the pool is replaced and
+    the credits released, so a retry is worth it."""
+
+    code = "image_worker_lost"
+
+
 class AlreadyReleased(DomainError):
     """Every attempt a request may make was released (`mosaic.commands.paid.ATTEMPTS_PER_REQUEST_MAX`)."""
 
@@ -107,13 +114,13 @@ class Generations:
             return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), self.job_timeout_s)
         except TimeoutError:
             raise GenerationTimedOut(f"the image took longer than {self.job_timeout_s:.0f} s") from None
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             with self._lock:  # every job of the broken pool fails: replace it once
                 if self._pool is pool:
                     log.error("an image worker died; starting a new pool")
                     self._pool = self._new_pool()
                     pool.shutdown(wait=False, cancel_futures=True)
-            raise
+            raise WorkerLost("an image worker stopped while making this; nothing was charged; retry") from exc
 
 
 class Admission:

@@ -48,6 +48,7 @@ STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
     UpstreamRefused: 400,
     generation.GenerationBusy: 503,
     generation.GenerationTimedOut: 503,  # a server limit, nothing charged: not a 500 (a bug)
+    generation.WorkerLost: 503,  # a worker killed under the job: retry (not kept as the key's answer)
     generation.AlreadyReleased: 409,
     generation.AlreadyCompleted: 409,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from mosaic.imaging.options import GenerateOptions
@@ -34,3 +35,8 @@ def slow(image_bytes: bytes, options: GenerateOptions) -> Rendered:
 
     time.sleep(SLOW_JOB_S)
     return generate(image_bytes, options)
+
+
+def die(image_bytes: bytes, options: GenerateOptions) -> Rendered:
+    """The worker process ends under the job, as when the kernel kills it for memory."""
+    os._exit(1)

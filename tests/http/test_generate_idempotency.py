@@ -11,6 +11,7 @@ from mosaic.bootstrap import Services
 from mosaic.commands.ledger import request_id_for
 from mosaic.commands.paid import SETTLE_TRIES_MAX
 from mosaic.idempotency import Claimed, IdempotencyStore, InFlight, OtherBody, Replay, StoredResponse
+from mosaic.imaging.pipeline import generate
 from tests.conftest import both_backends
 from tests.fakes.busy_ledger import busy_settling
 from tests.http import faults, images
@@ -79,6 +80,22 @@ def test_a_failed_generation_replays_its_error_and_is_never_charged(studio: Stud
     assert first.status_code == again.status_code == 500
     assert again.json()["error"]["code"] == "generation_failed"
     assert studio.credit_lines() == [("reserve", -1), ("release", 1)]
+
+
+def test_a_worker_that_dies_under_the_job_is_a_503_to_retry_and_the_retry_succeeds_charging_once(
+    studio: Studio,
+) -> None:
+    key, photo = _key(), images.photo_png()
+    studio.client.app.state.http.generate_job = faults.die
+    lost = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    assert lost.status_code == 503, lost.text
+    assert error_of(lost)["code"] == "image_worker_lost"
+    assert lost.headers["retry-after"] == "1"
+    studio.client.app.state.http.generate_job = generate  # a new pool, working again
+    retried = studio.generate(photo, headers=key, mode="hex", output="mystery")
+    assert retried.status_code == 200, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert studio.credit_lines() == [("reserve", -1), ("release", 1), ("reserve", -1), ("capture", 0)]
 
 
 def test_a_refused_request_gives_its_key_back_so_it_can_be_retried(studio: Studio) -> None:
