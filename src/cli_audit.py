@@ -54,6 +54,13 @@ def print_report(report: Report, out: Any = None) -> None:
         print(f"  position {position}: {message}", file=out)
     if report.first_bad_position is not None:
         print(f"first bad position: {report.first_bad_position}", file=out)
+    bound = report.changed_at_or_before
+    if bound is not None and (report.first_bad_position is None or report.first_bad_position > bound):
+        print(
+            f"changed at or before position {bound}: the digest covers the log up to there and no longer "
+            "matches it; which event changed can be named only against an older export or digest",
+            file=out,
+        )
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -15,7 +17,7 @@ from mosaic.bootstrap import Services
 from mosaic.cli import main
 from mosaic.queries import digest as digests
 from tests.conftest import TEST_SECRET, both_backends
-from tests.queries.test_audit import TAMPERINGS, Tamper, busy_history
+from tests.queries.test_audit import TAMPERINGS, Tamper, busy_history, rehashed
 
 SERVER_KEY = digests.public_key_hex(TEST_SECRET.encode())
 
@@ -89,21 +91,51 @@ def test_a_digest_checked_against_an_export_counts_only_when_its_signer_is_pinne
     assert status == 1 and "audit FAILED" in out and "not from the trusted key" in out
 
 
-def test_an_amount_changed_in_an_export_fails_through_the_cli_at_its_position(
-    services: Services, mosaic: Cli, server_env: dict[str, str], tmp_path: Path
-) -> None:
-    busy_history(services)
+def _verify_edited_export(
+    mosaic: Cli, server_env: dict[str, str], tmp_path: Path, edit: Callable[[list[dict[str, Any]]], list[bytes]]
+) -> tuple[int, str, int]:
+    """Export, let `edit` rewrite the rows into export lines, verify that against the digest taken
+    with the export: (exit status, output, the digest's position)."""
     export_file, digest_file = exported(mosaic, server_env, tmp_path)
     rows = [json.loads(line) for line in export_file.read_bytes().splitlines()]
-    victim = next(r for r in rows if r["type"] == "Account.ReservationCaptured")
-    victim["body"]["cost_credits"] += 1
-    export_file.write_bytes(b"\n".join(msgspec.json.encode(r) for r in rows) + b"\n")
+    export_file.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in edit(rows)))
     status, out, _ = mosaic(
         "audit", "verify", "--from-export", str(export_file), "--digest", str(digest_file),
         "--trusted-key", SERVER_KEY, env={},
     )
+    return status, out, json.loads(digest_file.read_bytes())["position"]
+
+
+def test_an_amount_changed_in_an_export_fails_through_the_cli_at_its_position(
+    services: Services, mosaic: Cli, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    busy_history(services)
+    victims: list[int] = []
+
+    def edit(rows: list[dict[str, Any]]) -> list[bytes]:
+        victim = next(r for r in rows if r["type"] == "Account.ReservationCaptured")
+        victim["body"]["cost_credits"] += 1
+        victims.append(victim["position"])
+        return [msgspec.json.encode(r) for r in rows]
+
+    status, out, _ = _verify_edited_export(mosaic, server_env, tmp_path, edit)
     assert status == 1 and "audit FAILED" in out
-    assert f"first bad position: {victim['position']}" in out
+    assert f"first bad position: {victims[0]}" in out
+
+
+def test_an_export_edited_and_rehashed_is_bounded_by_the_digest_not_named(
+    services: Services, mosaic: Cli, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    busy_history(services)
+
+    def edit(rows: list[dict[str, Any]]) -> list[bytes]:  # a forger recomputes the chain hashes too
+        next(r for r in rows if r["type"] == "Account.CreditsGranted")["body"]["amount_credits"] = 700
+        return rehashed(rows)
+
+    status, out, digest_position = _verify_edited_export(mosaic, server_env, tmp_path, edit)
+    assert status == 1 and "audit FAILED" in out
+    assert "first bad position" not in out, out
+    assert f"changed at or before position {digest_position}:" in out, out
 
 
 @both_backends()

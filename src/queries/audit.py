@@ -91,10 +91,15 @@ class Report:
     unverified: list[str] = field(default_factory=list)  # claims asked for that could not be checked
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Positions of discrepancies that bound a change without locating it (a digest over 1..N that
+    # no longer matches: some event at or before N changed, but which one the digest cannot tell).
+    bounds: set[int] = field(default_factory=set)
 
-    def problem(self, position: int, message: str) -> None:
+    def problem(self, position: int, message: str, *, located: bool = True) -> None:
         if len(self.discrepancies) < DISCREPANCIES_KEPT_MAX:
             self.discrepancies.append((position, message))
+            if not located:
+                self.bounds.add(position)
 
     @property
     def ok(self) -> bool:
@@ -103,7 +108,14 @@ class Report:
 
     @property
     def first_bad_position(self) -> int | None:
-        return min(p for p, _ in self.discrepancies) if self.discrepancies else None
+        """The earliest position a discrepancy names as bad (not merely bounds)."""
+        located = [p for p, _ in self.discrepancies if p not in self.bounds]
+        return min(located) if located else None
+
+    @property
+    def changed_at_or_before(self) -> int | None:
+        """The tightest bound on an unlocated change (see `bounds`), if there is one."""
+        return min(self.bounds) if self.bounds else None
 
 
 class RuleFold:

@@ -163,12 +163,16 @@ def check_digest(report: Report, recomputed: str | None, digest: Digest, trusted
     rewrote the log could have signed a matching digest, so the check counts as not verified."""
     if trusted_key is None:
         report.unverified.append(UNPINNED_SIGNER)
+    # Each of these bounds a change (somewhere in 1..position) without locating it.
     if not signature_is_valid(digest, trusted_public_key=trusted_key):
-        report.problem(digest.position, "the digest's signature is not valid (or not from the trusted key)")
+        message = "the digest's signature is not valid (or not from the trusted key)"
     elif recomputed is None:
-        report.problem(digest.position, f"the digest's position {digest.position} is no longer in the log")
+        message = f"the digest's position {digest.position} is no longer in the log"
     elif recomputed != digest.hash:
-        report.problem(digest.position, "the log up to the digest's position no longer hashes to the digest")
+        message = "the log up to the digest's position no longer hashes to the digest"
+    else:
+        return
+    report.problem(digest.position, message, located=False)
 
 
 def verify_export(

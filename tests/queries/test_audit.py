@@ -247,6 +247,8 @@ def test_an_event_rewritten_with_its_chain_and_views_fails_against_a_digest_take
     assert verify_database(services.db).ok  # the database alone agrees with itself
     report = verify_database(services.db, digest=digest, trusted_key=server_key)
     assert report.discrepancies == [(digest.position, DIGEST_MISMATCH)]  # which event changed is unknowable here
+    assert report.first_bad_position is None  # the digest's position bounds the change; it is not the change
+    assert report.changed_at_or_before == digest.position
 
 
 def test_an_export_rehashed_after_an_edit_fails_against_the_servers_digest(services: Services) -> None:
