@@ -6,6 +6,9 @@ replay events/s; and the raw single-row INSERT+COMMIT rows/s of the same databas
 Targets (PostgreSQL): >= 2,000 cycles/s at 32 threads, hot account included, <= 0.05 retries per
 cycle, p99 <= 25 ms; replay >= 150,000 events/s.
 
+The start-up heap is frozen out of the cyclic collector's reach, as `mosaic serve` does (a full
+collection over it paused every thread for about 60 ms, one run's p99 in three without it).
+
 Each back-end runs twice: the command layer alone (views projected elsewhere, e.g. by
 `mosaic projections run` in its own process), and with the projection runner in the same process,
 competing for the interpreter and the database, as `mosaic serve` runs it.
@@ -29,6 +32,7 @@ import psycopg
 from mosaic.bootstrap import Services, build
 from mosaic.config import DatabaseUrl, Settings
 from mosaic.database import upgrade
+from mosaic.http.server import freeze_startup_heap
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SECRET = "bench-secret-" + "x" * 40
@@ -145,6 +149,7 @@ def bench(backend: str, seconds: float, *, views_in_process: bool) -> None:
             upgrade(DatabaseUrl.parse(url))
             services = build(Settings.from_env({"MOSAIC_DATABASE_URL": url, "MOSAIC_SECRET": SECRET}), background=views_in_process)
             accounts = [rich_account(services, f"bench{i}@example.com") for i in range(32)]
+            freeze_startup_heap()  # as `mosaic serve` does: no full collection over the start-up heap
             where = "views projected in this process" if views_in_process else "command layer alone"
             print(f"\n== {backend}, {where} ==")
             ceiling = raw_insert_rate(url, seconds)
