@@ -24,7 +24,7 @@ KEY_DISPLAY_CHARS = len(KEY_PREFIX) + 6
 KEY_NAME_CHARS_MAX = 100
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_SET = frozenset(BASE62)
-_KEY_FORMAT = re.compile(re.escape(KEY_PREFIX) + f"[0-9A-Za-z]{{{KEY_BODY_CHARS + KEY_CHECKSUM_CHARS}}}")
+_KEY_FORMAT = re.compile(re.escape(KEY_PREFIX) + f"[{BASE62}]{{{KEY_BODY_CHARS + KEY_CHECKSUM_CHARS}}}")
 
 assert 62**KEY_BODY_CHARS > 2**200, "at least 200 bits of randomness"
 

@@ -62,9 +62,9 @@ BILATERAL_SIGMA_LIGHTNESS: Final = 0.08
 BILATERAL_PASSES: Final = 2
 OUTLINE_ECHO_MM: Final = 1.5  # edge strokes this close to an outline repeat it
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are drawn like anything else
+FACE_BORDER_INSIDE_SHARE: Final = 0.5  # outlines this much inside a face's features are left out
 # Inside a face: a finer DoG with stricter thresholds keeps eyes, brows, nostrils and the mouth
 # (thin, dark, high contrast) and leaves out soft shadows.
-FACE_BORDER_INSIDE_SHARE: Final = 0.5  # outlines this much inside a face's features are left out
 FACE_EDGE_SIGMA_MM: Final = 0.5
 FACE_THRESHOLD_HIGH: Final = 0.05
 FACE_THRESHOLD_LOW: Final = 0.02
@@ -129,7 +129,7 @@ def lineart_artwork(
     outlines = outline_borders(
         segmented, width=work_w, height=work_h, leave_out=features, leave_out_share=FACE_BORDER_INSIDE_SHARE
     )
-    features_drawn = np.zeros_like(features)
+    features_drawn = None
     if features.any():
         # The level's edges draw soft shadows too; inside a face a finer, stricter test draws the
         # features (eyes, brows, nostrils, mouth): small, and never an outline's echo.
@@ -275,7 +275,7 @@ def _artwork(
         gap_px=max(2, round(level.gap_mm * work_px_per_mm)),
         fragment_px=max(2, round(level.fragment_mm * work_px_per_mm)),
     )
-    if features is not None and features.any():
+    if features is not None:
         drawn = cleaned_skeleton(
             features,
             spur_px=spur_px,

@@ -76,47 +76,44 @@ def _pg(sql: str) -> str:
     return translated
 
 
-# `executemany` of these shapes runs as one statement over arrays on PostgreSQL (see `_ArrayPlan`).
+# `executemany` of these shapes runs as one statement over arrays on PostgreSQL (see `_array_plan`).
 _INSERT_VALUES = re.compile(r"INSERT INTO (\w+) \(([\w\s,]+)\) VALUES \(([^()]+)\)")
 _DELETE_WHERE = re.compile(r"DELETE FROM (\w+) WHERE (\w+) = \?")
 _array_plans: dict[str, tuple[str, int] | None] = {}
 
 
-class _ArrayPlan:
-    """An `INSERT … VALUES (?, …)` or `DELETE … WHERE c = ?` for many rows as one statement whose
-    parameters are one array per `?` (`INSERT … SELECT … FROM unnest(…)`, `DELETE … = ANY(…)`).
+def _array_plan(conn: psycopg.Connection[Any], sql: str) -> tuple[str, int] | None:
+    """(statement, number of arrays) running `sql`, an `INSERT … VALUES (?, …)` or a `DELETE …
+    WHERE c = ?` for many rows, as one statement whose parameters are one array per `?`
+    (`INSERT … SELECT … FROM unnest(…)`, `DELETE … = ANY(…)`); None if `sql` has neither shape.
 
     psycopg's `executemany` sends one prepared execution per row through its pipeline, and its
     Python-side work per row (dumping, preparing, pipeline bookkeeping) was a sixth of the CPU of a
     process running the ledger and its views; arrays are dumped in C. Each array is cast to its
     column's type, read once per process from the catalog.
     """
-
-    @staticmethod
-    def of(conn: psycopg.Connection[Any], sql: str) -> tuple[str, int] | None:
-        """(statement, number of arrays) for `sql`, or None if it has neither shape."""
-        if sql in _array_plans:
-            return _array_plans[sql]
-        plan = None
-        if (insert := _INSERT_VALUES.fullmatch(sql)) is not None:
-            table, columns_text, values_text = insert.groups()
-            columns = [c.strip() for c in columns_text.split(",")]
-            values = [v.strip() for v in values_text.split(",")]
-            types = _column_types(conn, table)
-            arrays = [c for c, v in zip(columns, values, strict=True) if v == "?"]
-            picks = ", ".join(f"u.{c}" if v == "?" else v for c, v in zip(columns, values, strict=True))
-            unnest = ", ".join(f"%s::{types[c]}[]" for c in arrays)
-            statement = (
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"SELECT {picks} FROM unnest({unnest}) AS u({', '.join(arrays)})"
-            )
-            plan = (statement, len(arrays))
-        elif (delete := _DELETE_WHERE.fullmatch(sql)) is not None:
-            table, column = delete.groups()
-            sql_type = _column_types(conn, table)[column]
-            plan = (f"DELETE FROM {table} WHERE {column} = ANY(%s::{sql_type}[])", 1)
-        _array_plans[sql] = plan
-        return plan
+    if sql in _array_plans:
+        return _array_plans[sql]
+    plan = None
+    if (insert := _INSERT_VALUES.fullmatch(sql)) is not None:
+        table, columns_text, values_text = insert.groups()
+        columns = [c.strip() for c in columns_text.split(",")]
+        values = [v.strip() for v in values_text.split(",")]
+        types = _column_types(conn, table)
+        arrays = [c for c, v in zip(columns, values, strict=True) if v == "?"]
+        picks = ", ".join(f"u.{c}" if v == "?" else v for c, v in zip(columns, values, strict=True))
+        unnest = ", ".join(f"%s::{types[c]}[]" for c in arrays)
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"SELECT {picks} FROM unnest({unnest}) AS u({', '.join(arrays)})"
+        )
+        plan = (statement, len(arrays))
+    elif (delete := _DELETE_WHERE.fullmatch(sql)) is not None:
+        table, column = delete.groups()
+        sql_type = _column_types(conn, table)[column]
+        plan = (f"DELETE FROM {table} WHERE {column} = ANY(%s::{sql_type}[])", 1)
+    _array_plans[sql] = plan
+    return plan
 
 
 def _column_types(conn: psycopg.Connection[Any], table: str) -> dict[str, str]:
@@ -144,7 +141,7 @@ class _PgTx:
         if len(rows) == 1:
             self.execute(sql, rows[0])
             return
-        plan = _ArrayPlan.of(self._conn, sql)
+        plan = _array_plan(self._conn, sql)
         if plan is None:
             with self._conn.cursor() as cur:
                 cur.executemany(_pg(sql), rows)

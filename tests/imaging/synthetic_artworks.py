@@ -100,6 +100,12 @@ def rings_artwork(*, page_name: PageName = "letter", lineart: bool = False) -> A
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 PHOTO_NAMES = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
+# Where the astronaut's eyes and mouth are in astronaut.png (x0, x1, y0, y1), found by looking.
+ASTRONAUT_FEATURES = {
+    "left eye": (188, 216, 92, 110),
+    "right eye": (235, 259, 92, 110),
+    "mouth": (200, 247, 136, 154),
+}
 NUMBERED_MODES: tuple[Mode, ...] = ("hex", "voronoi", "cbn")
 ALL_MODES: tuple[Mode, ...] = (*NUMBERED_MODES, "lineart")
 TEST_COLORS = 12

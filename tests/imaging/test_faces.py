@@ -1,21 +1,13 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from synthetic_artworks import ASTRONAUT_FEATURES, IMAGES
 
 from mosaic.imaging.decode import decode_photo
 from mosaic.imaging.faces import Face, features_mask, find_faces
 from mosaic.imaging.lineoutlines import outline_borders
 
-IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
-# Where the astronaut's eyes and mouth are in astronaut.png (x0, x1, y0, y1), found by looking.
-ASTRONAUT_FEATURES = {
-    "left eye": (188, 216, 92, 110),
-    "right eye": (235, 259, 92, 110),
-    "mouth": (200, 247, 136, 154),
-}
 ASTRONAUT_HAIRLINE_Y = 78  # the hair meets the forehead here, above the eyes
 
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from synthetic_artworks import ASTRONAUT_FEATURES
 
 from mosaic.imaging.artwork import Artwork, page_for, px_from_mm, px_from_pt
 from mosaic.imaging.decode import decode_photo
@@ -18,12 +19,6 @@ IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
 LETTER = page_for("letter")
 INK_COVERAGE_MAX = 0.15
-# Where the astronaut's eyes and mouth are in astronaut.png (x0, x1, y0, y1), found by looking.
-FACE_FEATURES = {
-    "left eye": (188, 216, 92, 110),
-    "right eye": (235, 259, 92, 110),
-    "mouth": (200, 247, 136, 154),
-}
 
 
 @cache
@@ -85,7 +80,7 @@ def test_the_astronauts_face_keeps_its_eyes_and_mouth_as_strokes_of_their_own(de
     artwork = _astronaut(detail)
     ink = _ink(artwork)
     scale = artwork.box.width / _photo("astronaut").shape[1]
-    for feature, (x0, x1, y0, y1) in FACE_FEATURES.items():
+    for feature, (x0, x1, y0, y1) in ASTRONAUT_FEATURES.items():
         margin_x, margin_y = (x1 - x0) // 2, (y1 - y0) // 2
         top, bottom = round((y0 - margin_y) * scale), round((y1 + margin_y) * scale)
         left, right = round((x0 - margin_x) * scale), round((x1 + margin_x) * scale)

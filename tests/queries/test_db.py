@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from mosaic.config import DatabaseUrl
-from mosaic.queries.db import Database, _ArrayPlan
+from mosaic.queries.db import Database, _array_plan
 from tests.conftest import both_backends
 
 AWKWARD_TEXTS = ["plain", "", "quote ' and \" double", "{braces}, commas", "back\\slash", "ünïcödé ✓", "NULL", None]
@@ -55,9 +55,9 @@ def test_on_postgresql_many_rows_go_as_one_statement_over_arrays(database_url: s
     db = Database(DatabaseUrl.parse(database_url))
     with db.read() as tx:
         conn = tx._conn  # type: ignore[attr-defined]
-        insert = _ArrayPlan.of(conn, "INSERT INTO charges (charge_id, account_id, cost_credits) VALUES (?, ?, ?)")
-        delete = _ArrayPlan.of(conn, "DELETE FROM open_reservations WHERE request_id = ?")
-        other = _ArrayPlan.of(conn, "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?")
+        insert = _array_plan(conn, "INSERT INTO charges (charge_id, account_id, cost_credits) VALUES (?, ?, ?)")
+        delete = _array_plan(conn, "DELETE FROM open_reservations WHERE request_id = ?")
+        other = _array_plan(conn, "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?")
     assert insert is not None and "unnest(%s::text[], %s::text[], %s::integer[])" in insert[0] and insert[1] == 3
     assert delete == ("DELETE FROM open_reservations WHERE request_id = ANY(%s::text[])", 1)
     assert other is None  # executemany as before
