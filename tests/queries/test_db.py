@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -15,7 +16,7 @@ AWKWARD_TEXTS = ["plain", "", "quote ' and \" double", "{braces}, commas", "back
 
 
 @pytest.fixture
-def database(database_url: str) -> Database:
+def database(database_url: str) -> Iterator[Database]:
     db = Database(DatabaseUrl.parse(database_url))
     with db.write() as tx:
         tx.execute("DROP TABLE IF EXISTS adapter_rows")
@@ -23,7 +24,8 @@ def database(database_url: str) -> Database:
             "CREATE TABLE adapter_rows (id BIGINT PRIMARY KEY, label TEXT, flag BOOLEAN, "
             "amount INTEGER NOT NULL, fixed INTEGER NOT NULL)"
         )
-    return db
+    yield db
+    db.close()  # a pool left to the garbage collector stops its workers in __del__, in some later test
 
 
 @both_backends()
@@ -53,11 +55,16 @@ def test_a_duplicate_in_many_rows_fails_the_whole_write(database: Database) -> N
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_on_postgresql_many_rows_go_as_one_statement_over_arrays(database_url: str) -> None:
     db = Database(DatabaseUrl.parse(database_url))
-    with db.read() as tx:
-        conn = tx._conn  # type: ignore[attr-defined]
-        insert = _array_plan(conn, "INSERT INTO charges (charge_id, account_id, cost_credits) VALUES (?, ?, ?)")
-        delete = _array_plan(conn, "DELETE FROM open_reservations WHERE request_id = ?")
-        other = _array_plan(conn, "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?")
+    try:
+        with db.read() as tx:
+            conn = tx._conn  # type: ignore[attr-defined]
+            insert = _array_plan(conn, "INSERT INTO charges (charge_id, account_id, cost_credits) VALUES (?, ?, ?)")
+            delete = _array_plan(conn, "DELETE FROM open_reservations WHERE request_id = ?")
+            other = _array_plan(
+                conn, "UPDATE charges SET refunded_credits = refunded_credits + ? WHERE charge_id = ?"
+            )
+    finally:
+        db.close()
     assert insert is not None and "unnest(%s::text[], %s::text[], %s::integer[])" in insert[0] and insert[1] == 3
     assert delete == ("DELETE FROM open_reservations WHERE request_id = ANY(%s::text[])", 1)
     assert other is None  # executemany as before
