@@ -34,6 +34,7 @@ TARGET_S: Final = {"hex": 1.0, "voronoi": 1.0, "cbn": 2.0, "lineart": 1.0, "zip"
 PEAK_TARGET_MB: Final = 1024.0
 FIDELITY_COLORS: Final = 12
 FIDELITY_RATIO_MAX: Final = 1.10
+BLUR_SIGMAS_MM: Final = (0.34, 0.68)  # the palette alone, after blurs far finer than a region
 CASE_TIMEOUT_S: Final = 300
 
 
@@ -62,20 +63,32 @@ def run_case(image: Path, mode: str, output: str) -> dict[str, float]:
 
 
 def fidelity(image: Path) -> dict[str, float]:
-    """Mean CIEDE2000 of cbn's answer vs the photo, and of plain k-means at the same color count."""
-    from mosaic.imaging.artwork import page_for
+    """Mean CIEDE2000 of cbn's answer vs the photo, and of plain k-means at the same color count.
+
+    Also, as ratios to plain k-means: cbn at expert detail (6 pt numbers, the smallest regions),
+    and the k-means palette applied after a Gaussian blur of each of `BLUR_SIGMAS_MM`: a page
+    whose regions are a few millimetres across cannot keep detail that fine, so these are what
+    texture alone costs, before any region has to hold a number.
+    """
+    from mosaic.imaging.artwork import page_for, px_from_mm
     from mosaic.imaging.cbn import cbn_artwork
     from mosaic.imaging.decode import decode_photo
     from mosaic.imaging.fidelity import answer_rgb, kmeans_baseline_rgb, mean_delta_e
 
     page = page_for("letter")
     photo = decode_photo(image.read_bytes(), max_side_px=max(page.art.width, page.art.height))
-    artwork = cbn_artwork(photo, page=page, colors=FIDELITY_COLORS)
-    answer = answer_rgb(artwork)
+    answer = answer_rgb(cbn_artwork(photo, page=page, colors=FIDELITY_COLORS))
     height, width = answer.shape[:2]
-    baseline = kmeans_baseline_rgb(photo, colors=FIDELITY_COLORS, seed=0, width=width, height=height)
-    cbn_de, kmeans_de = mean_delta_e(answer, photo), mean_delta_e(baseline, photo)
-    return {"cbn": cbn_de, "kmeans": kmeans_de, "ratio": cbn_de / kmeans_de}
+    size = {"colors": FIDELITY_COLORS, "seed": 0, "width": width, "height": height}
+    kmeans_de = mean_delta_e(kmeans_baseline_rgb(photo, **size), photo)
+    cbn_de = mean_delta_e(answer, photo)
+    expert = answer_rgb(cbn_artwork(photo, page=page, colors=FIDELITY_COLORS, detail="expert"))
+    result = {"cbn": cbn_de, "kmeans": kmeans_de, "ratio": cbn_de / kmeans_de}
+    result["expert_ratio"] = mean_delta_e(expert, photo) / kmeans_de
+    for sigma_mm in BLUR_SIGMAS_MM:
+        blurred = kmeans_baseline_rgb(photo, **size, blur_sigma_px=px_from_mm(sigma_mm))
+        result[f"blur_{sigma_mm}mm_ratio"] = mean_delta_e(blurred, photo) / kmeans_de
+    return result
 
 
 def _in_subprocess(*args: str) -> dict[str, float]:
@@ -140,6 +153,11 @@ def main() -> None:
             f"fidelity {label}: mean CIEDE2000 cbn {fid['cbn']:.2f} vs plain k-means {fid['kmeans']:.2f}"
             f" at {FIDELITY_COLORS} colors: ratio {fid['ratio']:.3f} (target <= {FIDELITY_RATIO_MAX:.2f})"
             f"  {_verdict(fid['ratio'] <= FIDELITY_RATIO_MAX)}"
+        )
+        blurs = ", ".join(f"σ {sigma} mm {fid[f'blur_{sigma}mm_ratio']:.3f}" for sigma in BLUR_SIGMAS_MM)
+        print(
+            f"  {label}: cbn at expert detail (6 pt) {fid['expert_ratio']:.3f}; "
+            f"the palette alone after a blur ({blurs}): what texture costs before any number"
         )
 
 

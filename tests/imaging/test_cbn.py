@@ -156,6 +156,16 @@ def test_mean_delta_e_is_zero_for_the_photo_itself_and_the_baseline_is_close() -
     assert 0.5 < mean_delta_e(baseline, photo) < 8.0
 
 
+def test_the_blurred_baseline_keeps_the_palette_and_loses_the_fine_detail() -> None:
+    photo = _photo("chelsea")
+    size = {"colors": 12, "seed": 0, "width": 451, "height": 300}
+    sharp = kmeans_baseline_rgb(photo, **size)
+    assert np.array_equal(kmeans_baseline_rgb(photo, **size, blur_sigma_px=0.0), sharp)
+    blurred = kmeans_baseline_rgb(photo, **size, blur_sigma_px=3.0)
+    assert set(map(tuple, blurred.reshape(-1, 3).tolist())) <= set(map(tuple, sharp.reshape(-1, 3).tolist()))
+    assert mean_delta_e(blurred, photo) > 1.05 * mean_delta_e(sharp, photo)
+
+
 def test_the_answer_is_a_recognisable_version_of_the_photo() -> None:
     photo = _photo("chelsea")
     small_answer = resize_rgb(answer_rgb(_artwork("chelsea")), width=451, height=300)
