@@ -27,6 +27,7 @@ from mosaic.imaging.legend import legend_entries, legend_page
 from mosaic.imaging.pdf import print_pdf
 from mosaic.imaging.render import answer_page, full_page, mystery_page, png_bytes
 from mosaic.imaging.svg import puzzle_svg
+from mosaic.imaging.trace import region_outlines
 
 FileOutput = Literal["mystery", "answer", "legend", "full", "beauty", "svg", "pdf", "palette"]
 
@@ -89,6 +90,15 @@ def _answer_and_beauty(artwork: Artwork, title: str) -> dict[FileOutput, bytes]:
     return {"answer": png_bytes(page), "beauty": png_bytes(beauty_from_page(page))}
 
 
+def _vector_files(artwork: Artwork, title: str) -> dict[FileOutput, bytes]:
+    """The SVG and the PDF from one tracing of the regions."""
+    outlines = region_outlines(artwork)
+    return {
+        "svg": puzzle_svg(artwork, title=title, outlines=outlines),
+        "pdf": print_pdf(artwork, title=title, outlines=outlines),
+    }
+
+
 def _one(render: Callable[[Artwork], bytes], output: FileOutput, artwork: Artwork) -> dict[FileOutput, bytes]:
     return {output: render(artwork)}
 
@@ -97,10 +107,11 @@ def _all_files(
     artwork: Artwork, title: str, on_file: Callable[[str, int, int], None] | None
 ) -> dict[FileOutput, bytes]:
     renderers = _renderers(title)
-    single: tuple[FileOutput, ...] = ("full", "legend", "mystery", "pdf", "svg", "palette")
+    single: tuple[FileOutput, ...] = ("full", "legend", "mystery", "palette")
     files: dict[FileOutput, bytes] = {}
     with ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="render") as pool:
-        jobs = [pool.submit(_answer_and_beauty, artwork, title)]  # the longest job first
+        jobs = [pool.submit(_answer_and_beauty, artwork, title)]  # the longest jobs first
+        jobs.append(pool.submit(_vector_files, artwork, title))
         jobs += [pool.submit(_one, renderers[output], output, artwork) for output in single]
         for job in as_completed(jobs):
             files.update(job.result())

@@ -160,8 +160,11 @@ def _legend_page(pdf: FPDF, artwork: Artwork, title: str) -> None:
     _footer(pdf, artwork, title)
 
 
-def print_pdf(artwork: Artwork, *, title: str = "") -> bytes:
-    """Return the PDF: puzzle page, answer page, color key page (page size in pt as `artwork.page`)."""
+def print_pdf(artwork: Artwork, *, title: str = "", outlines: list[Outline] | None = None) -> bytes:
+    """Return the PDF: puzzle page, answer page, color key page (page size in pt as `artwork.page`).
+
+    `outlines` are `region_outlines(artwork)` when the caller has them already.
+    """
     page = artwork.page
     pdf = FPDF(unit="pt", format=(page.width_pt, page.height_pt))
     pdf.set_creation_date(PDF_CREATION_DATE)
@@ -169,7 +172,8 @@ def print_pdf(artwork: Artwork, *, title: str = "") -> bytes:
     pdf.set_title(title.strip() or footer_text(artwork, ""))
     pdf.set_margins(0, 0, 0)
     pdf.set_auto_page_break(auto=False)
-    outlines = region_outlines(artwork)
+    if outlines is None:
+        outlines = region_outlines(artwork)
     _puzzle_page(pdf, artwork, outlines, title)
     _answer_page(pdf, artwork, outlines, title)
     _legend_page(pdf, artwork, title)

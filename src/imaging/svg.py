@@ -74,8 +74,11 @@ def _number_texts(artwork: Artwork, *, font_pt: float) -> list[str]:
     return lines
 
 
-def puzzle_svg(artwork: Artwork, *, title: str = "") -> bytes:
-    """Return the puzzle page as UTF-8 SVG bytes (deterministic for a given artwork and title)."""
+def puzzle_svg(artwork: Artwork, *, title: str = "", outlines: list[Outline] | None = None) -> bytes:
+    """Return the puzzle page as UTF-8 SVG bytes (deterministic for a given artwork and title).
+
+    `outlines` are `region_outlines(artwork)` when the caller has them already.
+    """
     page = artwork.page
     width_mm = page.width_pt / PT_PER_INCH * MM_PER_INCH
     height_mm = page.height_pt / PT_PER_INCH * MM_PER_INCH
@@ -91,7 +94,7 @@ def puzzle_svg(artwork: Artwork, *, title: str = "") -> bytes:
         f' stroke-width="{artwork.line_width_pt:g}"'
         ' stroke-linejoin="round">',
     ]
-    for region, outline in enumerate(region_outlines(artwork)):
+    for region, outline in enumerate(region_outlines(artwork) if outlines is None else outlines):
         color = int(artwork.region_color[region])
         fill = hex_from_rgb(artwork.palette_rgb[color])
         out.append(

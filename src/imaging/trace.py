@@ -1,26 +1,37 @@
 """Vector outlines of the regions of an `Artwork`, for the SVG and the PDF.
 
-Mosaic cells come with exact polygons. Segmented regions (cbn, line art) are traced from the label
-map: each region's bounding box is cut out (`scipy.ndimage.find_objects`), its mask traced with
-OpenCV's border follower (outer rings and holes, so a fill with the even-odd rule is exact), and each
-ring simplified by Douglas-Peucker to within `SIMPLIFY_PX`. Rings run through pixel centres, so two
-neighbours' outlines sit a pixel apart; the outline stroke (≥ 0.75 pt, 3 px) covers that seam.
+Mosaic cells come with exact polygons. Segmented regions (cbn, line art) are polygonised from the
+label map along pixel edges (`rasterio.features.shapes`, GDAL's polygoniser), so two neighbours
+share every border point for point. Each ring is then drawn through the midpoints of its unit pixel
+edges, except where three regions meet (the frame counting as one) or a ring touches itself: a
+staircase becomes the line it steps along, and both sides of a border move alike. Last, the whole
+set is simplified as a coverage (`shapely.coverage_simplify`), which moves each shared border once
+for both sides. The outlines therefore tile the art box with no gap and no overlap, and a border is
+stroked in one place from either side. Outer rings and holes are kept apart, so a fill with the
+even-odd rule is exact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, Final
 
-import cv2
 import numpy as np
+import rasterio.features
+import shapely
 from numpy.typing import NDArray
-from scipy import ndimage
+from shapely.geometry import Polygon
 
 from mosaic.imaging.artwork import Artwork, pt_from_px
 
-SIMPLIFY_PX = 0.8
-RING_POINTS_MIN = 3
-RINGS_PER_REGION_MAX = 10_000
+SIMPLIFY_PX: Final = 1.0  # coverage simplification tolerance, in print pixels (0.085 mm)
+# Pixel edges are cut into unit segments before the corners are cut: a neighbour's corner in the
+# middle of a long straight edge (a T-junction) must be a vertex of both sides for them to match.
+UNIT_EDGE_PX: Final = 1.0
+# A vertex met this many times, counting each ring through it and the frame, is a junction or a
+# ring touching itself: it stays where it is. Two means a border's own point between two regions.
+JUNCTION_MEETINGS: Final = 3
 
 Ring = NDArray[np.float64]  # (K, 2) x, y in `labels` pixel coordinates (pixel centres are integers)
 
@@ -50,30 +61,6 @@ class Outline:
         return total
 
 
-def _pixel_ring(x: int, y: int) -> Ring:
-    """A region too thin to trace as a polygon: the square of its pixel."""
-    return np.array([[x - 0.5, y - 0.5], [x + 0.5, y - 0.5], [x + 0.5, y + 0.5], [x - 0.5, y + 0.5]])
-
-
-def _traced(mask: NDArray[np.uint8], *, x0: int, y0: int) -> Outline:
-    """Trace the outer rings and holes of the (padded by one) `mask`; offset them by (x0, y0)."""
-    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    assert 0 < len(contours) <= RINGS_PER_REGION_MAX, len(contours)
-    outers: list[Ring] = []
-    holes: list[Ring] = []
-    for contour, links in zip(contours, hierarchy[0], strict=True):
-        simple = cv2.approxPolyDP(contour, SIMPLIFY_PX, True)
-        points = simple.reshape(-1, 2).astype(np.float64)
-        if points.shape[0] < RING_POINTS_MIN:
-            points = contour.reshape(-1, 2).astype(np.float64)
-        if points.shape[0] < RING_POINTS_MIN:
-            x, y = points[0]
-            points = _pixel_ring(int(x), int(y))
-        points += (x0 - 1, y0 - 1)
-        (holes if int(links[3]) >= 0 else outers).append(points)
-    return Outline(tuple(outers), tuple(holes))
-
-
 def region_outlines(artwork: Artwork) -> list[Outline]:
     """Return the outline of each region 0..R-1 (for mosaics, its exact cell polygon).
 
@@ -81,19 +68,77 @@ def region_outlines(artwork: Artwork) -> list[Outline]:
     deterministic.
     """
     if artwork.polygons is not None:
-        # Cell polygons tile [0, W] x [0, H] (pixel j spans [j, j + 1]); rings put centres at j.
-        return [Outline((np.asarray(p, dtype=np.float64) - 0.5,), ()) for p in artwork.polygons]
-    labels = artwork.labels
-    slices = ndimage.find_objects(labels + 1, max_label=artwork.region_count)
-    outlines: list[Outline] = []
-    for region, window in enumerate(slices):
-        assert window is not None, f"region {region} has no pixels"
-        rows, cols = window
-        crop = labels[rows, cols] == region
-        padded = np.zeros((crop.shape[0] + 2, crop.shape[1] + 2), dtype=np.uint8)
-        padded[1:-1, 1:-1] = crop
-        outlines.append(_traced(padded, x0=int(cols.start), y0=int(rows.start)))
-    return outlines
+        # Already in `labels` coordinates (`cells.artwork_xy_from_cell_xy`): they tile the box as is.
+        return [Outline((np.asarray(p, dtype=np.float64),), ()) for p in artwork.polygons]
+    return [_outline(region) for region in region_coverage(artwork.labels, artwork.region_count)]
+
+
+def region_coverage(labels: NDArray[np.int32], count: int) -> list[Polygon]:
+    """Each region of a label map as one polygon in pixel-edge coordinates, simplified as a coverage.
+
+    Pixel (row i, column j) covers [j, j + 1] × [i, i + 1]. The polygons tile [0, W] × [0, H]: the
+    union is the whole map, the pairwise intersections have no area, and neighbours meet on
+    identical vertices.
+
+    Parameters
+    ----------
+    labels
+        (H, W) int32 label map with `count` regions, every region one 4-connected piece.
+    """
+    pieces: list[Polygon | None] = [None] * count
+    for geometry, value in _pixel_edge_polygons(labels):
+        region = int(value)
+        assert pieces[region] is None, f"region {region} is not one 4-connected piece"
+        rings = [np.asarray(ring, dtype=np.float64) for ring in geometry["coordinates"]]
+        pieces[region] = Polygon(rings[0], rings[1:])
+    assert all(piece is not None for piece in pieces), "a region has no pixels"
+    exact = shapely.transform(shapely.segmentize(np.array(pieces), UNIT_EDGE_PX), np.round)
+    height, width = labels.shape
+    simplified = shapely.coverage_simplify(_corners_cut(exact, width, height), tolerance=SIMPLIFY_PX)
+    return list(simplified)
+
+
+def _corners_cut(polygons: NDArray[np.object_], width: int, height: int) -> NDArray[np.object_]:
+    """Every ring through the midpoints of its unit edges, keeping its junctions (module docstring).
+
+    `polygons` tile [0, width] × [0, height] on integer vertices, every edge one unit long. The
+    result tiles the same box: a border's midpoints are the same from both sides, and a kept vertex
+    is kept by every ring through it.
+    """
+    rings, polygon_of_ring = shapely.get_rings(polygons, return_index=True)
+    coords, ring_of_coord = shapely.get_coordinates(rings, return_index=True)
+    closing = np.append(ring_of_coord[1:] != ring_of_coord[:-1], True)  # a ring's repeated first point
+    points, ring_of_point = coords[:-1][~closing[:-1]], ring_of_coord[:-1][~closing[:-1]]
+    following = coords[1:][~closing[:-1]]  # the next point along the ring (the closing one last)
+    x, y = points[:, 0].astype(np.int64), points[:, 1].astype(np.int64)
+    key = x * (height + 1) + y
+    _, inverse, meetings = np.unique(key, return_inverse=True, return_counts=True)
+    on_frame = (x == 0) | (x == width) | (y == 0) | (y == height)
+    box_corner = ((x == 0) | (x == width)) & ((y == 0) | (y == height))
+    kept = (meetings[inverse] + on_frame >= JUNCTION_MEETINGS) | box_corner
+    path = np.empty((2 * len(points), 2), dtype=np.float64)
+    path[0::2], path[1::2] = points, (points + following) / 2.0
+    chosen = np.empty(2 * len(points), dtype=bool)
+    chosen[0::2], chosen[1::2] = kept, True
+    ring_ids = np.repeat(ring_of_point, 2)[chosen]
+    cut_rings = shapely.linearrings(path[chosen], indices=ring_ids)
+    result: NDArray[np.object_] = shapely.polygons(cut_rings, indices=polygon_of_ring)
+    return result
+
+
+def _pixel_edge_polygons(labels: NDArray[np.int32]) -> Iterator[tuple[dict[str, Any], float]]:
+    """GeoJSON-like polygons of the 4-connected pieces of equal value, and each piece's value."""
+    shapes: Iterator[tuple[dict[str, Any], float]] = rasterio.features.shapes(
+        np.ascontiguousarray(labels, dtype=np.int32), connectivity=4
+    )
+    return shapes
+
+
+def _outline(polygon: Polygon) -> Outline:
+    """Rings without the closing point, shifted so pixel centres sit at integers."""
+    outer = np.asarray(polygon.exterior.coords, dtype=np.float64)[:-1] - 0.5
+    holes = tuple(np.asarray(ring.coords, dtype=np.float64)[:-1] - 0.5 for ring in polygon.interiors)
+    return Outline((outer,), holes)
 
 
 def page_pt_from_art_px(artwork: Artwork, points_xy: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -3,11 +3,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
+import shapely
 from synthetic_artworks import ALL_MODES, PHOTO_NAMES, grid_artwork, photo_artwork, rings_artwork
 
 from mosaic.imaging.artwork import Artwork, Mode
 from mosaic.imaging.svg import puzzle_svg
+from mosaic.imaging.trace import page_pt_from_art_px
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -69,3 +72,31 @@ def test_the_svg_is_byte_identical_on_a_rerun() -> None:
     assert puzzle_svg(rings_artwork()) == puzzle_svg(rings_artwork())
     artwork = photo_artwork("coffee", "voronoi")
     assert puzzle_svg(artwork) == puzzle_svg(artwork)
+
+
+def _region_polygons(artwork: Artwork) -> list[shapely.Polygon]:
+    """Each path of the SVG as a polygon in page points: its first ring outside, the rest holes."""
+    polygons = []
+    for path in _parsed(artwork).findall(f".//{SVG}path"):
+        rings = [
+            [tuple(map(float, point.split(","))) for point in ring.split()]
+            for ring in re.findall(r"M([^MZ]+)Z", path.get("d", ""))
+        ]
+        polygons.append(shapely.Polygon(rings[0], rings[1:]))
+    return polygons
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("name", ["astronaut", "chelsea"])
+def test_the_svg_regions_tile_the_art_box_sharing_every_border(name: str, mode: Mode) -> None:
+    artwork = photo_artwork(name, mode)
+    polygons = _region_polygons(artwork)
+    box = artwork.box
+    corner = page_pt_from_art_px(artwork, np.array([[-0.5, -0.5], [box.width - 0.5, box.height - 0.5]]))
+    art_box = shapely.box(*corner.reshape(-1))
+    assert all(polygon.is_valid for polygon in polygons)
+    # Neighbours meet on identical vertices (a gap or an overlap between them is an invalid edge)...
+    assert shapely.coverage_is_valid(np.array(polygons))
+    # ...and together they cover the box once: no hole is left between regions or at the frame.
+    assert sum(polygon.area for polygon in polygons) == pytest.approx(art_box.area, rel=1e-6)
+    assert shapely.union_all(polygons).symmetric_difference(art_box).area < 1e-6 * art_box.area
