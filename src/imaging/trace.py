@@ -94,7 +94,9 @@ def region_coverage(labels: NDArray[np.int32], count: int) -> list[Polygon]:
     assert all(piece is not None for piece in pieces), "a region has no pixels"
     exact = shapely.transform(shapely.segmentize(np.array(pieces), UNIT_EDGE_PX), np.round)
     height, width = labels.shape
-    simplified = shapely.coverage_simplify(_corners_cut(exact, width, height), tolerance=SIMPLIFY_PX)
+    cut = _corners_cut(exact, width, height)
+    # The frame is not simplified: GEOS would cut the box's corners.
+    simplified = shapely.coverage_simplify(cut, tolerance=SIMPLIFY_PX, simplify_boundary=False)
     return list(simplified)
 
 
@@ -102,8 +104,9 @@ def _corners_cut(polygons: NDArray[np.object_], width: int, height: int) -> NDAr
     """Every ring through the midpoints of its unit edges, keeping its junctions (module docstring).
 
     `polygons` tile [0, width] × [0, height] on integer vertices, every edge one unit long. The
-    result tiles the same box: a border's midpoints are the same from both sides, and a kept vertex
-    is kept by every ring through it.
+    result tiles the same box: a border's midpoints are the same from both sides, a kept vertex is
+    kept by every ring through it, and the frame keeps its straight sides and corners (the caller
+    leaves the frame out of simplification).
     """
     rings, polygon_of_ring = shapely.get_rings(polygons, return_index=True)
     coords, ring_of_coord = shapely.get_coordinates(rings, return_index=True)
@@ -116,10 +119,18 @@ def _corners_cut(polygons: NDArray[np.object_], width: int, height: int) -> NDAr
     on_frame = (x == 0) | (x == width) | (y == 0) | (y == height)
     box_corner = ((x == 0) | (x == width)) & ((y == 0) | (y == height))
     kept = (meetings[inverse] + on_frame >= JUNCTION_MEETINGS) | box_corner
+    # Along the frame nothing is smoothed: only its junctions and the box's corners stay points.
+    next_x, next_y = following[:, 0].astype(np.int64), following[:, 1].astype(np.int64)
+    along_frame = (
+        ((x == 0) & (next_x == 0))
+        | ((x == width) & (next_x == width))
+        | ((y == 0) & (next_y == 0))
+        | ((y == height) & (next_y == height))
+    )
     path = np.empty((2 * len(points), 2), dtype=np.float64)
     path[0::2], path[1::2] = points, (points + following) / 2.0
     chosen = np.empty(2 * len(points), dtype=bool)
-    chosen[0::2], chosen[1::2] = kept, True
+    chosen[0::2], chosen[1::2] = kept, ~along_frame
     ring_ids = np.repeat(ring_of_point, 2)[chosen]
     cut_rings = shapely.linearrings(path[chosen], indices=ring_ids)
     result: NDArray[np.object_] = shapely.polygons(cut_rings, indices=polygon_of_ring)

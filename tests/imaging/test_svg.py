@@ -98,5 +98,5 @@ def test_the_svg_regions_tile_the_art_box_sharing_every_border(name: str, mode: 
     # Neighbours meet on identical vertices (a gap or an overlap between them is an invalid edge)...
     assert shapely.coverage_is_valid(np.array(polygons))
     # ...and together they cover the box once: no hole is left between regions or at the frame.
-    assert sum(polygon.area for polygon in polygons) == pytest.approx(art_box.area, rel=1e-6)
-    assert shapely.union_all(polygons).symmetric_difference(art_box).area < 1e-6 * art_box.area
+    assert sum(polygon.area for polygon in polygons) == pytest.approx(art_box.area, rel=1e-9)
+    assert shapely.union_all(polygons).symmetric_difference(art_box).area < 1e-9 * art_box.area
