@@ -21,7 +21,7 @@ import numpy as np
 import rasterio.features
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry import Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from mosaic.imaging.artwork import Artwork, pt_from_px
 
@@ -73,31 +73,37 @@ def region_outlines(artwork: Artwork) -> list[Outline]:
     return [_outline(region) for region in region_coverage(artwork.labels, artwork.region_count)]
 
 
-def region_coverage(labels: NDArray[np.int32], count: int) -> list[Polygon]:
-    """Each region of a label map as one polygon in pixel-edge coordinates, simplified as a coverage.
+def region_coverage(labels: NDArray[np.int32], count: int) -> list[Polygon | MultiPolygon]:
+    """Each region of a label map as a polygon in pixel-edge coordinates, simplified as a coverage.
 
     Pixel (row i, column j) covers [j, j + 1] × [i, i + 1]. The polygons tile [0, W] × [0, H]: the
     union is the whole map, the pairwise intersections have no area, and neighbours meet on
-    identical vertices.
+    identical vertices. A region is a Polygon, or a MultiPolygon if it is several 4-connected
+    pieces (which the analyses do not make, but which cost nothing to draw).
 
     Parameters
     ----------
     labels
-        (H, W) int32 label map with `count` regions, every region one 4-connected piece.
+        (H, W) int32 label map with regions 0..count-1, every one with some pixels.
     """
-    pieces: list[Polygon | None] = [None] * count
+    pieces: list[Polygon] = []
+    piece_region: list[int] = []
     for geometry, value in _pixel_edge_polygons(labels):
-        region = int(value)
-        assert pieces[region] is None, f"region {region} is not one 4-connected piece"
         rings = [np.asarray(ring, dtype=np.float64) for ring in geometry["coordinates"]]
-        pieces[region] = Polygon(rings[0], rings[1:])
-    assert all(piece is not None for piece in pieces), "a region has no pixels"
+        pieces.append(Polygon(rings[0], rings[1:]))
+        piece_region.append(int(value))
+    region_of_piece = np.asarray(piece_region, dtype=np.int64)
+    assert np.array_equal(np.unique(region_of_piece), np.arange(count)), "a region has no pixels"
     exact = shapely.transform(shapely.segmentize(np.array(pieces), UNIT_EDGE_PX), np.round)
     height, width = labels.shape
     cut = _corners_cut(exact, width, height)
     # The frame is not simplified: GEOS would cut the box's corners.
     simplified = shapely.coverage_simplify(cut, tolerance=SIMPLIFY_PX, simplify_boundary=False)
-    return list(simplified)
+    order = np.argsort(region_of_piece, kind="stable")
+    if len(pieces) == count:
+        return list(simplified[order])
+    grouped = shapely.multipolygons(simplified[order], indices=region_of_piece[order])
+    return [parts.geoms[0] if len(parts.geoms) == 1 else parts for parts in grouped]
 
 
 def _corners_cut(polygons: NDArray[np.object_], width: int, height: int) -> NDArray[np.object_]:
@@ -145,11 +151,14 @@ def _pixel_edge_polygons(labels: NDArray[np.int32]) -> Iterator[tuple[dict[str, 
     return shapes
 
 
-def _outline(polygon: Polygon) -> Outline:
+def _outline(region: Polygon | MultiPolygon) -> Outline:
     """Rings without the closing point, shifted so pixel centres sit at integers."""
-    outer = np.asarray(polygon.exterior.coords, dtype=np.float64)[:-1] - 0.5
-    holes = tuple(np.asarray(ring.coords, dtype=np.float64)[:-1] - 0.5 for ring in polygon.interiors)
-    return Outline((outer,), holes)
+    parts = region.geoms if isinstance(region, MultiPolygon) else (region,)
+    outers = tuple(np.asarray(part.exterior.coords, dtype=np.float64)[:-1] - 0.5 for part in parts)
+    holes = tuple(
+        np.asarray(ring.coords, dtype=np.float64)[:-1] - 0.5 for part in parts for ring in part.interiors
+    )
+    return Outline(outers, holes)
 
 
 def page_pt_from_art_px(artwork: Artwork, points_xy: NDArray[np.float64]) -> NDArray[np.float64]:

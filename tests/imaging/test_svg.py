@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 
@@ -74,15 +75,15 @@ def test_the_svg_is_byte_identical_on_a_rerun() -> None:
     assert puzzle_svg(artwork) == puzzle_svg(artwork)
 
 
-def _region_polygons(artwork: Artwork) -> list[shapely.Polygon]:
-    """Each path of the SVG as a polygon in page points: its first ring outside, the rest holes."""
+def _region_polygons(artwork: Artwork) -> list[shapely.Geometry]:
+    """Each path of the SVG as the area it fills with the even-odd rule, in page points."""
     polygons = []
     for path in _parsed(artwork).findall(f".//{SVG}path"):
         rings = [
-            [tuple(map(float, point.split(","))) for point in ring.split()]
+            shapely.Polygon([tuple(map(float, point.split(","))) for point in ring.split()])
             for ring in re.findall(r"M([^MZ]+)Z", path.get("d", ""))
         ]
-        polygons.append(shapely.Polygon(rings[0], rings[1:]))
+        polygons.append(functools.reduce(shapely.symmetric_difference, rings))
     return polygons
 
 
