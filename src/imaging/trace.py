@@ -25,7 +25,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from mosaic.imaging.artwork import Artwork, pt_from_px
 
-SIMPLIFY_PX: Final = 1.0  # coverage simplification tolerance, in print pixels (0.085 mm)
+SIMPLIFY_PX: Final = 1.5  # coverage simplification tolerance, in print pixels (0.13 mm)
 # Pixel edges are cut into unit segments before the corners are cut: a neighbour's corner in the
 # middle of a long straight edge (a T-junction) must be a vertex of both sides for them to match.
 UNIT_EDGE_PX: Final = 1.0
