@@ -24,12 +24,15 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _with_services(run: Any) -> Any:
-    """Build the application for one command; turn configuration and rule errors into messages."""
+def _with_services(run: Any, *, creates: bool = False) -> Any:
+    """Build the application for one command; turn configuration and rule errors into messages.
+
+    Only a command that `creates` may start a new SQLite database; the others need the server's.
+    """
 
     def handler(args: argparse.Namespace) -> int:
         try:
-            services = build(Settings.from_env(), background=False)
+            services = build(Settings.from_env(existing=not creates), background=False)
         except (ConfigError, SchemaOutOfDate) as exc:
             return _fail(str(exc))
         try:
@@ -145,7 +148,7 @@ def add_admin_commands(commands: Subparsers) -> None:
     create.add_argument("--plan", default="free")
     create.add_argument("--role", choices=ROLES, default="user")
     create.add_argument("--prompt", action="store_true", help="ask for the password on the terminal")
-    create.set_defaults(handler=_with_services(_users_create))
+    create.set_defaults(handler=_with_services(_users_create, creates=True))
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
     key = keys.add_parser("create", help="create an API key and print it (shown once)")
@@ -240,7 +243,7 @@ def _projections_run(args: argparse.Namespace) -> int:
     import threading
 
     try:
-        services = build(Settings.from_env(), background=True)
+        services = build(Settings.from_env(existing=True), background=True)
     except (ConfigError, SchemaOutOfDate) as exc:
         return _fail(str(exc))
     stop = threading.Event()

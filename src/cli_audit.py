@@ -75,7 +75,7 @@ def _verify(args: argparse.Namespace) -> int:
             return _fail(f"the export {args.from_export} is not a Mosaic audit export: {exc}")
     else:
         try:
-            services = build(Settings.from_env(), background=False)
+            services = build(Settings.from_env(existing=True), background=False)
         except (ConfigError, SchemaOutOfDate) as exc:
             return _fail(str(exc))
         try:
@@ -102,7 +102,7 @@ def _progress(lines: Iterator[bytes], total: int) -> Iterator[bytes]:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        services = build(Settings.from_env(), background=False)
+        services = build(Settings.from_env(existing=True), background=False)
     except (ConfigError, SchemaOutOfDate) as exc:
         return _fail(str(exc))
     try:
@@ -124,7 +124,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _digest(args: argparse.Namespace) -> int:
     try:
-        services = build(Settings.from_env(), background=False)
+        services = build(Settings.from_env(existing=True), background=False)
     except (ConfigError, SchemaOutOfDate) as exc:
         return _fail(str(exc))
     try:

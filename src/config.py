@@ -99,9 +99,17 @@ class Settings:
     ai_concurrency: int = 4
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, existing: bool = False) -> Settings:
+        """Settings from MOSAIC_* variables. With `existing`, an SQLite file that is not there yet is
+        an error, not a new empty database (nor a new secret beside it): for commands that read or
+        change what a server already holds, run in the wrong directory."""
         env = os.environ if env is None else env
         database = DatabaseUrl.parse(env.get("MOSAIC_DATABASE_URL", DEFAULT_DATABASE_URL))
+        if existing and database.dialect == "sqlite" and not Path(database.path).exists():
+            raise ConfigError(
+                f"no database at {database.path}: run this where `mosaic serve` keeps its database, "
+                "or set MOSAIC_DATABASE_URL"
+            )
         plans = env.get("MOSAIC_PLANS_FILE")
         settings = cls(
             database=database,

@@ -92,3 +92,23 @@ def test_a_refund_from_the_cli_is_on_the_record_and_on_the_customer_statement(
     assert [(e.body["amount_credits"], e.body["reason"], e.body["issued_by"]) for e in logged] == [
         (2, "smudged print", str(staff.value.user_id))
     ]
+
+
+def test_commands_on_the_servers_data_refuse_a_directory_without_a_database_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    for command in (
+        ["audit", "verify"],
+        ["audit", "export"],
+        ["audit", "digest"],
+        ["support", "statement", "ada@example.com"],
+        ["keys", "create", "ada@example.com", "--name", "shop"],
+        ["grant-monthly"],
+        ["sweep"],
+        ["projections", "rebuild"],
+    ):
+        refused = mosaic(tmp_path, *command)
+        assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
+        assert f"no database at {tmp_path / 'mosaic.db'}" in refused.stderr, command
+        assert "MOSAIC_DATABASE_URL" in refused.stderr
+    assert list(tmp_path.iterdir()) == []  # no empty database, no new secret beside it
