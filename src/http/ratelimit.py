@@ -97,6 +97,7 @@ class RateLimits:
         assert isinstance(storage, Storage), "a synchronous storage URI (memory://, redis://)"
         self._storage = storage
         self._blocking = not storage_uri.startswith("memory://")
+        self._swept = storage if isinstance(storage, _LoopMemoryStorage) else None
         self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
 
     async def hit(self, policy: Policy, identity: str) -> Verdict:
@@ -127,9 +128,9 @@ class RateLimits:
         return count, float(self._storage.get_expiry(key))
 
     def _sweep_now_and_then(self) -> None:
-        if isinstance(self._storage, _LoopMemoryStorage) and time.monotonic() >= self._next_sweep:
+        if self._swept is not None and time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
-            self._storage.sweep()
+            self._swept.sweep()
 
     def reset(self) -> None:
         self._storage.reset()
