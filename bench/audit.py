@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_history import make_history
 
+from mosaic.commands.schema import upgrade
 from mosaic.config import DatabaseUrl
-from mosaic.database import upgrade
 from mosaic.queries import digest as digests
 from mosaic.queries.audit_log import iter_log, verify_database
 from mosaic.queries.db import Database

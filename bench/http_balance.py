@@ -166,8 +166,8 @@ def _database(postgres: bool, tmp: Path) -> tuple[str, str | None]:
         return f"sqlite:///{tmp / 'bench.db'}", None
     import psycopg
 
+    from mosaic.commands.schema import upgrade
     from mosaic.config import DatabaseUrl
-    from mosaic.database import upgrade
 
     name = f"mosaic_bench_{secrets.token_hex(4)}"
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:

@@ -30,8 +30,8 @@ from pathlib import Path
 import psycopg
 
 from mosaic.bootstrap import Services, build
+from mosaic.commands.schema import upgrade
 from mosaic.config import DatabaseUrl, Settings
-from mosaic.database import upgrade
 from mosaic.http.server import freeze_startup_heap
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -1,18 +1,31 @@
-"""The composition root: builds the application from `Settings`, once, for the server, CLI and tests."""
+"""The composition root: builds everything a process runs from `Settings`, once, for the server, the
+CLI and tests. Nothing else constructs the store, the writer, the pool or the use cases."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from mosaic.commands.generate import Generate
+from mosaic.commands.idempotency import IdempotencyStore
 from mosaic.commands.ledger import Clock, Ledger, utc_now
+from mosaic.commands.lifecycle import Background
+from mosaic.commands.owners import Owners
+from mosaic.commands.paid import Payments
 from mosaic.commands.plans import PlanCatalogue
+from mosaic.commands.pool import ImagePool
+from mosaic.commands.schema import ensure_schema
 from mosaic.commands.store import LedgerStore, open_store
+from mosaic.commands.support import Support
+from mosaic.commands.sweeper import Sweeper
 from mosaic.commands.upstream import Upstream
+from mosaic.commands.use_cases import UseCases
 from mosaic.commands.writer import Committed, Writer
-from mosaic.config import Settings
-from mosaic.database import ensure_schema
+from mosaic.config import Settings, TimeBudget
+from mosaic.queries.audit_reads import AuditReads
 from mosaic.queries.db import Database
+from mosaic.queries.health import Health
 from mosaic.queries.runner import ProjectionRunner
 from mosaic.queries.usage import KeyUsage
 from mosaic.queries.views import Views
@@ -21,6 +34,7 @@ from mosaic.queries.views import Views
 @dataclass
 class Services:
     settings: Settings
+    budget: TimeBudget
     store: LedgerStore
     writer: Writer
     ledger: Ledger
@@ -29,14 +43,17 @@ class Services:
     views: Views
     usage: KeyUsage
     ai: Upstream  # the upstream AI service (`ai.configured` is False without MOSAIC_AI_BASE_URL)
+    pool: ImagePool  # its processes start on first use, or when `Background.running` warms them
+    sweeper: Sweeper
+    use_cases: UseCases
 
     def settle(self, committed: Committed[Any]) -> None:
         """Wait until the views show `committed` (read-your-writes)."""
-        if not self.runner.wait_for(committed.position):
-            raise TimeoutError(f"views did not reach position {committed.position} in time")
+        self.runner.settle(committed.position)
 
     def close(self) -> None:
         self.runner.stop()
+        self.pool.close()
         self.writer.close()
         self.store.close()
         self.db.close()
@@ -49,6 +66,7 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
     wait for a position fold the new events themselves.
     """
     ensure_schema(settings.database)
+    budget = settings.time_budget()
     store = open_store(settings.database)
     db = Database(settings.database)
     runner = ProjectionRunner(store, db)
@@ -60,8 +78,35 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
         secret=settings.secret,
         clock=clock,
     )
+    views, usage, upstream = Views(db), KeyUsage(db), Upstream.from_settings(settings)
+    pool = ImagePool(workers=settings.workers, job_timeout_s=budget.job_timeout_s)
+    sweeper = Sweeper(
+        ledger=ledger, views=views, catch_up=runner.catch_up,
+        timeout=timedelta(seconds=settings.reservation_timeout_s), interval_s=budget.sweep_interval_s,
+    )
+    idempotency = IdempotencyStore(db, lease_s=budget.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s)
+
+    def settle(committed: Committed[Any]) -> None:
+        runner.settle(committed.position)
+
+    use_cases = UseCases(
+        generate=Generate(
+            pool=pool, payments=Payments(writer, work_budget_s=budget.work_s), upstream=upstream
+        ),
+        owners=Owners(ledger=ledger, views=views, usage=usage, settle=settle),
+        support=Support(ledger=ledger, views=views, settle=settle, catch_up=runner.catch_up),
+        views=views,
+        audit=AuditReads(
+            db=db, views=views, runner=runner, log_head=store.recorder.max_notification_id,
+            secret=settings.secret,
+        ),
+        health=Health(db),
+        idempotency=idempotency,
+        runner=runner,
+        background=Background(pool=pool, sweeper=sweeper, idempotency=idempotency),
+    )
     services = Services(
-        settings, store, writer, ledger, db, runner, Views(db), KeyUsage(db), Upstream.from_settings(settings)
+        settings, budget, store, writer, ledger, db, runner, views, usage, upstream, pool, sweeper, use_cases
     )
     if background:
         runner.start()

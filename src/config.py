@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Mapping
@@ -16,6 +17,9 @@ SECRET_BYTES_MIN = 32
 
 WORK_SHARE_OF_RESERVATION: Final = 0.8  # of the reservation timeout for paid work; the rest for settling
 AI_TIMEOUTS_PER_CALL_MAX: Final = 2  # an upstream call: up to its timeout for a slot, then for the call
+JOB_TIMEOUT_S_MAX: Final = 300.0  # one worker job taking longer is abandoned (its credits released)
+SWEEP_INTERVAL_S_MAX: Final = 30.0
+SWEEPS_PER_TIMEOUT: Final = 2  # a stale reservation is released at most 1.5 timeouts after it was made
 
 
 class ConfigError(Exception):
@@ -111,40 +115,82 @@ class Settings:
                 "or set MOSAIC_DATABASE_URL"
             )
         plans = env.get("MOSAIC_PLANS_FILE")
+        default: dict[str, object] = {f.name: f.default for f in dataclasses.fields(cls)}
+
+        def text(name: str, variable: str) -> str:
+            return env.get(variable) or str(default[name])
+
+        def whole(name: str, variable: str, low: int, high: int) -> int:
+            value = default[name]
+            assert isinstance(value, int | float), name
+            return _int(env, variable, int(value), low, high)
+
         settings = cls(
             database=database,
             secret=_secret(env, database),
-            ratelimit_storage=env.get("MOSAIC_RATELIMIT_STORAGE", "memory://"),
-            ratelimit_api=env.get("MOSAIC_RATELIMIT", "600/minute"),
-            ratelimit_login=env.get("MOSAIC_RATELIMIT_LOGIN", "10/minute"),
-            jwt_ttl_s=_int(env, "MOSAIC_JWT_TTL_S", 3600, 60, 30 * 24 * 3600),
-            reservation_timeout_s=_int(env, "MOSAIC_RESERVATION_TIMEOUT_S", 900, 1, 7 * 24 * 3600),
-            idempotency_ttl_s=_int(env, "MOSAIC_IDEMPOTENCY_TTL_S", 24 * 3600, 60, 30 * 24 * 3600),
+            ratelimit_storage=text("ratelimit_storage", "MOSAIC_RATELIMIT_STORAGE"),
+            ratelimit_api=text("ratelimit_api", "MOSAIC_RATELIMIT"),
+            ratelimit_login=text("ratelimit_login", "MOSAIC_RATELIMIT_LOGIN"),
+            jwt_ttl_s=whole("jwt_ttl_s", "MOSAIC_JWT_TTL_S", 60, 30 * 24 * 3600),
+            reservation_timeout_s=whole(
+                "reservation_timeout_s", "MOSAIC_RESERVATION_TIMEOUT_S", 1, 7 * 24 * 3600
+            ),
+            idempotency_ttl_s=whole("idempotency_ttl_s", "MOSAIC_IDEMPOTENCY_TTL_S", 60, 30 * 24 * 3600),
             plans_file=Path(plans) if plans else None,
-            workers=_int(env, "MOSAIC_WORKERS", 0, 0, 64),
+            workers=whole("workers", "MOSAIC_WORKERS", 0, 64),
             ai_base_url=env.get("MOSAIC_AI_BASE_URL", "").rstrip("/"),
             ai_api_key=env.get("MOSAIC_AI_API_KEY", ""),
-            ai_model=env.get("MOSAIC_AI_MODEL", "gpt-image-1"),
-            ai_timeout_s=float(_int(env, "MOSAIC_AI_TIMEOUT_S", 60, 1, 600)),
-            ai_concurrency=_int(env, "MOSAIC_AI_CONCURRENCY", 4, 1, 64),
+            ai_model=text("ai_model", "MOSAIC_AI_MODEL"),
+            ai_timeout_s=float(whole("ai_timeout_s", "MOSAIC_AI_TIMEOUT_S", 1, 600)),
+            ai_concurrency=whole("ai_concurrency", "MOSAIC_AI_CONCURRENCY", 1, 64),
         )
-        _check_ai_fits_in_reservation(settings)
+        settings.time_budget()  # refuses timeouts that do not fit, naming the variables
         return settings
 
+    def time_budget(self) -> TimeBudget:
+        return TimeBudget.of(self)
 
-def _check_ai_fits_in_reservation(settings: Settings) -> None:
-    """An AI call waits up to its timeout for a slot, then runs up to its timeout: both must end
-    within the paid work's share of the reservation, or the sweeper would release credits under it."""
-    if not settings.ai_base_url:
-        return
-    work_s = WORK_SHARE_OF_RESERVATION * settings.reservation_timeout_s
-    if AI_TIMEOUTS_PER_CALL_MAX * settings.ai_timeout_s >= work_s:
-        raise ConfigError(
-            f"MOSAIC_AI_TIMEOUT_S={settings.ai_timeout_s:g} is too long for "
-            f"MOSAIC_RESERVATION_TIMEOUT_S={settings.reservation_timeout_s}: an AI call may take "
-            f"{AI_TIMEOUTS_PER_CALL_MAX}× its timeout (a wait for a slot, then the call), which must end "
-            f"within {work_s:g} s; lower the one or raise the other"
+
+@dataclass(frozen=True, slots=True)
+class TimeBudget:
+    """Every time limit of paid work, derived from the reservation timeout in one place.
+
+    Paid work must end within `work_s` of its reservation (the rest of the reservation is for
+    settling), so the sweeper never releases credits under work still running: a worker job gives
+    up within it, an AI call (a wait for a slot, then the call) ends within it, and the sweeper looks
+    often enough that a stale reservation is released within 1.5 timeouts.
+    """
+
+    reservation_timeout_s: float
+    work_s: float
+    job_timeout_s: float
+    sweep_interval_s: float
+    ai_timeout_s: float
+    idempotency_lease_s: float  # a claimed Idempotency-Key is held as long as its reservation may be
+
+    @classmethod
+    def of(cls, settings: Settings) -> TimeBudget:
+        reservation_s = float(settings.reservation_timeout_s)
+        work_s = WORK_SHARE_OF_RESERVATION * reservation_s
+        if settings.ai_base_url and AI_TIMEOUTS_PER_CALL_MAX * settings.ai_timeout_s >= work_s:
+            raise ConfigError(
+                f"MOSAIC_AI_TIMEOUT_S={settings.ai_timeout_s:g} is too long for "
+                f"MOSAIC_RESERVATION_TIMEOUT_S={settings.reservation_timeout_s}: an AI call may take "
+                f"{AI_TIMEOUTS_PER_CALL_MAX}× its timeout (a wait for a slot, then the call), which must end "
+                f"within {work_s:g} s; lower the one or raise the other"
+            )
+        budget = cls(
+            reservation_timeout_s=reservation_s,
+            work_s=work_s,
+            job_timeout_s=min(JOB_TIMEOUT_S_MAX, work_s),
+            sweep_interval_s=min(SWEEP_INTERVAL_S_MAX, reservation_s / SWEEPS_PER_TIMEOUT),
+            ai_timeout_s=settings.ai_timeout_s,
+            idempotency_lease_s=reservation_s,
         )
+        assert 0 < budget.job_timeout_s <= budget.work_s < budget.reservation_timeout_s
+        assert budget.sweep_interval_s <= budget.reservation_timeout_s / SWEEPS_PER_TIMEOUT
+        assert budget.idempotency_lease_s >= budget.work_s
+        return budget
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

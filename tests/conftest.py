@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from mosaic.bootstrap import Services, build
+from mosaic.commands.schema import upgrade
 from mosaic.config import DatabaseUrl, Settings
-from mosaic.database import upgrade
 
 PG_ADMIN = os.environ.get("MOSAIC_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_URL_BASE = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -56,7 +56,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def settings_for(database_url: str, **env: str) -> Settings:
-    return Settings.from_env({"MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET, **env})
+    """Settings on `database_url`, with one image worker (a test starts it only if it generates)."""
+    return Settings.from_env(
+        {"MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET, "MOSAIC_WORKERS": "1", **env}
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mosaic.cli import main
-from mosaic.cli_generate import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from mosaic.cli.generate import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 IMAGES = Path(__file__).parent / "fixtures" / "images"
 

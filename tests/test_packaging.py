@@ -40,7 +40,7 @@ def test_the_wheel_ships_every_package_and_the_alembic_scripts(tmp_path: Path) -
     missing = [str(p) for p in packages if str(PurePosixPath("mosaic", p, "__init__.py")) not in shipped]
     assert missing == [], "add these packages to [tool.setuptools] packages"
     data = [str(PurePosixPath("mosaic", f)) for f in _files(ROOT / "src") if f.suffix != ".py"]
-    assert "mosaic/http/static/app.js" in data and "mosaic/plans.toml" in data
+    assert "mosaic/http/static/app.js" in data and "mosaic/data/plans.toml" in data and "mosaic/data/ai_styles.toml" in data
     assert sorted(set(data) - shipped) == [], "add these files to [tool.setuptools.package-data]"
     scripts = [str(PurePosixPath("mosaic/_alembic", f)) for f in _files(ROOT / "alembic")]
     assert "mosaic/_alembic/versions/0001_ledger.py" in scripts

@@ -11,7 +11,7 @@ import functools
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Any, Final, TypeVar
 
 import anyio.to_thread
@@ -39,7 +39,7 @@ from mosaic.imaging.pipeline import Rendered
 
 T = TypeVar("T")
 
-STYLES_FILE: Final = Path(__file__).resolve().parent.parent / "ai_styles.toml"
+STYLES_FILE: Final = resources.files("mosaic.data").joinpath("ai_styles.toml")
 COST_CREDITS_BY_QUALITY: Final[Mapping[ImageQuality, int]] = {"low": 1, "medium": 3, "high": 10}
 PROMPT_CHARS_MIN: Final = 3
 PROMPT_CHARS_MAX: Final = 1000

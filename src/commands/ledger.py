@@ -22,16 +22,10 @@ from mosaic.domain.keys import KEY_NAME_CHARS_MAX
 from mosaic.domain.users import check_password, check_role, checked_email
 
 Clock = Callable[[], datetime]
-REQUEST_NAMESPACE = UUID("5b8f9c2a-7d1e-4f3b-a6c4-2e9d8b7a1c05")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def request_id_for(account_id: UUID, idempotency_key: str) -> UUID:
-    """The same idempotency key on the same account always names the same request."""
-    return uuid.uuid5(REQUEST_NAMESPACE, f"{account_id}:{idempotency_key}")
 
 
 def checked_key_name(name: str) -> str:

@@ -1,6 +1,6 @@
-"""Paid work (DESIGN rule 2): reserve → do the work → capture what succeeded, release the rest.
+"""Paid work (docs/architecture.md, rule 2): reserve → do the work → capture what succeeded, release the rest.
 
-`Payments.pay_for(charges, work)` is the one way a route charges for work:
+`Payments.pay_for(charges, work)` is the one way a use case charges for work:
 
 1. One ledger command reserves every charge of the request, all or none. A refusal (402, a busy
    ledger, a repeat of a request that was settled already) is raised as it is: nothing was charged.
@@ -21,11 +21,12 @@ result, never lost.
 
 Attempts. A request may be tried again after a failure that says "retry later" (a busy ledger or
 upstream), and its Idempotency-Key is given back for that. Each attempt has its own ledger request
-id, derived from the request's (`attempt_request_id`): attempt 0 is the request id itself, and the
-next attempt is the first one the ledger has not seen. An earlier attempt left reserved (its capture
-and release never committed, or its server crashed) is released as superseded in the same command
-that reserves the next one. So at most one attempt of a request is ever open or captured: a request
-is charged at most once, and a repeat of one that was charged is refused (`AlreadyCompleted`).
+id, derived from the request's (`mosaic.commands.idempotency.attempt_request_id`): attempt 0 is the
+request id itself, and the next attempt is the first one the ledger has not seen. An earlier attempt
+left reserved (its capture and release never committed, or its server crashed) is released as
+superseded in the same command that reserves the next one. So at most one attempt of a request is
+ever open or captured: a request is charged at most once, and a repeat of one that was charged is
+refused (`AlreadyCompleted`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
@@ -44,11 +44,10 @@ import anyio
 import anyio.to_thread
 
 from mosaic.commands import credits
-from mosaic.commands.generation import AlreadyCompleted, AlreadyReleased
-from mosaic.commands.ledger import Ledger
-from mosaic.commands.writer import Command, Committed, LedgerBusy, Unit
+from mosaic.commands.idempotency import attempt_request_id
+from mosaic.commands.writer import Command, Committed, LedgerBusy, Unit, Writer
 from mosaic.domain.accounts import Account
-from mosaic.domain.errors import DomainError, InsufficientCredits
+from mosaic.domain.errors import AlreadyCompleted, AlreadyReleased, Failure, InsufficientCredits
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,8 @@ RELEASE_REASON_CHARS_MAX: Final = 200
 ATTEMPTS_PER_REQUEST_MAX: Final = 16  # then the request counts as failed for good (`AlreadyReleased`)
 SETTLE_TRIES_MAX: Final = 3  # tries of one capture or release when the ledger answers LedgerBusy
 SETTLE_BACKOFF_S: Final = 0.05  # times the try number, between tries
-ATTEMPT_NAMESPACE: Final = UUID("0e6f3b1c-9a47-4d2e-8c5b-7f1a2d3e4b60")
 SUPERSEDED_REASON: Final = "superseded: the request was tried again"
 
-
-def attempt_request_id(request_id: UUID, attempt: int) -> UUID:
-    """The ledger request id of `attempt` of the request `request_id` (attempt 0: the id itself)."""
-    assert 0 <= attempt < ATTEMPTS_PER_REQUEST_MAX, attempt
-    return request_id if attempt == 0 else uuid.uuid5(ATTEMPT_NAMESPACE, f"{request_id}:{attempt}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +108,10 @@ class PaidWorkFailed(Exception):
 
 
 class Payments:
-    def __init__(self, ledger: Ledger, *, work_budget_s: float) -> None:
+    def __init__(self, writer: Writer, *, work_budget_s: float) -> None:
         """`work_budget_s`: how long the work may take from the reservation on (see `Held.deadline`)."""
         assert work_budget_s > 0
-        self.ledger = ledger
+        self.writer = writer
         self.work_budget_s = work_budget_s
 
     async def pay_for(self, charges: Sequence[Charge], work: Callable[[Held], Awaitable[Done[T]]]) -> Paid[T]:
@@ -160,7 +153,7 @@ class Payments:
         )
         try:
             committed = await self._settle_retrying(command)
-        except DomainError as exc:  # a ledger still busy, or a reservation the sweeper released already
+        except Failure as exc:  # a ledger still busy, or a reservation the sweeper released already
             await self._release_all(held, f"not charged: the capture failed ({exc.code})")
             cause = exc
             if isinstance(exc, LedgerBusy):
@@ -196,7 +189,7 @@ class Payments:
 
     async def _execute(self, command: Command[T]) -> Committed[T]:
         """Blocking ledger calls wait for a commit: run them on anyio's worker threads."""
-        return await anyio.to_thread.run_sync(functools.partial(self.ledger.writer.execute, command))
+        return await anyio.to_thread.run_sync(functools.partial(self.writer.execute, command))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,15 @@
-"""The plan catalogue, read from a TOML file (the bundled `plans.toml` unless configured)."""
+"""The plan catalogue, read from a TOML file (the packaged `mosaic/data/plans.toml` unless configured)."""
 
 from __future__ import annotations
 
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 from mosaic.domain.errors import UnknownPlan
 from mosaic.domain.plans import Plan
 
-BUNDLED_PLANS = Path(__file__).resolve().parent.parent / "plans.toml"
+BUNDLED_PLANS = resources.files("mosaic.data").joinpath("plans.toml")
 
 
 class PlanCatalogue:
@@ -18,7 +19,7 @@ class PlanCatalogue:
 
     @classmethod
     def load(cls, path: Path | None = None) -> PlanCatalogue:
-        with (path or BUNDLED_PLANS).open("rb") as f:
+        with (path or BUNDLED_PLANS).open("rb") as f:  # a Path, or the packaged resource
             data = tomllib.load(f)
         plans = {
             name: Plan(

@@ -29,7 +29,7 @@ import anyio
 import httpx
 
 from mosaic.config import Settings
-from mosaic.domain.errors import DomainError
+from mosaic.domain.errors import ErrorKind, Failure
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +48,31 @@ _WORD: Final = re.compile(r"\S+")
 assert ATTEMPTS_MAX >= 1 and REASON_CHARS_MAX > 0
 
 
-class AiUnavailable(DomainError):
+class AiUnavailable(Failure):
     """No upstream is configured (`MOSAIC_AI_BASE_URL` is empty)."""
 
+    kind = ErrorKind.NOT_CONFIGURED
     code = "ai_unavailable"
 
 
-class UpstreamBusy(DomainError):
+class UpstreamBusy(Failure):
     """Every upstream slot stayed taken for the whole timeout."""
 
+    kind = ErrorKind.UNAVAILABLE
     code = "ai_busy"
 
 
-class UpstreamFailed(DomainError):
+class UpstreamFailed(Failure):
     """The upstream failed, timed out or answered something unusable; the message says which."""
 
+    kind = ErrorKind.UPSTREAM_FAILED
     code = "upstream_failed"
 
 
-class UpstreamRefused(DomainError):
+class UpstreamRefused(Failure):
     """The upstream refused the request itself (HTTP 400: typically an unsafe prompt)."""
 
+    kind = ErrorKind.INVALID_INPUT
     code = "upstream_refused"
 
 

@@ -33,7 +33,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from mosaic.commands.store import LedgerStore
-from mosaic.domain.errors import DomainError
+from mosaic.domain.errors import DomainError, ErrorKind, Failure
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,10 @@ T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 
 
-class LedgerBusy(DomainError):
+class LedgerBusy(Failure):
     """The ledger could not commit in time (lock timeout, or conflicts kept recurring)."""
 
+    kind = ErrorKind.UNAVAILABLE
     code = "ledger_busy"
 
 

@@ -1,10 +1,11 @@
 """The credit account: the ledger's one consistency boundary.
 
-Every credit movement of one customer is an event of their `Account`, so the rules of DESIGN.md hold
-inside one aggregate: a balance never goes below zero (reserved credits count against it), a
-reservation is captured or released once, a refund names its charge and never exceeds what remains of
-it, and a period's quota is granted once. Public methods check the rule and compute every value once;
-the events' `apply` only changes state. Identifiers inside events are canonical UUID strings.
+Every credit movement of one customer is an event of their `Account`, so the ledger's rules
+(docs/architecture.md) hold inside one aggregate: a balance never goes below zero (reserved credits
+count against it), a reservation is captured or released once, a refund names its charge and never
+exceeds what remains of it, and a period's quota is granted once. Public methods check the rule and
+compute every value once; the events' `apply` only changes state. Identifiers inside events are
+canonical UUID strings.
 """
 
 from __future__ import annotations

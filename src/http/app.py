@@ -1,4 +1,4 @@
-"""`create_app(services)`: the Starlette application over one `Services`.
+"""`create_app(use_cases, settings)`: the Starlette application over one process's use cases.
 
 Thin by design: each route parses its input, calls one command or query, and encodes the answer.
 The only middleware is the pure-ASGI request-id layer; auth and rate limits run inside the route
@@ -8,63 +8,50 @@ wrapper (`mosaic.http.routing.route_for`), so routes without auth pay nothing fo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from mosaic.bootstrap import Services
-from mosaic.commands.generation import JOB_TIMEOUT_S, Generations
-from mosaic.commands.paid import Payments
-from mosaic.config import WORK_SHARE_OF_RESERVATION
+from mosaic.commands.use_cases import UseCases
+from mosaic.config import Settings
 from mosaic.http.auth import Authenticator
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import http_exception_handler
-from mosaic.http.lifecycle import running
 from mosaic.http.middleware import RequestIdMiddleware
 from mosaic.http.ratelimit import RateLimits
 from mosaic.http.routes import all_endpoints
 from mosaic.http.routing import HttpContext, route_for
-from mosaic.idempotency import IdempotencyStore
 
 
 def create_app(
-    services: Services,
+    use_cases: UseCases,
+    settings: Settings,
     *,
     rate_limits: RateLimits | None = None,
-    close_services_on_shutdown: bool = False,
-    generations: Generations | None = None,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> Starlette:
     """The app. `rate_limits` defaults to the settings' storage and policies (tests pass their own);
-    `generations` to a pool of `settings.workers` processes, started lazily or by the lifespan."""
-    settings = services.settings
+    `on_shutdown` runs after the lifespan's background work has stopped (the server closes its
+    services there)."""
     limits = rate_limits or RateLimits(
         settings.ratelimit_storage, api=settings.ratelimit_api, login=settings.ratelimit_login
     )
-    work_budget_s = WORK_SHARE_OF_RESERVATION * settings.reservation_timeout_s
     http = HttpContext(
-        services=services,
-        auth=Authenticator(services),
+        use_cases=use_cases,
+        auth=Authenticator(use_cases.owners, secret=settings.secret, token_ttl_s=settings.jwt_ttl_s),
         limits=limits,
-        balances=BalanceCache(services.runner),
-        generations=generations
-        or Generations(
-            workers=settings.workers,
-            # a job must give up well before the sweeper would release its reservation under it
-            job_timeout_s=min(JOB_TIMEOUT_S, work_budget_s),
-        ),
-        idempotency=IdempotencyStore(services.db),
-        payments=Payments(services.ledger, work_budget_s=work_budget_s),
+        balances=BalanceCache(use_cases.runner),
+        endpoints=all_endpoints(),
     )
-    http.endpoints = all_endpoints()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running(services, http.generations, http.idempotency):
+        async with use_cases.background.running():
             yield
-        if close_services_on_shutdown:
-            services.close()
+        if on_shutdown is not None:
+            on_shutdown()
 
     app = Starlette(
         routes=[route_for(endpoint, http) for endpoint in http.endpoints],

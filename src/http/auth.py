@@ -5,11 +5,11 @@ An API key costs microseconds: its checksum is checked with no storage at all, t
 at most `KEY_CACHE_TTL_S`, so a key revoked through another server is refused here within that time;
 a key revoked through this server is dropped from the cache at once (`forget_key`). When an entry
 runs out, the requests for that key arriving meanwhile share one lookup instead of each sending one
-to a worker thread (64 connections on one key made 64 lookups per expiry).
+to a worker thread (64 connections on one key would make 64 lookups per expiry).
 
 JWTs are HS256 only (algorithms pinned), signed with a secret derived from the server secret under
 its own label, so a token secret never equals the key-hash secret. `exp`, `iat` and `sub` are required.
-Every failure is a 401 `ApiError`, never a 500.
+Every failure is a 401 (`Unauthorized`), never a 500.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -29,14 +28,12 @@ from uuid import UUID
 import jwt
 from starlette.concurrency import run_in_threadpool
 
-from mosaic.bootstrap import Services
+from mosaic.commands.owners import Owners
 from mosaic.domain.keys import KEY_PREFIX, is_well_formed_key
 from mosaic.domain.plans import api_access_refusal
 from mosaic.domain.users import ROLES
-from mosaic.http.errors import ApiError
+from mosaic.http.errors import NotPermitted, Unauthorized
 from mosaic.queries.views import KeyGrant
-
-log = logging.getLogger(__name__)
 
 KEY_CACHE_TTL_S = 0.5
 KEY_CACHE_ENTRIES_MAX = 10_000
@@ -49,8 +46,8 @@ assert KEY_CACHE_TTL_S <= 1.0, "a key revoked elsewhere must be refused here wit
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mosaic"'}
 
 
-def unauthorized(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message, headers=_CHALLENGE)
+def unauthorized(code: str, message: str) -> Unauthorized:
+    return Unauthorized(code, message, headers=_CHALLENGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +105,13 @@ class KeyGrantCache:
 
 
 class Authenticator:
-    def __init__(self, services: Services, cache: KeyGrantCache | None = None) -> None:
-        self.services = services
+    def __init__(
+        self, owners: Owners, *, secret: bytes, token_ttl_s: int, cache: KeyGrantCache | None = None
+    ) -> None:
+        self.owners = owners
         self.cache = cache or KeyGrantCache()
-        self._jwt_secret = hmac.new(services.settings.secret, JWT_SECRET_LABEL, hashlib.sha256).digest()
-        self.token_ttl_s = services.settings.jwt_ttl_s
+        self._jwt_secret = hmac.new(secret, JWT_SECRET_LABEL, hashlib.sha256).digest()
+        self.token_ttl_s = token_ttl_s
         self._lookups: dict[str, asyncio.Future[KeyGrant | None]] = {}  # key hash → lookup in flight
 
     async def authenticate(self, authorization: str | None, *, api_key_allowed: bool) -> Principal:
@@ -130,7 +129,7 @@ class Authenticator:
     async def _api_key(self, key: str) -> Principal:
         if not is_well_formed_key(key):
             raise unauthorized("invalid_api_key", "this API key is malformed (its checksum is wrong)")
-        key_hash = self.services.ledger.key_hash(key)
+        key_hash = self.owners.key_hash(key)
         hit, grant = self.cache.get(key_hash)
         if not hit:
             lookup = self._lookups.get(key_hash)
@@ -144,22 +143,13 @@ class Authenticator:
             raise unauthorized("api_key_revoked", "this API key has been revoked")
         refusal = api_access_refusal(api_access=grant.api_access, sub_status=grant.sub_status)
         if refusal is not None:
-            raise ApiError(403, "plan_required", refusal)
+            raise NotPermitted("plan_required", refusal)
         return Principal("api_key", grant.user_id, grant.account_id, "user", key_id=grant.key_id)
 
     async def _lookup_and_cache(self, key_hash: str) -> KeyGrant | None:
         epoch = self.cache.epoch
-        grant = await run_in_threadpool(self._lookup, key_hash)
+        grant = await run_in_threadpool(self.owners.key_grant, key_hash)
         self.cache.put(key_hash, grant, epoch=epoch)
-        return grant
-
-    def _lookup(self, key_hash: str) -> KeyGrant | None:
-        grant = self.services.views.key_grant(key_hash)
-        if grant is not None and not grant.revoked:
-            try:
-                self.services.usage.touch(grant.key_id)  # throttles itself; runs at most per cache miss
-            except Exception:  # 'last used' is a convenience: never refuse a request over it
-                log.warning("could not record the use of key %s", grant.key_id, exc_info=True)
         return grant
 
     def forget_key(self, key_id: str) -> None:

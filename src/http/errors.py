@@ -1,68 +1,84 @@
-"""Every HTTP error: one JSON shape, one table from domain error class to status.
+"""Every HTTP error: one JSON shape, one table from error kind to status.
 
-The body is always `{"error": {"code": "...", "message": "...", "request_id": "..."}}`. Domain errors
-(broken rules) map through `STATUS_BY_DOMAIN_ERROR`; errors found at the edge (bad JSON, auth, rate
-limits) are `ApiError`s that carry their own status. Anything else is a bug: the request-id middleware
-logs it and answers a bare 500 with the request id, never a stack trace.
+The body is always `{"error": {"code": "...", "message": "...", "request_id": "..."}}`. Every error
+of ours is a `Failure` whose class says its kind (`mosaic.domain.errors.ErrorKind`); the status comes
+from `STATUS_BY_KIND` and nowhere else, and a retryable kind also gets `Retry-After`. Refusals
+found here at the edge (bad JSON, auth, rate limits) are `EdgeError`s, one class per kind, each
+with its own code. Anything else is a bug: the request-id middleware logs it and answers a bare 500
+with the request id, never a stack trace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mosaic.commands import generation
-from mosaic.commands.upstream import AiUnavailable, UpstreamBusy, UpstreamFailed, UpstreamRefused
-from mosaic.commands.writer import LedgerBusy
-from mosaic.domain import errors as domain
-from mosaic.imaging.decode import ImageRejected
-from mosaic.imaging.options import InvalidOption
-from mosaic.imaging.pipeline import ModeNotLocal
+from mosaic.domain.errors import ErrorKind, Failure
 
-REQUEST_ID_SCOPE_KEY = "mosaic.request_id"
-RETRY_AFTER_BUSY_S = 1
+REQUEST_ID_SCOPE_KEY: Final = "mosaic.request_id"
+RETRY_AFTER_BUSY_S: Final = 1
 
-STATUS_BY_DOMAIN_ERROR: Mapping[type[domain.DomainError], int] = {
-    domain.InvalidInput: 400,
-    domain.NotFound: 404,
-    domain.Forbidden: 403,
-    domain.InsufficientCredits: 402,
-    domain.ReservationNotOpen: 409,
-    domain.RefundExceedsCharge: 409,
-    domain.ChargeNotFound: 404,
-    domain.KeyLimitReached: 409,
-    domain.KeyRevoked: 401,
-    domain.EmailTaken: 409,
-    domain.UnknownPlan: 400,
-    domain.InvalidSubscriptionStatus: 400,
-    domain.InvalidCredits: 400,
-    domain.IdempotencyKeyReused: 422,
-    LedgerBusy: 503,
-    AiUnavailable: 503,
-    UpstreamBusy: 503,
-    UpstreamFailed: 502,
-    UpstreamRefused: 400,
-    generation.GenerationBusy: 503,
-    generation.GenerationTimedOut: 503,  # a server limit, nothing charged: not a 500 (a bug)
-    generation.WorkerLost: 503,  # a worker killed under the job: retry (not kept as the key's answer)
-    generation.AlreadyReleased: 409,
-    generation.AlreadyCompleted: 409,
+STATUS_BY_KIND: Final[Mapping[ErrorKind, int]] = {
+    ErrorKind.INVALID_INPUT: 400,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.PAYMENT_REQUIRED: 402,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.UNPROCESSABLE: 422,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.NOT_CONFIGURED: 503,  # no Retry-After: retrying will not configure it
+    ErrorKind.UPSTREAM_FAILED: 502,
+    ErrorKind.INTERNAL: 500,
 }
-
-# Bad uploads and options are refused at the edge (imaging errors are not domain errors): 400, but
-# 413 for an image too large to decode. Translated by `api_error_for_imaging`.
-ImagingError = InvalidOption | ImageRejected | ModeNotLocal
-IMAGING_ERRORS: tuple[type[InvalidOption], type[ImageRejected], type[ModeNotLocal]] = (
-    InvalidOption, ImageRejected, ModeNotLocal,
-)
-STATUS_BY_IMAGE_REJECTION: Mapping[str, int] = {"image_too_large": 413}
+assert set(STATUS_BY_KIND) == set(ErrorKind), "every kind has its status"
 
 # Standard reasons for statuses the router raises itself (unknown route, wrong method).
-_CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed"}
+_CODE_BY_HTTP_STATUS: Final = {404: "not_found", 405: "method_not_allowed"}
+
+
+class EdgeError(Failure):
+    """A refusal decided at the edge (input, auth, plan, rate limit), with its code and headers."""
+
+    def __init__(self, code: str, message: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.headers = dict(headers or {})
+
+
+class BadRequest(EdgeError):
+    kind = ErrorKind.INVALID_INPUT
+
+
+class PayloadTooLarge(EdgeError):
+    kind = ErrorKind.TOO_LARGE
+
+
+class Unauthorized(EdgeError):
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class RateLimited(EdgeError):
+    kind = ErrorKind.RATE_LIMITED
+
+
+class NotPermitted(EdgeError):
+    kind = ErrorKind.FORBIDDEN
+
+
+class NoSuchResource(EdgeError):
+    kind = ErrorKind.NOT_FOUND
+
+
+class Unavailable(EdgeError):
+    kind = ErrorKind.UNAVAILABLE
 
 
 class ErrorDetail(msgspec.Struct, frozen=True):
@@ -73,20 +89,6 @@ class ErrorDetail(msgspec.Struct, frozen=True):
 
 class ErrorBody(msgspec.Struct, frozen=True):
     error: ErrorDetail
-
-
-class ApiError(Exception):
-    """A refusal decided at the edge (input, auth, plan, rate limit), with its status and code."""
-
-    def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
-    ) -> None:
-        assert 400 <= status < 600, status
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
 
 
 _encode = msgspec.json.Encoder().encode
@@ -104,23 +106,17 @@ def request_id_of(request: Request) -> str:
     return request_id
 
 
-def response_for_api_error(exc: ApiError, request_id: str) -> Response:
-    return error_response(exc.status, exc.code, exc.message, request_id, exc.headers)
+def status_of(failure: Failure) -> int:
+    return STATUS_BY_KIND[failure.kind]
 
 
-def api_error_for_imaging(exc: ImagingError) -> ApiError:
-    if isinstance(exc, ImageRejected):
-        return ApiError(STATUS_BY_IMAGE_REJECTION.get(exc.code, 400), exc.code, exc.message)
-    return ApiError(400, exc.code, str(exc))
-
-
-def response_for_domain_error(exc: domain.DomainError, request_id: str) -> Response:
-    status = STATUS_BY_DOMAIN_ERROR.get(type(exc))
-    assert status is not None, f"{type(exc).__name__} is missing from STATUS_BY_DOMAIN_ERROR"
-    # A busy service is worth retrying shortly; one that is not configured (ai_unavailable) is not.
-    retry = status == 503 and exc.code != "ai_unavailable"
-    headers = {"Retry-After": str(RETRY_AFTER_BUSY_S)} if retry else None
-    return error_response(status, exc.code, exc.message, request_id, headers)
+def response_for(failure: Failure, request_id: str) -> Response:
+    """The one translation of a failure into an HTTP answer."""
+    headers = dict(failure.headers) if isinstance(failure, EdgeError) else {}
+    retry_after_s = RETRY_AFTER_BUSY_S if failure.kind.retry_later else failure.retry_after_s
+    if retry_after_s is not None:
+        headers.setdefault("Retry-After", str(retry_after_s))
+    return error_response(status_of(failure), failure.code, failure.message, request_id, headers or None)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

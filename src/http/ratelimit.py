@@ -11,8 +11,8 @@ blocking, so its calls run in a worker thread.
 
 The library's memory storage starts a `threading.Timer` from every `incr` whose last timer has run
 out: under load, a thread start every 10 ms on the event loop, each waiting for the new thread to get
-the interpreter. That was 15% of the loop's time in `bench/http_balance.py` and a source of its tail
-latency; `_LoopMemoryStorage` starts none. A window that has ended is still dropped when its key is
+the interpreter, a large share of the loop's time and of its tail latency; `_LoopMemoryStorage`
+starts none. A window that has ended is still dropped when its key is
 next counted (the library's `get` does that), and every `SWEEP_INTERVAL_S` the library's own
 expiry pass drops the keys nobody counted since.
 """
@@ -28,7 +28,7 @@ import limits
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from starlette.concurrency import run_in_threadpool
 
-from mosaic.http.errors import ApiError
+from mosaic.http.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,8 @@ class RateLimits:
                 self._sweep_now_and_then()
         except Exception as exc:  # the shared counter store is down: refuse clearly, not with a 500
             log.warning("rate-limit storage failed: %s", exc)
-            raise ApiError(
-                503, "rate_limiter_unavailable", "the rate limiter does not answer; retry shortly",
+            raise Unavailable(
+                "rate_limiter_unavailable", "the rate limiter does not answer; retry shortly",
                 headers={"Retry-After": "1"},
             ) from exc
         return Verdict(

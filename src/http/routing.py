@@ -1,5 +1,6 @@
 """Endpoints as data: what each route needs (auth, body type, response type), and the one wrapper
-that turns an `Endpoint` into a Starlette `Route`: authenticate → rate-limit → parse → handle → encode.
+that turns an `Endpoint` into a Starlette `Route`: authenticate → rate-limit → parse → handle → encode,
+and any `Failure` on the way → its error answer.
 
 Route modules (`mosaic.http.routes.*`) declare `ENDPOINTS`; `mosaic.http.routes.all_endpoints` lists
 them once, for the app and for the OpenAPI document.
@@ -16,29 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mosaic.bootstrap import Services
-from mosaic.commands.generation import Generations
-from mosaic.commands.paid import Payments
-from mosaic.domain.errors import DomainError
+from mosaic.commands.use_cases import UseCases
+from mosaic.domain.errors import Failure
 from mosaic.http.auth import Authenticator, Principal
 from mosaic.http.balances import BalanceCache
-from mosaic.http.errors import (
-    RETRY_AFTER_BUSY_S,
-    ApiError,
-    request_id_of,
-    response_for_api_error,
-    response_for_domain_error,
-)
+from mosaic.http.errors import BadRequest, PayloadTooLarge, RateLimited, request_id_of, response_for
 from mosaic.http.ratelimit import RateLimits
-from mosaic.idempotency import IdempotencyStore
-from mosaic.imaging.options import GenerateOptions
-from mosaic.imaging.pipeline import Rendered, generate
 
 JSON_BODY_BYTES_MAX = 64 * 1024
 
 Auth = Literal["none", "api_key_or_jwt", "jwt"]
 Handler = Callable[["Call"], Awaitable[Response]]
-GenerateJob = Callable[[bytes, GenerateOptions], Rendered]  # top-level, so a worker process can run it
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +56,13 @@ class Endpoint:
 
 @dataclass(slots=True)
 class HttpContext:
-    """What every handler may use, built once per app."""
+    """What every handler may use, built once per app: the use cases and the edge's own parts."""
 
-    services: Services
+    use_cases: UseCases
     auth: Authenticator
     limits: RateLimits
     balances: BalanceCache
-    generations: Generations
-    idempotency: IdempotencyStore
-    payments: Payments
     endpoints: list[Endpoint] = field(default_factory=list)
-    generate_job: GenerateJob = generate  # what the pool runs per image (tests inject faults here)
 
 
 @dataclass(slots=True)
@@ -88,8 +73,8 @@ class Call:
     body: object
 
     @property
-    def services(self) -> Services:
-        return self.http.services
+    def use_cases(self) -> UseCases:
+        return self.http.use_cases
 
     @property
     def who(self) -> Principal:
@@ -114,13 +99,13 @@ class _JsonBody:
             chunks.append(chunk)
         raw = b"".join(chunks)
         if not raw.strip():
-            raise ApiError(400, "missing_body", "send a JSON object as the request body")
+            raise BadRequest("missing_body", "send a JSON object as the request body")
         try:
             return self.decoder.decode(raw)
         except msgspec.ValidationError as exc:
-            raise ApiError(400, "invalid_body", f"the body does not fit this route: {exc}") from None
+            raise BadRequest("invalid_body", f"the body does not fit this route: {exc}") from None
         except msgspec.DecodeError as exc:
-            raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+            raise BadRequest("malformed_json", f"the body is not valid JSON: {exc}") from None
 
 
 _encode = msgspec.json.Encoder().encode
@@ -131,8 +116,8 @@ def json_response(value: object, status: int = 200, headers: dict[str, str] | No
     return Response(_encode(value), status_code=status, headers=headers, media_type="application/json")
 
 
-def _too_large() -> ApiError:
-    return ApiError(413, "body_too_large", f"a JSON body may hold at most {JSON_BODY_BYTES_MAX} bytes")
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge("body_too_large", f"a JSON body may hold at most {JSON_BODY_BYTES_MAX} bytes")
 
 
 def route_for(endpoint: Endpoint, http: HttpContext) -> Route:
@@ -150,8 +135,8 @@ def route_for(endpoint: Endpoint, http: HttpContext) -> Route:
                 )
                 verdict = await http.limits.hit(http.limits.api, principal.rate_identity)
                 if not verdict.allowed:
-                    raise ApiError(
-                        429, "rate_limited", "too many requests; wait and retry",
+                    raise RateLimited(
+                        "rate_limited", "too many requests; wait and retry",
                         headers=verdict.refusal_headers(),
                     )
             parsed = await body.read(request) if body is not None else None
@@ -159,16 +144,8 @@ def route_for(endpoint: Endpoint, http: HttpContext) -> Route:
             if verdict is not None:
                 response.headers["RateLimit"] = verdict.ratelimit_header
             return response
-        except ApiError as exc:
-            return response_for_api_error(exc, request_id_of(request))
-        except DomainError as exc:
-            return response_for_domain_error(exc, request_id_of(request))
-        except TimeoutError:  # the writer or the views (`settle`) did not answer in time
-            error = ApiError(
-                503, "ledger_timeout", "the ledger did not answer in time; retry shortly",
-                headers={"Retry-After": str(RETRY_AFTER_BUSY_S)},
-            )
-            return response_for_api_error(error, request_id_of(request))
+        except Failure as exc:  # the one place failures become answers; anything else is a bug (a 500)
+            return response_for(exc, request_id_of(request))
 
     asgi_endpoint.__name__ = endpoint.handler.__name__
     return Route(endpoint.path, asgi_endpoint, methods=[endpoint.method])

@@ -21,7 +21,7 @@ DEFAULT_PORT = 8000
 def serve(services: Services, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve `services` on host:port in this process until interrupted (one worker: `services` is
     already built here; run more processes, or more machines, against PostgreSQL to scale out)."""
-    app = create_app(services)
+    app = create_app(services.use_cases, services.settings)
     freeze_startup_heap()
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
@@ -29,13 +29,13 @@ def serve(services: Services, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 def app_from_env() -> Starlette:
     """Build `Services` from `MOSAIC_*` (background projections on) and an app that closes them."""
     services = build(Settings.from_env(), background=True)
-    app = create_app(services, close_services_on_shutdown=True)
+    app = create_app(services.use_cases, services.settings, on_shutdown=services.close)
     freeze_startup_heap()
     return app
 
 
 def freeze_startup_heap() -> None:
     """Move every object alive after start-up (modules, the ledger, the schema) out of the collector's
-    reach. A full collection over them took ~50 ms on the reference machine: that pause was the p99."""
+    reach: a full collection over them pauses every thread for tens of milliseconds, a request's tail."""
     gc.collect()
     gc.freeze()

@@ -9,10 +9,11 @@ The form's `digest` (fields, file names and SHA-256 of contents, in order) names
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import IO, Final
 
@@ -20,7 +21,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from mosaic.http.errors import ApiError
+from mosaic.http.errors import BadRequest, EdgeError, PayloadTooLarge
 
 UPLOAD_BYTES_MAX: Final = 10 * 1024 * 1024  # the spec's "Max 10 MB", per image
 SPOOL_BYTES_MAX: Final = 1024 * 1024  # beyond this an upload moves from memory to disk
@@ -71,11 +72,12 @@ class Form:
             upload.file.close()
 
 
-def refused(status: int, code: str, message: str) -> ApiError:
-    return ApiError(status, code, message)
+def refused(status: int, code: str, message: str) -> EdgeError:
+    assert status in (400, 413), status
+    return (PayloadTooLarge if status == 413 else BadRequest)(code, message)
 
 
-def _too_large_file(filename: str) -> ApiError:
+def _too_large_file(filename: str) -> EdgeError:
     return refused(
         413, "file_too_large", f"{filename or 'an upload'} is over {UPLOAD_BYTES_MAX // (1024 * 1024)} MB; "
         "send a smaller image"
@@ -171,7 +173,7 @@ class _Parts:
         self.ended = True
 
 
-def _too_large_body(files_max: int) -> ApiError:
+def _too_large_body(files_max: int) -> EdgeError:
     return refused(
         413, "body_too_large",
         f"the request body may hold at most {body_bytes_max(files_max)} bytes: {files_max} image(s) "
@@ -222,3 +224,13 @@ async def read_form(request: Request, *, file_field: str, files_max: int) -> For
         parts.form.close()
         raise refused(400, "invalid_form", "the multipart body ended before its closing boundary")
     return parts.form
+
+
+@contextlib.asynccontextmanager
+async def uploaded_form(request: Request, *, file_field: str, files_max: int) -> AsyncIterator[Form]:
+    """`read_form`, closing (and so deleting) the spooled uploads when the block ends."""
+    form = await read_form(request, file_field=file_field, files_max=files_max)
+    try:
+        yield form
+    finally:
+        form.close()

@@ -67,6 +67,8 @@ class GenerateOptions:
         assert COLORS_MIN <= self.colors <= COLORS_MAX and len(self.hint) <= HINT_CHARS_MAX
 
 
+DEFAULTS: Final = GenerateOptions()
+
 _Choice = TypeVar("_Choice", bound=str)
 
 
@@ -118,12 +120,12 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
     if len(hint) > HINT_CHARS_MAX:
         raise InvalidOption("hint", f"is {len(hint)} characters; at most {HINT_CHARS_MAX} are accepted")
     return GenerateOptions(
-        mode=_choice(merged, "mode", MODES, "hex"),
-        output=_choice(merged, "output", OUTPUTS, "zip"),
+        mode=_choice(merged, "mode", MODES, DEFAULTS.mode),
+        output=_choice(merged, "output", OUTPUTS, DEFAULTS.output),
         colors=_colors(merged),
-        page=_choice(merged, "page", PAGES, "letter"),
-        detail=_choice(merged, "detail", DETAILS, "standard"),
-        density=_choice(merged, "density", DENSITIES, "standard"),
+        page=_choice(merged, "page", PAGES, DEFAULTS.page),
+        detail=_choice(merged, "detail", DETAILS, DEFAULTS.detail),
+        density=_choice(merged, "density", DENSITIES, DEFAULTS.density),
         hint=hint,
         preset=preset,
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
+from eventsourcing.persistence import ApplicationRecorder, Mapper
 
-from mosaic.commands.store import LedgerStore
+from mosaic.domain.errors import ErrorKind, Failure
 from mosaic.queries.chain import GENESIS, decode_body, next_hash
 from mosaic.queries.db import Database, Tx
 from mosaic.queries.projections import TRACKING_NAME, VIEW_TABLES, Batch, project
@@ -27,8 +28,25 @@ POLL_S = 1.0
 WAIT_TIMEOUT_S = 10.0
 
 
+class ViewsBehind(Failure):
+    """The views did not fold a committed change in time (it was committed all the same)."""
+
+    kind = ErrorKind.UNAVAILABLE
+    code = "ledger_timeout"
+
+
+class EventLog(Protocol):
+    """What the runner reads: the event store's notification log and the mapper that decodes it."""
+
+    @property
+    def recorder(self) -> ApplicationRecorder: ...
+
+    @property
+    def mapper(self) -> Mapper[Any]: ...
+
+
 class ProjectionRunner:
-    def __init__(self, store: LedgerStore, db: Database) -> None:
+    def __init__(self, store: EventLog, db: Database) -> None:
         self.store = store
         self.db = db
         self.position = 0
@@ -108,6 +126,11 @@ class ProjectionRunner:
     def notify(self, position: int) -> None:
         """Called by the writer after a commit: wake the runner."""
         self._wake.set()
+
+    def settle(self, position: int | None) -> None:
+        """Wait until the views have folded `position` (read-your-writes), or raise `ViewsBehind`."""
+        if not self.wait_for(position):
+            raise ViewsBehind("the ledger did not answer in time; retry shortly")
 
     def wait_for(self, position: int | None, timeout_s: float = WAIT_TIMEOUT_S) -> bool:
         """Block until the views include `position` (True), or `timeout_s` passes (False)."""

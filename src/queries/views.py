@@ -31,6 +31,20 @@ class Balance:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """An account as support staff see it: its owner and its balance."""
+
+    account_id: str
+    user_id: str
+    email: str
+    role: str
+    balance: int
+    monthly_quota: int
+    plan_name: str
+    sub_status: str
+
+
+@dataclass(frozen=True, slots=True)
 class UserRow:
     user_id: str
     email: str
@@ -127,6 +141,17 @@ class Views:
                 (account_id,),
             )
         return UserRow(*row) if row else None
+
+    def account_summary(self, account_id: str) -> AccountSummary | None:
+        balance = self.balance(account_id)
+        if balance is None:
+            return None
+        owner = self.user_of_account(account_id)
+        assert owner is not None, "every account has its owner"
+        return AccountSummary(
+            account_id, owner.user_id, owner.email, owner.role, balance.balance, balance.monthly_quota,
+            balance.plan_name, balance.sub_status,
+        )
 
     def key_grant(self, key_hash: str) -> KeyGrant | None:
         with self.db.read() as tx:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 from mosaic.bootstrap import build
-from mosaic.commands.ledger import request_id_for
+from mosaic.commands.idempotency import request_id_for
 from mosaic.domain.errors import InsufficientCredits
 from tests.conftest import settings_for
 

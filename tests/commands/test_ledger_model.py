@@ -15,7 +15,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from mosaic.bootstrap import Services, build
 from mosaic.domain.accounts import Account
 from mosaic.domain.errors import ChargeNotFound, InsufficientCredits, RefundExceedsCharge, ReservationNotOpen
-from mosaic.sweeper import release_stale_reservations
 from tests.conftest import both_backends, settings_for
 
 RESERVATION_TIMEOUT = timedelta(minutes=15)
@@ -88,7 +87,7 @@ class LedgerModel(RuleBasedStateMachine):
     @rule()
     def the_sweeper_releases_what_outlived_its_timeout(self) -> None:
         self.clock.minutes += int(RESERVATION_TIMEOUT.total_seconds() // 60) + 1
-        released = release_stale_reservations(self.services, timeout=RESERVATION_TIMEOUT)
+        released = self.services.sweeper.sweep()
         assert released >= len(self.reserved)  # other examples' accounts share the database
         self.released |= set(self.reserved)
         self.reserved.clear()

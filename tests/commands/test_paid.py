@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 
 from mosaic.bootstrap import Services
-from mosaic.commands.generation import AlreadyCompleted, AlreadyReleased
-from mosaic.commands.ledger import request_id_for
+from mosaic.commands.idempotency import attempt_request_id, request_id_for
 from mosaic.commands.paid import (
     ATTEMPTS_PER_REQUEST_MAX,
     SETTLE_TRIES_MAX,
@@ -19,10 +18,10 @@ from mosaic.commands.paid import (
     Paid,
     PaidWorkFailed,
     Payments,
-    attempt_request_id,
 )
 from mosaic.commands.upstream import UpstreamBusy
 from mosaic.commands.writer import LedgerBusy
+from mosaic.domain.errors import AlreadyCompleted, AlreadyReleased
 from mosaic.queries.views import STATEMENT_PAGE_MAX
 from tests.fakes.busy_ledger import busy_settling
 
@@ -51,7 +50,7 @@ async def _busy_upstream(held: Held) -> bytes:
 
 
 def _pay(services: Services, charge: Charge, work: object = _picture) -> Paid[bytes]:
-    payments = Payments(services.ledger, work_budget_s=WORK_BUDGET_S)
+    payments = Payments(services.writer, work_budget_s=WORK_BUDGET_S)
     return asyncio.run(payments.pay_for_one(charge, work))  # type: ignore[arg-type]
 
 

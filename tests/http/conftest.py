@@ -75,7 +75,8 @@ def make_client() -> Iterator[Callable[..., AppClient]]:
 
     def make(services: Services, rate_limits: RateLimits | None = None) -> AppClient:
         fast_hashing(services)
-        client = AppClient(create_app(services, rate_limits=rate_limits or memory_limits(services)))
+        app = create_app(services.use_cases, services.settings, rate_limits=rate_limits or memory_limits(services))
+        client = AppClient(app)
         made.append(client)
         return client
 

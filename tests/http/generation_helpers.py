@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mosaic.bootstrap import Services
-from mosaic.commands.generation import Generations
+from mosaic.commands.pool import ImagePool
 from mosaic.http.app import create_app
 from mosaic.queries.views import STATEMENT_PAGE_MAX, StatementLine
 from tests.http.conftest import AppClient, User, create_key, fast_hashing, memory_limits, signed_in_user
@@ -20,9 +20,12 @@ from tests.http.conftest import AppClient, User, create_key, fast_hashing, memor
 class Studio:
     services: Services
     client: AppClient
-    generations: Generations
     user: User
     key: str
+
+    @property
+    def generations(self) -> ImagePool:
+        return self.services.pool
 
     @property
     def auth(self) -> dict[str, str]:
@@ -92,13 +95,13 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     return error
 
 
-def open_studio(services: Services, *, workers: int = 1, plan: str = "commercial") -> Studio:
+def open_studio(services: Services, *, plan: str = "commercial") -> Studio:
+    """An app over `services`, whose pool has the tests' one worker (`tests.conftest.settings_for`)."""
     fast_hashing(services)
-    generations = Generations(workers=workers)
-    client = AppClient(create_app(services, rate_limits=memory_limits(services), generations=generations))
+    client = AppClient(create_app(services.use_cases, services.settings, rate_limits=memory_limits(services)))
     user = signed_in_user(services, client, plan=plan)
     key = create_key(client, user)["key"] if plan == "commercial" else user.token
-    return Studio(services, client, generations, user, key)
+    return Studio(services, client, user, key)
 
 
 @pytest.fixture

@@ -107,7 +107,7 @@ def test_a_key_with_a_bad_checksum_is_refused_without_any_database_read(
     services: Services, make_client: Callable[..., AppClient]
 ) -> None:
     counting = CountingViews(services.views)
-    services.views = counting  # type: ignore[assignment]
+    services.use_cases.owners.views = counting  # type: ignore[assignment]  # what key lookups read
     client = make_client(services)
     user = signed_in_user(services, client)
     key = create_key(client, user)["key"]
@@ -128,8 +128,9 @@ def test_requests_for_a_key_arriving_while_it_is_looked_up_share_that_lookup(
     user = signed_in_user(services, client)
     key = create_key(client, user)["key"]
     counting = CountingViews(services.views, delay_s=0.05)
-    services.views = counting  # type: ignore[assignment]
-    authenticator = Authenticator(services)
+    services.use_cases.owners.views = counting  # type: ignore[assignment]  # what key lookups read
+    settings = services.settings
+    authenticator = Authenticator(services.use_cases.owners, secret=settings.secret, token_ttl_s=settings.jwt_ttl_s)
 
     async def twenty_at_once() -> list[Principal]:
         calls = (authenticator.authenticate(f"Bearer {key}", api_key_allowed=True) for _ in range(20))

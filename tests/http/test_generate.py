@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mosaic.commands.generation import AlreadyCompleted, AlreadyReleased, GenerationBusy, GenerationTimedOut
-from mosaic.http.errors import STATUS_BY_DOMAIN_ERROR
+from mosaic.commands.pool import GenerationBusy, GenerationTimedOut
+from mosaic.domain.errors import AlreadyCompleted, AlreadyReleased
+from mosaic.http.errors import STATUS_BY_KIND
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, multipart_body, studio
 
@@ -105,7 +106,7 @@ def test_a_file_sent_in_a_text_field_or_urlencoded_is_a_400(studio: Studio) -> N
 def test_a_generation_that_fails_in_the_worker_is_released_and_answered_with_a_json_500(
     studio: Studio,
 ) -> None:
-    studio.client.app.state.http.generate_job = faults.explode
+    studio.services.use_cases.generate.job = faults.explode
     before = studio.balance()
     response = studio.generate(images.photo_png(), mode="cbn")
     assert response.status_code == 500
@@ -163,7 +164,7 @@ def test_an_11_mb_file_streamed_without_a_length_is_refused_once_it_passes_10_mb
 
 
 def test_every_generation_error_has_a_status() -> None:
-    statuses = {cls: STATUS_BY_DOMAIN_ERROR[cls] for cls in (GenerationBusy, GenerationTimedOut, AlreadyReleased, AlreadyCompleted)}
+    statuses = {cls: STATUS_BY_KIND[cls.kind] for cls in (GenerationBusy, GenerationTimedOut, AlreadyReleased, AlreadyCompleted)}
     assert statuses == {GenerationBusy: 503, GenerationTimedOut: 503, AlreadyReleased: 409, AlreadyCompleted: 409}
 
 

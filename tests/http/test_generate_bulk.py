@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from mosaic.bootstrap import Services
-from mosaic.http.routes import bulk
+from mosaic.commands import generate as bulk  # the use case that builds the ZIP
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, open_studio, studio
 
@@ -18,7 +18,7 @@ __all__ = ["studio"]
 
 
 def test_a_bulk_zip_has_a_unique_safe_folder_per_image_and_charges_only_what_succeeded(studio: Studio) -> None:
-    studio.client.app.state.http.generate_job = faults.explode_on_small_images
+    studio.services.use_cases.generate.job = faults.explode_on_small_images
     tiny = images.photo_png((16, 12))
     before = studio.balance()
     response = studio.bulk(
@@ -127,7 +127,7 @@ def test_a_bulk_has_one_deadline_from_its_reservation_and_images_not_started_by_
 ) -> None:
     hurried = open_studio(make_services(MOSAIC_RESERVATION_TIMEOUT_S="2"))  # one worker
     try:
-        hurried.client.app.state.http.generate_job = faults.slow
+        hurried.services.use_cases.generate.job = faults.slow
         before = hurried.balance()
         photos = [(f"p{i}.png", images.photo_png()) for i in range(3)]
         response = hurried.bulk(photos, mode="hex", output="mystery")

@@ -8,9 +8,16 @@ from collections.abc import Callable
 import pytest
 
 from mosaic.bootstrap import Services
-from mosaic.commands.ledger import request_id_for
+from mosaic.commands.idempotency import (
+    Claimed,
+    IdempotencyStore,
+    InFlight,
+    OtherBody,
+    Replay,
+    StoredResult,
+    request_id_for,
+)
 from mosaic.commands.paid import SETTLE_TRIES_MAX
-from mosaic.idempotency import Claimed, IdempotencyStore, InFlight, OtherBody, Replay, StoredResponse
 from mosaic.imaging.pipeline import generate
 from tests.conftest import both_backends
 from tests.fakes.busy_ledger import busy_settling
@@ -54,7 +61,7 @@ def test_a_repeat_while_the_first_is_in_flight_is_a_409(studio: Studio) -> None:
     photo = images.photo_png()
     first = studio.generate(photo, headers=key, mode="hex", output="mystery")  # learn the body's hash
     assert first.status_code == 200
-    store = studio.client.app.state.http.idempotency
+    store = studio.services.use_cases.idempotency
     in_flight = _key()
     row = store.db
     with row.write() as tx:  # the first request with `in_flight` is running (claimed, not completed)
@@ -73,7 +80,7 @@ def test_a_repeat_while_the_first_is_in_flight_is_a_409(studio: Studio) -> None:
 
 
 def test_a_failed_generation_replays_its_error_and_is_never_charged(studio: Studio) -> None:
-    studio.client.app.state.http.generate_job = faults.explode
+    studio.services.use_cases.generate.job = faults.explode
     key = _key()
     first = studio.generate(images.photo_png(), headers=key, mode="cbn")
     again = studio.generate(images.photo_png(), headers=key, mode="cbn")
@@ -86,12 +93,12 @@ def test_a_worker_that_dies_under_the_job_is_a_503_to_retry_and_the_retry_succee
     studio: Studio,
 ) -> None:
     key, photo = _key(), images.photo_png()
-    studio.client.app.state.http.generate_job = faults.die
+    studio.services.use_cases.generate.job = faults.die
     lost = studio.generate(photo, headers=key, mode="hex", output="mystery")
     assert lost.status_code == 503, lost.text
     assert error_of(lost)["code"] == "image_worker_lost"
     assert lost.headers["retry-after"] == "1"
-    studio.client.app.state.http.generate_job = generate  # a new pool, working again
+    studio.services.use_cases.generate.job = generate  # a new pool, working again
     retried = studio.generate(photo, headers=key, mode="hex", output="mystery")
     assert retried.status_code == 200, retried.text
     assert "idempotent-replayed" not in retried.headers
@@ -160,23 +167,23 @@ def test_the_store_claims_replays_refuses_and_takes_over_an_expired_lease(
     make_services: Callable[..., Services],
 ) -> None:
     clock = Clock()
-    store = IdempotencyStore(make_services().db, clock=clock)
-    claim = store.claim(scope="acct", key="k", request_hash="h1", lease_s=60)
+    store = IdempotencyStore(make_services().db, lease_s=60, ttl_s=3600, clock=clock)
+    claim = store.claim(scope="acct", key="k", request_hash="h1")
     assert isinstance(claim, Claimed)
-    assert store.claim(scope="acct", key="k", request_hash="h1", lease_s=60) == InFlight()
-    assert store.claim(scope="acct", key="k", request_hash="h2", lease_s=60) == OtherBody()
-    assert isinstance(store.claim(scope="other", key="k", request_hash="h2", lease_s=60), Claimed)
+    assert store.claim(scope="acct", key="k", request_hash="h1") == InFlight()
+    assert store.claim(scope="acct", key="k", request_hash="h2") == OtherBody()
+    assert isinstance(store.claim(scope="other", key="k", request_hash="h2"), Claimed)
 
     clock.now_s += 61  # the first server crashed: its lease ran out
-    takeover = store.claim(scope="acct", key="k", request_hash="h1", lease_s=60)
+    takeover = store.claim(scope="acct", key="k", request_hash="h1")
     assert isinstance(takeover, Claimed)
-    stored = StoredResponse(200, "image/png", {"x-credits-charged": "1"}, b"\x89PNG")
-    assert not store.complete(scope="acct", key="k", claim=claim, response=stored, ttl_s=3600), "lost lease"
-    assert store.complete(scope="acct", key="k", claim=takeover, response=stored, ttl_s=3600)
-    assert store.claim(scope="acct", key="k", request_hash="h1", lease_s=60) == Replay(stored)
+    stored = StoredResult(200, "image/png", {"x-credits-charged": "1"}, b"\x89PNG")
+    assert not store.complete(scope="acct", key="k", claim=claim, result=stored), "lost lease"
+    assert store.complete(scope="acct", key="k", claim=takeover, result=stored)
+    assert store.claim(scope="acct", key="k", request_hash="h1") == Replay(stored)
 
     clock.now_s += 3601
     store.purge_expired()
-    assert isinstance(store.claim(scope="acct", key="k", request_hash="h3", lease_s=60), Claimed)
+    assert isinstance(store.claim(scope="acct", key="k", request_hash="h3"), Claimed)
     store.abandon(scope="acct", key="k", claim=Claimed(clock.now_s))
-    assert isinstance(store.claim(scope="acct", key="k", request_hash="h4", lease_s=60), Claimed)
+    assert isinstance(store.claim(scope="acct", key="k", request_hash="h4"), Claimed)

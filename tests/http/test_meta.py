@@ -51,12 +51,13 @@ def test_health_is_503_when_the_database_does_not_answer(
     services: Services, make_client: Callable[..., AppClient]
 ) -> None:
     client = make_client(services)
-    real = services.db
-    services.db = _DownDatabase()  # type: ignore[assignment]
+    health = services.use_cases.health
+    real = health.db
+    health.db = _DownDatabase()  # type: ignore[assignment]
     try:
         response = client.get("/healthz")
     finally:
-        services.db = real
+        health.db = real
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "database_unavailable"
 

@@ -1,10 +1,10 @@
 """`POST /api/ai-image`: a picture from a text prompt, made by the upstream AI service, as PNG.
 
 The form (`prompt`, `style`, `size`, `quality`; no file) is small: it is read whole, capped at
-`FORM_BYTES_MAX`. Every field is checked before anything is charged; then the availability of the
-upstream (503 `ai_unavailable`, nothing charged); then the `Idempotency-Key` (`answer_once`: a repeat
-gets the first answer, and the upstream is never called twice for one key); then reserve → upstream →
-capture, or release on any failure.
+`FORM_BYTES_MAX`. Every field is checked before anything is charged; the use case (`Generate.ai_image`)
+checks that an upstream is configured (503 `ai_unavailable`, nothing charged), then reserve → upstream
+→ capture, or release on any failure; under an `Idempotency-Key` a repeat gets the first answer, and
+the upstream is never called twice for one key.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from mosaic.commands import ai
-from mosaic.commands.paid import Charge, PaidWorkFailed
 from mosaic.commands.upstream import IMAGE_QUALITIES, IMAGE_SIZES
-from mosaic.http.errors import ApiError
-from mosaic.http.idempotent import answer_once, idempotency_key
-from mosaic.http.routes.generate import charge_for, credit_headers, failure_response
+from mosaic.http.errors import BadRequest, PayloadTooLarge
+from mosaic.http.idempotent import answer_once, file_response, payer
 from mosaic.http.routing import Call, Endpoint
 
 FORM_BYTES_MAX: Final = 64 * 1024
@@ -50,16 +48,16 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _too_large() -> ApiError:
-    return ApiError(413, "body_too_large", f"the form may hold at most {FORM_BYTES_MAX} bytes")
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge("body_too_large", f"the form may hold at most {FORM_BYTES_MAX} bytes")
 
 
 async def form_fields(request: Request) -> dict[str, str]:
     """The text fields of a small form (multipart or urlencoded); a file part or a repeat is a 400."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in FORM_TYPES:
-        raise ApiError(
-            400, "invalid_form", "send the fields as a form (multipart/form-data, e.g. curl -F prompt=…)"
+        raise BadRequest(
+            "invalid_form", "send the fields as a form (multipart/form-data, e.g. curl -F prompt=…)"
         )
     body = await _body(request)
 
@@ -69,15 +67,15 @@ async def form_fields(request: Request) -> dict[str, str]:
     try:
         form = await Request(request.scope, replay).form(max_files=0, max_fields=FORM_FIELDS_MAX)
     except MultiPartException as exc:
-        raise ApiError(400, "invalid_form", f"the form cannot be read: {exc.message}") from None
+        raise BadRequest("invalid_form", f"the form cannot be read: {exc.message}") from None
     except HTTPException as exc:  # Starlette's wrapping of the same, inside an app
-        raise ApiError(400, "invalid_form", f"the form cannot be read: {exc.detail}") from None
+        raise BadRequest("invalid_form", f"the form cannot be read: {exc.detail}") from None
     fields: dict[str, str] = {}
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            raise ApiError(400, "invalid_form", f"{name}: this route takes no file")
+            raise BadRequest("invalid_form", f"{name}: this route takes no file")
         if name in fields:
-            raise ApiError(400, "invalid_form", f"{name}: send each field once")
+            raise BadRequest("invalid_form", f"{name}: send each field once")
         fields[name] = value
     await form.close()
     return fields
@@ -89,30 +87,16 @@ def form_digest(fields: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def _ai_image_paid(call: Call, request: ai.AiImageRequest, charge: Charge) -> Response:
-    """`answer_once`'s contract: raise while nothing is reserved; once reserved, answer either way."""
-    try:
-        paid = await call.http.payments.pay_for_one(
-            charge, lambda held: ai.ai_image(call.services.ai, request)
-        )
-    except PaidWorkFailed as failed:
-        return failure_response(call, failed.cause)
-    headers = {
-        "Content-Disposition": 'inline; filename="ai-image.png"',
-        **credit_headers(paid.charged_credits, paid.remaining_credits),
-    }
-    return Response(paid.value, media_type="image/png", headers=headers)
-
-
 async def ai_image(call: Call) -> Response:
     fields = await form_fields(call.request)
-    key = idempotency_key(call)
+    request_payer = payer(call)
     request = ai.parse_ai_image_request(fields)
-    call.services.ai.check_available()
-    charge = charge_for(
-        call, tool=ai.AI_IMAGE_TOOL, cost_credits=request.cost_credits, key=key, summary=request.summary
-    )
-    return await answer_once(call, key, form_digest(fields), lambda: _ai_image_paid(call, request, charge))
+
+    async def produce() -> Response:
+        paid = await call.use_cases.generate.ai_image(request_payer, request)
+        return file_response(paid, disposition="inline")
+
+    return await answer_once(call, request_payer.key, form_digest(fields), produce)
 
 
 AI_IMAGE_FORM: Final[dict[str, Any]] = {

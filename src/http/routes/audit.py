@@ -8,61 +8,34 @@
 
 from __future__ import annotations
 
-import itertools
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from mosaic.bootstrap import Services
-from mosaic.http.errors import ApiError
+from mosaic.http.errors import NotPermitted
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.queries import digest as digests
-from mosaic.queries.audit_log import export_line, iter_log
-
-EVENTS_PAGE_MAX = 10_000
-EVENTS_PAGE_DEFAULT = 1_000
+from mosaic.queries.audit_reads import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX
 
 
 def _auditor(call: Call) -> None:
     if call.who.kind != "jwt" or call.who.role != "auditor":
-        raise ApiError(403, "forbidden", "this needs an auditor sign-in")
-
-
-def _events(services: Services, after: int, limit: int) -> bytes:
-    services.runner.wait_for(services.store.recorder.max_notification_id())
-    events = list(itertools.islice(iter_log(services.db, after=after), limit))
-    if not events:
-        return b""
-    with services.db.read() as tx:
-        hashes: dict[int, str] = dict(
-            tx.all(
-                "SELECT position, hash FROM audit_chain WHERE position >= ? AND position <= ?",
-                (events[0].position, events[-1].position),
-            )
-        )
-    return b"".join(export_line(e, hashes.get(e.position, "")) + b"\n" for e in events)
+        raise NotPermitted("forbidden", "this needs an auditor sign-in")
 
 
 async def events(call: Call) -> Response:
     _auditor(call)
     after = int_query(call.request, "after", default=0, low=0, high=2**62)
     limit = int_query(call.request, "limit", default=EVENTS_PAGE_DEFAULT, low=1, high=EVENTS_PAGE_MAX)
-    body = await run_in_threadpool(_events, call.services, after, limit)
+    body = await run_in_threadpool(partial(call.use_cases.audit.events, after=after, limit=limit))
     return Response(body, media_type="application/x-ndjson")
-
-
-def _digest(services: Services) -> digests.Digest:
-    services.runner.wait_for(services.store.recorder.max_notification_id())
-    head = services.views.chain_head()
-    if head is None:
-        raise ApiError(404, "empty_log", "the log is empty: there is nothing to sign yet")
-    return digests.sign(services.settings.secret, position=head[0], hash_hex=head[1])
 
 
 async def digest(call: Call) -> Response:
     _auditor(call)
-    return json_response(await run_in_threadpool(_digest, call.services))
+    return json_response(await run_in_threadpool(call.use_cases.audit.digest))
 
 
 ENDPOINTS = [

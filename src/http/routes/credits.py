@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mosaic.domain.errors import NotFound
-from mosaic.http.errors import ApiError
+from mosaic.http.errors import NotPermitted
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.http.schemas import BalanceBody, HistoryBody, StatementLineBody
@@ -22,7 +22,7 @@ async def balance(call: Call) -> Response:
     found = cache.get(account_id)
     if found is None:
         position = cache.position
-        found = await run_in_threadpool(call.services.views.balance, account_id)
+        found = await run_in_threadpool(call.use_cases.views.balance, account_id)
         if found is None:
             raise NotFound("this account has no balance yet")
         cache.put(account_id, position=position, balance=found)
@@ -37,7 +37,7 @@ def _account_for_history(call: Call) -> str:
     if wanted is None or wanted == call.who.account_id:
         return call.who.account_id
     if call.who.kind != "jwt" or call.who.role not in STAFF_ROLES:
-        raise ApiError(403, "forbidden", "only support staff and auditors may read another account")
+        raise NotPermitted("forbidden", "only support staff and auditors may read another account")
     return wanted
 
 
@@ -46,7 +46,7 @@ async def history(call: Call) -> Response:
     limit = int_query(call.request, "limit", default=HISTORY_PAGE_DEFAULT, low=1, high=STATEMENT_PAGE_MAX)
     account_id = _account_for_history(call)
     lines = await run_in_threadpool(
-        call.services.views.statement, account_id, after_line=after, limit=limit
+        call.use_cases.views.statement, account_id, after_line=after, limit=limit
     )
     body = HistoryBody(
         lines=[

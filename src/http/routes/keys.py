@@ -6,12 +6,12 @@ server's key cache as soon as the views show the revocation.
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from mosaic.bootstrap import Services
 from mosaic.domain.errors import NotFound
 from mosaic.http.routing import Call, Endpoint, json_response
 from mosaic.http.schemas import CreatedKeyBody, CreateKeyRequest, KeyBody, KeysBody
@@ -19,30 +19,19 @@ from mosaic.http.schemas import CreatedKeyBody, CreateKeyRequest, KeyBody, KeysB
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _create(services: Services, user_id: str, name: str) -> CreatedKeyBody:
-    committed, plain_key = services.ledger.create_key(user_id=UUID(user_id), name=name)
-    services.settle(committed)
-    created = committed.value
-    row = services.views.key(str(created.key_id))
-    assert row is not None, "settled: the views hold the new key"
-    return CreatedKeyBody(str(created.key_id), plain_key, created.prefix, created.name, row.created_at)
-
-
 async def create_key(call: Call) -> Response:
     assert isinstance(call.body, CreateKeyRequest)
-    body = await run_in_threadpool(_create, call.services, call.who.user_id, call.body.name)
+    created = await run_in_threadpool(
+        partial(call.use_cases.owners.create_key, user_id=call.who.user_id, name=call.body.name)
+    )
+    body = CreatedKeyBody(created.key_id, created.plain_key, created.prefix, created.name, created.created_at)
     return json_response(body, status=201, headers=_NO_STORE)
 
 
 async def list_keys(call: Call) -> Response:
-    rows = await run_in_threadpool(call.services.views.keys_of_user, call.who.user_id)
+    rows = await run_in_threadpool(call.use_cases.views.keys_of_user, call.who.user_id)
     keys = [KeyBody(r.key_id, r.prefix, r.name, r.created_at, r.last_used_at, r.revoked_at) for r in rows]
     return json_response(KeysBody(keys))
-
-
-def _revoke(services: Services, user_id: str, key_id: UUID) -> None:
-    committed = services.ledger.revoke_key(user_id=UUID(user_id), key_id=key_id)
-    services.settle(committed)
 
 
 async def revoke_key(call: Call) -> Response:
@@ -51,7 +40,8 @@ async def revoke_key(call: Call) -> Response:
         key_id = UUID(raw)
     except ValueError:
         raise NotFound(f"no API key {raw[:64]!r}") from None
-    await run_in_threadpool(_revoke, call.services, call.who.user_id, key_id)
+    revoke = partial(call.use_cases.owners.revoke_key, user_id=call.who.user_id, key_id=key_id)
+    await run_in_threadpool(revoke)
     call.http.auth.forget_key(str(key_id))
     return Response(status_code=204)
 

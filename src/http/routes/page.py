@@ -14,7 +14,7 @@ from typing import Final
 
 from starlette.responses import Response
 
-from mosaic.http.errors import ApiError
+from mosaic.http.errors import NoSuchResource
 from mosaic.http.routing import Call, Endpoint
 
 STATIC_FILES: Final = {
@@ -47,7 +47,7 @@ async def index(call: Call) -> Response:
 async def static_file(call: Call) -> Response:
     name = call.request.path_params["name"]
     if name not in _STATIC:
-        raise ApiError(404, "not_found", f"no static file {name[:64]!r}")
+        raise NoSuchResource("not_found", f"no static file {name[:64]!r}")
     return Response(_STATIC[name], media_type=STATIC_FILES[name], headers=PAGE_HEADERS)
 
 

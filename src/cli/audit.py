@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mosaic.bootstrap import build
+from mosaic.commands.schema import SchemaOutOfDate
 from mosaic.config import ConfigError, Settings
-from mosaic.database import SchemaOutOfDate
 from mosaic.queries import digest as digests
 from mosaic.queries.audit import Report
 from mosaic.queries.audit_log import export, verify_database, verify_export

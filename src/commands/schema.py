@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 
 from mosaic.config import DatabaseUrl
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the `mosaic` package
 # An installed wheel holds the scripts as `mosaic/_alembic` (see pyproject.toml); a source checkout or
 # an editable install reads the top-level `alembic/` itself. (Next to an installed package, `alembic`
 # is the alembic library: hence the test for env.py.)

@@ -15,9 +15,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mosaic Studio: coloring pages, color by number and mystery mosaics, paid in credits.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from mosaic.cli_admin import add_admin_commands, add_support_commands
-    from mosaic.cli_audit import add_audit_commands
-    from mosaic.cli_generate import add_generate_command
+    from mosaic.cli.admin import add_admin_commands
+    from mosaic.cli.audit import add_audit_commands
+    from mosaic.cli.generate import add_generate_command
+    from mosaic.cli.support import add_support_commands
 
     add_admin_commands(commands)
     add_audit_commands(commands)

@@ -1,4 +1,4 @@
-"""Image generation's CPU work, and the refusals of paid work (`mosaic.commands.paid` charges for it).
+"""The image worker pool: generation's CPU work, in worker processes (`mosaic.commands.generate` pays for it).
 
 CPU work runs in a bounded pool of worker processes (default one per core), never on the event loop
 and never in the server's threads; a full pool answers `GenerationBusy` (503) before anything is
@@ -18,46 +18,38 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from mosaic.domain.errors import DomainError
+from mosaic.config import JOB_TIMEOUT_S_MAX
+from mosaic.domain.errors import ErrorKind, Failure
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-# The spec's credit table: every local mode costs one credit per image (mode=ai: `ai.COST_CREDITS_...`).
-COST_CREDITS_BY_MODE: dict[str, int] = {"hex": 1, "voronoi": 1, "cbn": 1, "lineart": 1}
 QUEUED_JOBS_PER_WORKER = 4  # jobs waiting per worker before new ones are turned away
-JOB_TIMEOUT_S = 300.0  # a worker job taking longer is abandoned (its credits released)
 
 
-class GenerationBusy(DomainError):
+class GenerationBusy(Failure):
+    """Every worker is busy and the queue is full: refused before anything is charged."""
+
+    kind = ErrorKind.UNAVAILABLE
     code = "generation_busy"
 
 
-class GenerationTimedOut(DomainError):
-    """A worker job ran past its time limit; its credits are released."""
+class GenerationTimedOut(Failure):
+    """A worker job ran past its time limit (a server limit, not a bug); its credits are released."""
 
+    kind = ErrorKind.UNAVAILABLE
     code = "generation_timed_out"
 
 
-class WorkerLost(DomainError):
+class WorkerLost(Failure):
     """An image worker process died under the job (killed, out of memory); the pool is replaced and
     the credits released, so a retry is worth it."""
 
+    kind = ErrorKind.UNAVAILABLE
     code = "image_worker_lost"
 
-
-class AlreadyReleased(DomainError):
-    """Every attempt a request may make was released (`mosaic.commands.paid.ATTEMPTS_PER_REQUEST_MAX`)."""
-
-    code = "request_already_failed"
-
-
-class AlreadyCompleted(DomainError):
-    """A repeat of a request that was charged, when its stored result is no longer kept."""
-
-    code = "request_already_completed"
 
 
 def _warm() -> int:
@@ -66,8 +58,8 @@ def _warm() -> int:
     return os.getpid()
 
 
-class Generations:
-    def __init__(self, *, workers: int = 0, job_timeout_s: float = JOB_TIMEOUT_S) -> None:
+class ImagePool:
+    def __init__(self, *, workers: int = 0, job_timeout_s: float = JOB_TIMEOUT_S_MAX) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.capacity = self.workers * (1 + QUEUED_JOBS_PER_WORKER)
         self.job_timeout_s = job_timeout_s
@@ -124,8 +116,8 @@ class Generations:
 
 
 class Admission:
-    def __init__(self, generations: Generations, jobs: int) -> None:
-        self._generations = generations
+    def __init__(self, pool: ImagePool, jobs: int) -> None:
+        self._pool_owner = pool
         self._jobs = jobs
         self._left = False
 
@@ -135,4 +127,4 @@ class Admission:
     def __exit__(self, *exc: object) -> None:
         if not self._left:
             self._left = True
-            self._generations._leave(self._jobs)
+            self._pool_owner._leave(self._jobs)

@@ -1,4 +1,7 @@
-"""Operator sub-commands: serve, db upgrade, users, keys, projections, grant-monthly, sweep."""
+"""Operator sub-commands: serve, db upgrade, users, keys, projections, grant-monthly, sweep.
+
+`with_services` builds the application for one command and turns configuration errors and
+refusals into a message and exit status 2."""
 
 from __future__ import annotations
 
@@ -6,25 +9,24 @@ import argparse
 import getpass
 import secrets
 import sys
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from mosaic.bootstrap import Services, build
+from mosaic.commands.schema import SchemaOutOfDate, upgrade
 from mosaic.config import ConfigError, Settings
-from mosaic.database import SchemaOutOfDate, upgrade
-from mosaic.domain.errors import DomainError
+from mosaic.domain.errors import Failure, NotFound
 from mosaic.domain.users import ROLES, normalise_email
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
     print(f"mosaic: {message}", file=sys.stderr)
     return 2
 
 
-def _with_services(run: Any, *, creates: bool = False) -> Any:
+def with_services(run: Any, *, creates: bool = False) -> Any:
     """Build the application for one command; turn configuration and rule errors into messages.
 
     Only a command that `creates` may start a new SQLite database; the others need the server's.
@@ -34,12 +36,12 @@ def _with_services(run: Any, *, creates: bool = False) -> Any:
         try:
             services = build(Settings.from_env(existing=not creates), background=False)
         except (ConfigError, SchemaOutOfDate) as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         try:
             result: int = run(services, args)
             return result
-        except DomainError as exc:
-            return _fail(f"{exc.message} ({exc.code})")
+        except Failure as exc:
+            return fail(f"{exc.message} ({exc.code})")
         finally:
             services.close()
 
@@ -50,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         services = build(Settings.from_env(), background=True)
     except (ConfigError, SchemaOutOfDate) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     from mosaic.http.server import serve
 
     try:
@@ -64,7 +66,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     upgrade(settings.database)
     print("database schema is up to date")
     return 0
@@ -96,7 +98,7 @@ def _users_create(services: Services, args: argparse.Namespace) -> int:
 def _user_id(services: Services, email: str) -> UUID:
     user = services.views.user_by_email(normalise_email(email))
     if user is None:
-        raise DomainError(f"no user with e-mail {email}")
+        raise NotFound(f"no user with e-mail {email}")
     return UUID(user.user_id)
 
 
@@ -124,11 +126,7 @@ def _grant_monthly(services: Services, args: argparse.Namespace) -> int:
 
 
 def _sweep(services: Services, args: argparse.Namespace) -> int:
-    from mosaic.sweeper import release_stale_reservations
-
-    released = release_stale_reservations(
-        services, timeout=timedelta(seconds=services.settings.reservation_timeout_s)
-    )
+    released = services.sweeper.sweep()
     print(f"released {released} stale reservation(s)")
     return 0
 
@@ -148,93 +146,29 @@ def add_admin_commands(commands: Subparsers) -> None:
     create.add_argument("--plan", default="free")
     create.add_argument("--role", choices=ROLES, default="user")
     create.add_argument("--prompt", action="store_true", help="ask for the password on the terminal")
-    create.set_defaults(handler=_with_services(_users_create, creates=True))
+    create.set_defaults(handler=with_services(_users_create, creates=True))
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
     key = keys.add_parser("create", help="create an API key and print it (shown once)")
     key.add_argument("email")
     key.add_argument("--name", required=True)
-    key.set_defaults(handler=_with_services(_keys_create))
+    key.set_defaults(handler=with_services(_keys_create))
 
     projections = commands.add_parser("projections", help="read views").add_subparsers(
         dest="projections", required=True
     )
     projections.add_parser("rebuild", help="rebuild every view from event zero").set_defaults(
-        handler=_with_services(_projections_rebuild)
+        handler=with_services(_projections_rebuild)
     )
     projections.add_parser("run", help="keep the views current, in this process").set_defaults(
         handler=_projections_run
     )
     commands.add_parser("grant-monthly", help="grant this month's quota (idempotent)").set_defaults(
-        handler=_with_services(_grant_monthly)
+        handler=with_services(_grant_monthly)
     )
     commands.add_parser("sweep", help="release reservations older than their timeout").set_defaults(
-        handler=_with_services(_sweep)
+        handler=with_services(_sweep)
     )
-
-
-def _support_user(services: Services, email: str) -> str:
-    user = services.views.user_by_email(normalise_email(email))
-    if user is None or user.role != "support":
-        raise DomainError(f"{email} is not a support staff member (create one with --role support)")
-    return user.user_id
-
-
-def _support_refund(services: Services, args: argparse.Namespace) -> int:
-    from mosaic.staff import refund_charge
-
-    services.runner.catch_up()  # no background runner here: the users and charges views must be current
-    staff = _support_user(services, args.staff)
-    done = refund_charge(
-        services,
-        staff_user_id=staff,
-        charge_id=args.charge_id,
-        amount_credits=args.amount,
-        reason=args.reason,
-        idempotency_key=args.idempotency_key,
-    )
-    state = "refunded" if done.applied else "already refunded under this key"
-    print(f"{state}: {args.amount} credit(s) of charge {args.charge_id} (refund {done.refund_id})")
-    return 0
-
-
-def _support_statement(services: Services, args: argparse.Namespace) -> int:
-    services.runner.catch_up()
-    user = services.views.user_by_email(normalise_email(args.email))
-    if user is None:
-        raise DomainError(f"no user with e-mail {args.email}")
-    balance = services.views.balance(user.account_id)
-    assert balance is not None
-    print(f"{user.email}  account {user.account_id}  plan {balance.plan_name} ({balance.sub_status})")
-    after = 0
-    while lines := services.views.statement(user.account_id, after_line=after, limit=500):
-        for line in lines:
-            detail = " ".join(
-                part
-                for part in (line.tool or "", line.reference or "", line.reason or "", line.actor or "")
-                if part
-            )
-            amounts = f"{line.delta_credits:+6d}  {line.balance_after:8d}"
-            print(f"{line.line:6d}  {line.at[:19]}  {line.kind:15s} {amounts}  {detail}")
-        after = lines[-1].line
-    print(f"balance: {balance.balance}")
-    return 0
-
-
-def add_support_commands(commands: Subparsers) -> None:
-    support = commands.add_parser("support", help="support staff: refunds, statements").add_subparsers(
-        dest="support", required=True
-    )
-    refund = support.add_parser("refund", help="refund (part of) a captured charge")
-    refund.add_argument("charge_id")
-    refund.add_argument("--amount", type=int, required=True)
-    refund.add_argument("--reason", required=True)
-    refund.add_argument("--as", dest="staff", required=True, help="the support staff member's e-mail")
-    refund.add_argument("--idempotency-key", help="repeat safely: the same key refunds once")
-    refund.set_defaults(handler=_with_services(_support_refund))
-    statement = support.add_parser("statement", help="print an account's statement")
-    statement.add_argument("email")
-    statement.set_defaults(handler=_with_services(_support_statement))
 
 
 def _projections_run(args: argparse.Namespace) -> int:
@@ -245,7 +179,7 @@ def _projections_run(args: argparse.Namespace) -> int:
     try:
         services = build(Settings.from_env(existing=True), background=True)
     except (ConfigError, SchemaOutOfDate) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"projecting from position {services.runner.position}; Ctrl-C to stop", file=sys.stderr)
