@@ -1,6 +1,7 @@
 """Ledger throughput through the command layer, on SQLite and PostgreSQL, against the raw ceiling.
 
-Prints, per back-end: reserve+capture cycles/s with 1 thread, 32 threads on 32 accounts and 32
+Prints, per back-end: reserve+capture cycles/s (the commands paid work sends: `ReserveCharges`,
+`SettleCharges`) with 1 thread, 32 threads on 32 accounts and 32
 threads on one account; p50/p99 of a cycle; version-conflict retries per cycle; events per commit;
 replay events/s; and the raw single-row INSERT+COMMIT rows/s of the same database as the ceiling.
 Targets (PostgreSQL): >= 2,000 cycles/s at 32 threads, hot account included, <= 0.05 retries per
@@ -30,6 +31,7 @@ from pathlib import Path
 import psycopg
 
 from mosaic.bootstrap import Services, build
+from mosaic.commands.paid import Charge, ReserveCharges, SettleCharges
 from mosaic.commands.schema import upgrade
 from mosaic.config import DatabaseUrl, Settings
 from mosaic.http.server import freeze_startup_heap
@@ -71,9 +73,9 @@ def run_cycles(services: Services, accounts: list[uuid.UUID], threads: int, seco
         mine: list[float] = []
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            request_id = uuid.uuid4()
-            services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
-            services.ledger.capture(account_id=account_id, request_id=request_id)
+            charge = Charge(account_id, uuid.uuid4(), "cbn", 1)  # a paid request, as `Payments` makes it
+            (attempt_id,), _ = services.writer.execute(ReserveCharges((charge,))).value
+            services.writer.execute(SettleCharges(account_id, captures=(attempt_id,), releases=()))
             mine.append(time.perf_counter() - started)
         with lock:
             latencies.extend(mine)

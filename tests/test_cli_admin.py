@@ -13,6 +13,7 @@ import pytest
 from mosaic.bootstrap import Services
 from mosaic.domain.keys import is_well_formed_key
 from mosaic.queries.audit_log import iter_log
+from tests import charging
 from tests.conftest import TEST_SECRET, both_backends
 from tests.test_cli_audit import Cli
 
@@ -73,8 +74,8 @@ def test_a_refund_from_the_cli_is_on_the_record_and_on_the_customer_statement(
     customer = services.ledger.register_user(email="ada@example.com", password="correct horse battery", plan_name="commercial")
     staff = services.ledger.register_user(email="sam@example.com", password="correct horse battery", role="support")
     account_id, charge_id = customer.value.account_id, uuid.uuid4()
-    services.ledger.reserve(account_id=account_id, request_id=charge_id, tool="cbn", cost_credits=3)
-    services.ledger.capture(account_id=account_id, request_id=charge_id)
+    charging.reserve(services, account_id, charge_id, tool="cbn", cost_credits=3)
+    charging.capture(services, account_id, charge_id)
     services.runner.catch_up()
     cli, env = Cli(monkeypatch, capsys), {"MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET}
     refund = ("support", "refund", str(charge_id), "--amount", "2", "--reason", "smudged print", "--as", "sam@example.com")

@@ -1,12 +1,12 @@
-"""Credit commands: reserve, capture, release, refund, goodwill grant, release of stale reservations.
+"""Credit commands: refund, goodwill grant, release of stale reservations (paid work reserves and
+settles through `mosaic.commands.paid`).
 
 Each is a function of a `Unit` that decides from the account aggregate and leaves events on it; the
-writer commits them. Repeats are answered with the first outcome, never a second charge.
+writer commits them. Repeats are answered with the first outcome, never a second refund or grant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -15,47 +15,11 @@ from mosaic.domain.accounts import Account
 from mosaic.domain.errors import NotFound
 
 
-@dataclass(frozen=True, slots=True)
-class Reserved:
-    """The outcome of a reservation: `state` is what the request is now; `repeat` if seen before."""
-
-    request_id: UUID
-    state: str
-    cost_credits: int
-    available_credits: int
-    repeat: bool
-
-
 def account(unit: Unit, account_id: UUID) -> Account:
     found = unit.find(Account, account_id)
     if found is None:
         raise NotFound(f"no account {account_id}")
     return found
-
-
-def reserve_credits(
-    unit: Unit, *, account_id: UUID, request_id: UUID, tool: str, cost_credits: int, summary: str = ""
-) -> Reserved:
-    acct = account(unit, account_id)
-    state = acct.request_state(request_id)
-    if state is not None:
-        return Reserved(request_id, state, cost_credits, acct.available_credits, repeat=True)
-    acct.reserve(request_id=request_id, tool=tool, cost_credits=cost_credits, summary=summary)
-    return Reserved(request_id, "reserved", cost_credits, acct.available_credits, repeat=False)
-
-
-def capture_reservation(unit: Unit, *, account_id: UUID, request_id: UUID) -> int:
-    """Capture; returns the credits available afterwards."""
-    acct = account(unit, account_id)
-    acct.capture(request_id=request_id)
-    return acct.available_credits
-
-
-def release_reservation(unit: Unit, *, account_id: UUID, request_id: UUID, reason: str) -> int:
-    """Release; returns the credits available afterwards."""
-    acct = account(unit, account_id)
-    acct.release(request_id=request_id, reason=reason)
-    return acct.available_credits
 
 
 def refund_charge(

@@ -128,33 +128,6 @@ class Ledger:
 
     # -- credits -----------------------------------------------------------------------------------
 
-    def reserve(
-        self, *, account_id: UUID, request_id: UUID, tool: str, cost_credits: int, summary: str = ""
-    ) -> Committed[credits.Reserved]:
-        """Reserve `cost_credits`; `summary` (the request's parameters) is kept for support staff."""
-        return self.writer.execute(
-            lambda unit: credits.reserve_credits(
-                unit,
-                account_id=account_id,
-                request_id=request_id,
-                tool=tool,
-                cost_credits=cost_credits,
-                summary=summary,
-            )
-        )
-
-    def capture(self, *, account_id: UUID, request_id: UUID) -> Committed[int]:
-        return self.writer.execute(
-            lambda unit: credits.capture_reservation(unit, account_id=account_id, request_id=request_id)
-        )
-
-    def release(self, *, account_id: UUID, request_id: UUID, reason: str) -> Committed[int]:
-        return self.writer.execute(
-            lambda unit: credits.release_reservation(
-                unit, account_id=account_id, request_id=request_id, reason=reason
-            )
-        )
-
     def refund(
         self,
         *,

@@ -6,6 +6,7 @@ Prints one JSON object: {idempotency key: [outcome of each call with that key]}.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import uuid
@@ -14,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mosaic.bootstrap import build
 from mosaic.commands.idempotency import request_id_for
-from mosaic.domain.errors import InsufficientCredits
+from mosaic.commands.paid import Charge, ReserveCharges, SettleCharges
+from mosaic.domain.errors import AlreadyCompleted, InsufficientCredits, ReservationNotOpen
 from tests.conftest import settings_for
 
 
@@ -24,17 +26,20 @@ def main(database_url: str, account: str, calls_json: str, threads: int) -> None
     calls: list[str] = json.loads(calls_json)
 
     def call(idempotency_key: str) -> tuple[str, str]:
-        request_id = request_id_for(account_id, idempotency_key)
+        """One paid request as `Payments` makes it: reserve the request's next attempt, then capture.
+
+        A repeat of a charged request is refused (`AlreadyCompleted`): that key's outcome is "charged".
+        A repeat while an attempt is open supersedes it (releases it and reserves the next), so the
+        superseded attempt's capture is refused and the repeat's own capture charges the key, once."""
+        charge = Charge(account_id, request_id_for(account_id, idempotency_key), "cbn", 1)
         try:
-            reserved = services.ledger.reserve(
-                account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1
-            ).value
+            (attempt_id,), _ = services.writer.execute(ReserveCharges((charge,))).value
         except InsufficientCredits:
             return idempotency_key, "refused"
-        if reserved.state == "released":
-            return idempotency_key, "refused"
-        if not reserved.repeat:
-            services.ledger.capture(account_id=account_id, request_id=request_id)
+        except AlreadyCompleted:
+            return idempotency_key, "charged"
+        with contextlib.suppress(ReservationNotOpen):  # superseded by a repeat, captured instead
+            services.writer.execute(SettleCharges(account_id, captures=(attempt_id,), releases=()))
         return idempotency_key, "charged"
 
     outcomes: dict[str, list[str]] = defaultdict(list)

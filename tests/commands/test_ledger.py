@@ -10,7 +10,9 @@ import pytest
 
 from mosaic.bootstrap import Services
 from mosaic.commands.idempotency import request_id_for
+from mosaic.commands.paid import Charge, ReserveCharges
 from mosaic.domain.errors import (
+    AlreadyCompleted,
     EmailTaken,
     IdempotencyKeyReused,
     InsufficientCredits,
@@ -18,6 +20,7 @@ from mosaic.domain.errors import (
     NotFound,
     RefundExceedsCharge,
 )
+from tests import charging
 from tests.conftest import both_backends
 
 PASSWORD = "correct horse battery"
@@ -61,8 +64,8 @@ def captured_charge(services: Services, *, cost_credits: int) -> tuple[uuid.UUID
     """A commercial account with one captured charge: (account id, charge id, the log's position)."""
     _, account_id = commercial(services)
     charge = uuid.uuid4()
-    services.ledger.reserve(account_id=account_id, request_id=charge, tool="cbn", cost_credits=cost_credits)
-    services.ledger.capture(account_id=account_id, request_id=charge)
+    charging.reserve(services, account_id, charge, tool="cbn", cost_credits=cost_credits)
+    charging.capture(services, account_id, charge)
     return account_id, charge, services.store.recorder.max_notification_id()
 
 
@@ -85,10 +88,10 @@ def test_the_statement_shows_every_credit_event_with_a_running_balance(services:
     _, account_id = commercial(services)
     ledger = services.ledger
     kept, failed = uuid.uuid4(), uuid.uuid4()
-    ledger.reserve(account_id=account_id, request_id=kept, tool="cbn", cost_credits=1)
-    ledger.capture(account_id=account_id, request_id=kept)
-    ledger.reserve(account_id=account_id, request_id=failed, tool="ai", cost_credits=10)
-    ledger.release(account_id=account_id, request_id=failed, reason="upstream timed out")
+    charging.reserve(services, account_id, kept, tool="cbn", cost_credits=1)
+    charging.capture(services, account_id, kept)
+    charging.reserve(services, account_id, failed, tool="ai", cost_credits=10)
+    charging.release(services, account_id, failed, "upstream timed out")
     ledger.refund(account_id=account_id, charge_id=kept, amount_credits=1, reason="smudged", issued_by="s")
     services.settle(ledger.grant_credits(account_id=account_id, amount_credits=5, reason="sorry", issued_by="s"))
     lines = services.views.statement(str(account_id))
@@ -103,15 +106,16 @@ def test_the_statement_shows_every_credit_event_with_a_running_balance(services:
 
 
 @both_backends()
-def test_a_repeated_request_id_returns_the_first_outcome_and_charges_once(services: Services) -> None:
+def test_a_request_charged_once_is_refused_when_tried_again_and_nothing_more_is_charged(services: Services) -> None:
     _, account_id = commercial(services)
     request_id = request_id_for(account_id, "idem-1")
-    first = services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
-    services.ledger.capture(account_id=account_id, request_id=request_id)
-    again = services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
-    assert (first.value.state, first.value.repeat) == ("reserved", False)
-    assert (again.value.state, again.value.repeat) == ("captured", True)
-    assert again.position is None  # nothing written
+    first = charging.reserve(services, account_id, request_id, tool="cbn", cost_credits=1)
+    charging.capture(services, account_id, request_id)
+    position = services.store.recorder.max_notification_id()
+    with pytest.raises(AlreadyCompleted):
+        services.writer.execute(ReserveCharges((Charge(account_id, request_id, "cbn", 1),)))
+    assert first.value == 799
+    assert services.store.recorder.max_notification_id() == position  # nothing written
     services.runner.catch_up()
     assert services.views.balance(str(account_id)).balance == 799  # type: ignore[union-attr]
 
@@ -131,8 +135,8 @@ def test_a_staff_members_key_reused_for_another_refund_or_grant_is_refused_witho
     _, account_id = commercial(services)
     first, second = uuid.uuid4(), uuid.uuid4()
     for charge in (first, second):
-        services.ledger.reserve(account_id=account_id, request_id=charge, tool="ai", cost_credits=10)
-        services.ledger.capture(account_id=account_id, request_id=charge)
+        charging.reserve(services, account_id, charge, tool="ai", cost_credits=10)
+        charging.capture(services, account_id, charge)
     services.runner.catch_up()  # the charges view names each charge's account
     refund = functools.partial(
         services.use_cases.support.refund, staff_user_id="staff-1", reason="smudged", idempotency_key="ticket-9"
@@ -161,10 +165,10 @@ def test_concurrent_reservations_never_spend_the_same_credit(services: Services)
     def spend(_: int) -> bool:
         request_id = uuid.uuid4()
         try:
-            services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=3)
+            charging.reserve(services, account_id, request_id, tool="cbn", cost_credits=3)
         except InsufficientCredits:
             return False
-        services.ledger.capture(account_id=account_id, request_id=request_id)
+        charging.capture(services, account_id, request_id)
         return True
 
     with ThreadPoolExecutor(32) as pool:
@@ -182,9 +186,9 @@ def test_a_rebuild_from_event_zero_equals_the_live_views(services: Services) -> 
     services.ledger.revoke_key(user_id=user_id, key_id=committed.value.key_id)
     for i in range(5):
         request_id = uuid.uuid4()
-        services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=1)
+        charging.reserve(services, account_id, request_id, tool="cbn", cost_credits=1)
         if i % 2:
-            services.ledger.capture(account_id=account_id, request_id=request_id)
+            charging.capture(services, account_id, request_id)
     services.ledger.change_plan(account_id=account_id, plan_name="free")
     services.runner.catch_up()
     live = services.views.dump()
@@ -209,13 +213,13 @@ def test_a_writer_of_another_process_is_caught_up_with_before_a_refusal_stands(
     second = make_services()  # type: ignore[operator]
     _, account_id = commercial(first)
     spent = uuid.uuid4()
-    first.ledger.reserve(account_id=account_id, request_id=spent, tool="cbn", cost_credits=800)
+    charging.reserve(first, account_id, spent, tool="cbn", cost_credits=800)
     # the second instance caches the account with 0 credits available
     with pytest.raises(InsufficientCredits):
-        second.ledger.reserve(account_id=account_id, request_id=uuid.uuid4(), tool="cbn", cost_credits=1)
-    first.ledger.release(account_id=account_id, request_id=spent, reason="failed")
-    outcome = second.ledger.reserve(account_id=account_id, request_id=uuid.uuid4(), tool="cbn", cost_credits=1)
-    assert outcome.value.available_credits == 799
+        charging.reserve(second, account_id, uuid.uuid4(), tool="cbn", cost_credits=1)
+    charging.release(first, account_id, spent, "failed")
+    outcome = charging.reserve(second, account_id, uuid.uuid4(), tool="cbn", cost_credits=1)
+    assert outcome.value == 799
 
 
 @both_backends()
@@ -231,10 +235,10 @@ def test_the_statement_has_a_line_for_every_kind_of_credit_event_including_expir
         _, account_id = commercial(services)
         ledger = services.ledger
         kept, failed = uuid.uuid4(), uuid.uuid4()
-        ledger.reserve(account_id=account_id, request_id=kept, tool="cbn", cost_credits=100)
-        ledger.capture(account_id=account_id, request_id=kept)
-        ledger.reserve(account_id=account_id, request_id=failed, tool="ai", cost_credits=10)
-        ledger.release(account_id=account_id, request_id=failed, reason="upstream error")
+        charging.reserve(services, account_id, kept, tool="cbn", cost_credits=100)
+        charging.capture(services, account_id, kept)
+        charging.reserve(services, account_id, failed, tool="ai", cost_credits=10)
+        charging.release(services, account_id, failed, "upstream error")
         ledger.refund(account_id=account_id, charge_id=kept, amount_credits=40, reason="smudged", issued_by="s")
         ledger.grant_credits(account_id=account_id, amount_credits=5, reason="sorry", issued_by="s")
         now[0] = datetime(2026, 11, 1, tzinfo=UTC)

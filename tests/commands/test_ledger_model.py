@@ -13,8 +13,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from mosaic.bootstrap import Services, build
+from mosaic.commands.idempotency import attempt_request_id
+from mosaic.commands.paid import ATTEMPTS_PER_REQUEST_MAX, Charge, ReserveCharges, SettleCharges
 from mosaic.domain.accounts import Account
-from mosaic.domain.errors import ChargeNotFound, InsufficientCredits, RefundExceedsCharge, ReservationNotOpen
+from mosaic.domain.errors import (
+    AlreadyCompleted,
+    AlreadyReleased,
+    ChargeNotFound,
+    InsufficientCredits,
+    RefundExceedsCharge,
+    ReservationNotOpen,
+)
 from tests.conftest import both_backends, settings_for
 
 RESERVATION_TIMEOUT = timedelta(minutes=15)
@@ -42,6 +51,10 @@ def shared(database_url: str) -> Iterator[tuple[Services, Clock]]:
 
 
 class LedgerModel(RuleBasedStateMachine):
+    """Paid requests go through the commands `Payments` sends (`ReserveCharges`, `SettleCharges`):
+    a request's attempts each have their own ledger id; a request tried again reserves its next
+    attempt, superseding (releasing) one still open, and is refused once one was captured."""
+
     services: Services
     clock: Clock
 
@@ -55,34 +68,67 @@ class LedgerModel(RuleBasedStateMachine):
         self.account_id = committed.value.account_id
         self.settled = 800
         self.quota_left = 800
-        self.reserved: dict[uuid.UUID, int] = {}
-        self.charges: dict[uuid.UUID, list[int]] = {}
+        self.attempts: dict[uuid.UUID, list[uuid.UUID]] = {}  # request → its attempts' ids, in order
+        self.reserved: dict[uuid.UUID, int] = {}  # attempt → cost
+        self.charges: dict[uuid.UUID, list[int]] = {}  # captured attempt → [cost, refunded]
         self.released: set[uuid.UUID] = set()
 
     @property
     def available(self) -> int:
         return self.settled - sum(self.reserved.values())
 
+    def _reserve(self, request_id: uuid.UUID, cost: int) -> tuple[uuid.UUID, ...]:
+        """The attempt ids reserved; checks the credits the command says are left against the model's."""
+        before = self.available
+        charge = Charge(self.account_id, request_id, "cbn", cost)
+        attempt_ids, available = self.services.writer.execute(ReserveCharges((charge,))).value
+        freed = sum(self.reserved.get(a, 0) for a in self.attempts.get(request_id, []))
+        assert available == before + freed - cost
+        return attempt_ids
+
     @rule(cost=st.integers(1, 60))
     def reserve(self, cost: int) -> None:
         request_id = uuid.uuid4()
         try:
-            self.services.ledger.reserve(account_id=self.account_id, request_id=request_id, tool="cbn", cost_credits=cost)
+            attempt_ids = self._reserve(request_id, cost)
         except InsufficientCredits:
             assert cost > self.available
             return
-        assert cost <= self.available
+        assert cost <= self.available and attempt_ids == (request_id,)
         self.reserved[request_id] = cost
+        self.attempts[request_id] = [request_id]
 
-    @precondition(lambda self: self.reserved or self.charges or self.released)
+    @precondition(lambda self: self.attempts)
     @rule(data=st.data(), cost=st.integers(1, 60))
-    def repeating_a_request_id_replays_it_and_charges_nothing(self, data: st.DataObject, cost: int) -> None:
-        request_id = data.draw(st.sampled_from(sorted(set(self.reserved) | set(self.charges) | self.released)))
+    def a_request_tried_again_reserves_its_next_attempt_or_is_refused_once_charged(
+        self, data: st.DataObject, cost: int
+    ) -> None:
+        request_id = data.draw(st.sampled_from(sorted(self.attempts)))
+        attempts = self.attempts[request_id]
+        last = attempts[-1]
         before = self.available
-        reserved = self.services.ledger.reserve(
-            account_id=self.account_id, request_id=request_id, tool="cbn", cost_credits=cost
-        ).value
-        assert reserved.repeat and self.available == before
+        if last in self.charges:
+            with pytest.raises(AlreadyCompleted):
+                self._reserve(request_id, cost)
+            assert self.available == before
+            return
+        freed = self.reserved.get(last, 0)
+        if len(attempts) == ATTEMPTS_PER_REQUEST_MAX:
+            with pytest.raises(AlreadyReleased):
+                self._reserve(request_id, cost)
+            return
+        if cost - freed > before:
+            with pytest.raises(InsufficientCredits):
+                self._reserve(request_id, cost)
+            assert self.available == before
+            return
+        next_id = attempt_request_id(request_id, len(attempts))
+        assert self._reserve(request_id, cost) == (next_id,)
+        if freed:  # the open attempt is superseded: released in the same command
+            self.reserved.pop(last)
+            self.released.add(last)
+        self.reserved[next_id] = cost
+        attempts.append(next_id)
 
     @rule()
     def the_sweeper_releases_what_outlived_its_timeout(self) -> None:
@@ -96,7 +142,7 @@ class LedgerModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def capture(self, data: st.DataObject) -> None:
         request_id = data.draw(st.sampled_from(sorted(self.reserved)))
-        self.services.ledger.capture(account_id=self.account_id, request_id=request_id)
+        self._settle(captures=(request_id,))
         cost = self.reserved.pop(request_id)
         self.settled -= cost
         self.quota_left = max(0, self.quota_left - cost)
@@ -106,19 +152,32 @@ class LedgerModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
         request_id = data.draw(st.sampled_from(sorted(self.reserved)))
-        self.services.ledger.release(account_id=self.account_id, request_id=request_id, reason="failed")
+        self._settle(releases=((request_id, "failed"),))
         self.reserved.pop(request_id)
         self.released.add(request_id)
 
+    @precondition(lambda self: self.released)
+    @rule(data=st.data())
+    def releasing_a_released_attempt_again_changes_nothing(self, data: st.DataObject) -> None:
+        request_id = data.draw(st.sampled_from(sorted(self.released)))
+        position = self.services.store.recorder.max_notification_id()
+        assert self._settle(releases=((request_id, "late"),)) == self.available
+        assert self.services.store.recorder.max_notification_id() == position
+
+    def _settle(
+        self, *, captures: tuple[uuid.UUID, ...] = (), releases: tuple[tuple[uuid.UUID, str], ...] = ()
+    ) -> int:
+        return self.services.writer.execute(SettleCharges(self.account_id, captures=captures, releases=releases)).value
+
     @precondition(lambda self: self.released or self.charges)
     @rule(data=st.data())
-    def settle_twice_is_refused(self, data: st.DataObject) -> None:
+    def settling_the_other_way_is_refused(self, data: st.DataObject) -> None:
         request_id = data.draw(st.sampled_from(sorted(self.released | set(self.charges))))
         with pytest.raises(ReservationNotOpen):
             if request_id in self.released:
-                self.services.ledger.capture(account_id=self.account_id, request_id=request_id)
+                self._settle(captures=(request_id,))
             else:
-                self.services.ledger.release(account_id=self.account_id, request_id=request_id, reason="late")
+                self._settle(releases=((request_id, "late"),))
 
     @rule(data=st.data(), amount=st.integers(1, 70))
     def refund(self, data: st.DataObject, amount: int) -> None:

@@ -16,6 +16,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 from mosaic.bootstrap import Services
 from mosaic.commands.store import MsgspecTranscoder, events_table
+from tests import charging
 from tests.conftest import both_backends
 
 ARCHIVES = Path(__file__).parents[1] / "fixtures" / "events"
@@ -80,8 +81,8 @@ def test_the_store_writes_each_body_as_canonical_json(services: Services) -> Non
     """What lets the auditor hash bodies as stored (queries/chain.py: sorted keys, no whitespace)."""
     committed = services.ledger.register_user(email="ada@example.com", password="correct horse battery", plan_name="commercial")
     request_id = uuid.uuid4()
-    services.ledger.reserve(account_id=committed.value.account_id, request_id=request_id, tool="cbn", cost_credits=2)
-    services.ledger.capture(account_id=committed.value.account_id, request_id=request_id)
+    charging.reserve(services, committed.value.account_id, request_id, tool="cbn", cost_credits=2)
+    charging.capture(services, committed.value.account_id, request_id)
     with services.db.read() as tx:
         states = [bytes(row[0]) for row in tx.all(f"SELECT state FROM {events_table(services.db.dialect)}")]
     assert len(states) >= 5

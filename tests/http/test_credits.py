@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from mosaic.bootstrap import Services
+from tests import charging
 from tests.conftest import both_backends
 from tests.http.conftest import PASSWORD, AppClient, bearer, create_key, event_count, signed_in_user
 
@@ -159,6 +160,6 @@ def test_a_balance_read_after_a_settled_charge_shows_the_charge(services: Servic
     key = bearer(create_key(client, user)["key"])
     assert client.get(BALANCE, headers=key).json()["balance"] == 800  # now cached for this position
     account_id, request_id = uuid.UUID(user.account_id), uuid.uuid4()
-    services.ledger.reserve(account_id=account_id, request_id=request_id, tool="hex", cost_credits=1)
-    services.settle(services.ledger.capture(account_id=account_id, request_id=request_id))
+    charging.reserve(services, account_id, request_id, tool="hex", cost_credits=1)
+    services.settle(charging.capture(services, account_id, request_id))
     assert client.get(BALANCE, headers=key).json()["balance"] == 799

@@ -11,6 +11,7 @@ import pytest
 from mosaic.bootstrap import Services
 from mosaic.queries import digest as digests
 from mosaic.queries.audit_log import verify_export
+from tests import charging
 from tests.conftest import TEST_SECRET, both_backends
 from tests.http.conftest import AppClient, User, signed_in_user
 
@@ -27,8 +28,8 @@ def staff(services: Services, client: AppClient, role: str) -> User:
 def charge(services: Services, user: User, cost: int = 10, summary: str = "mode=cbn colors=12") -> str:
     request_id = uuid.uuid4()
     account_id = uuid.UUID(user.account_id)
-    services.ledger.reserve(account_id=account_id, request_id=request_id, tool="ai-image", cost_credits=cost, summary=summary)
-    services.settle(services.ledger.capture(account_id=account_id, request_id=request_id))
+    charging.reserve(services, account_id, request_id, tool="ai-image", cost_credits=cost, summary=summary)
+    services.settle(charging.capture(services, account_id, request_id))
     return str(request_id)
 
 

@@ -20,6 +20,7 @@ from mosaic.queries import audit_log
 from mosaic.queries import digest as digests
 from mosaic.queries.audit import LogEvent, Replay
 from mosaic.queries.audit_log import export, export_line, iter_log, verify_database, verify_export
+from tests import charging
 from tests.conftest import TEST_SECRET, both_backends
 
 ROOT = Path(__file__).parents[2]
@@ -31,11 +32,11 @@ def busy_history(services: Services) -> uuid.UUID:
     key, _ = services.ledger.create_key(user_id=user_id, name="shop")
     for i in range(6):
         request_id = uuid.uuid4()
-        services.ledger.reserve(account_id=account_id, request_id=request_id, tool="cbn", cost_credits=2)
+        charging.reserve(services, account_id, request_id, tool="cbn", cost_credits=2)
         if i % 3 == 2:
-            services.ledger.release(account_id=account_id, request_id=request_id, reason="failed")
+            charging.release(services, account_id, request_id, "failed")
         else:
-            services.ledger.capture(account_id=account_id, request_id=request_id)
+            charging.capture(services, account_id, request_id)
             if i == 1:
                 services.ledger.refund(account_id=account_id, charge_id=request_id, amount_credits=1, reason="smudge", issued_by="support")
     services.ledger.revoke_key(user_id=user_id, key_id=key.value.key_id)
