@@ -8,10 +8,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from mosaic.imaging.decode import ImageRejected
-from mosaic.imaging.options import InvalidOption, parse_options
+from mosaic.imaging.options import (
+    COLORS_MAX,
+    COLORS_MIN,
+    DEFAULTS,
+    DENSITIES,
+    DETAILS,
+    OUTPUTS,
+    PAGES,
+    InvalidOption,
+    LocalMode,
+    parse_options,
+)
 from mosaic.imaging.pipeline import ModeNotLocal, generate
 
 Subparsers = Any  # argparse's _SubParsersAction is private
@@ -21,6 +32,7 @@ EXIT_FAILED: Final = 1  # the output could not be written
 EXIT_BAD_INPUT: Final = 2  # unreadable image, bad option or rejected image (argparse uses 2 too)
 IMAGE_FILE_BYTES_MAX: Final = 100 * 1024 * 1024
 OPTION_FLAGS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density")
+LOCAL_MODES: Final[tuple[str, ...]] = get_args(LocalMode)
 
 
 def add_generate_command(subparsers: Subparsers) -> None:
@@ -33,14 +45,19 @@ def add_generate_command(subparsers: Subparsers) -> None:
     )
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a PNG, JPEG or WebP photo")
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="FILE", help="where to write")
-    parser.add_argument("--mode", help="hex (default), voronoi, cbn, lineart")
-    parser.add_argument("--output", help="zip (default), mystery, answer, legend, full, beauty, svg")
-    parser.add_argument("--colors", help="number of colors, 4-20 (default 12)")
-    parser.add_argument("--page", help="letter (default) or a4")
+    parser.add_argument("--mode", help=_choices(LOCAL_MODES, DEFAULTS.mode))
+    parser.add_argument("--output", help=_choices(OUTPUTS, DEFAULTS.output))
+    colors = f"number of colors, {COLORS_MIN}-{COLORS_MAX} (default {DEFAULTS.colors})"
+    parser.add_argument("--colors", help=colors)
+    parser.add_argument("--page", help=_choices(PAGES, DEFAULTS.page))
     parser.add_argument("--preset", help="a preset name (overrides the other options)")
-    parser.add_argument("--detail", help="cbn and lineart: simple, standard, detailed, expert")
-    parser.add_argument("--density", help="hex and voronoi: easy, standard, detailed, expert")
+    parser.add_argument("--detail", help=f"cbn and lineart: {_choices(DETAILS, DEFAULTS.detail)}")
+    parser.add_argument("--density", help=f"hex and voronoi: {_choices(DENSITIES, DEFAULTS.density)}")
     parser.set_defaults(handler=run_generate)
+
+
+def _choices(values: tuple[str, ...], default: str) -> str:
+    return ", ".join(f"{v} (default)" if v == default else v for v in values)
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:

@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, get_args
 
 import anyio
 import anyio.to_thread
@@ -35,7 +35,7 @@ from mosaic.commands.pool import GenerationTimedOut, ImagePool
 from mosaic.commands.upstream import Upstream
 from mosaic.domain.errors import ErrorKind, Failure
 from mosaic.imaging.decode import ImageRejected
-from mosaic.imaging.options import GenerateOptions, InvalidOption
+from mosaic.imaging.options import MODES, GenerateOptions, InvalidOption, LocalMode
 from mosaic.imaging.pipeline import ModeNotLocal, Rendered, generate
 from mosaic.imaging.screen import ImageHeader
 
@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 
 # The spec's credit table: every local mode costs one credit per image; mode=ai what an AI image of
 # the quality it asks the upstream for costs.
+LOCAL_PAGE_COST_CREDITS: Final = 1
 COST_CREDITS_BY_MODE: Final[Mapping[str, int]] = {
-    "hex": 1, "voronoi": 1, "cbn": 1, "lineart": 1,
+    **{mode: LOCAL_PAGE_COST_CREDITS for mode in get_args(LocalMode)},
     "ai": ai.COST_CREDITS_BY_QUALITY[ai.AI_COLORING_QUALITY],
 }
+assert set(COST_CREDITS_BY_MODE) == set(MODES), "every mode has its price"
 BULK_IMAGES_MAX: Final = 50  # the spec's "Max 50 images"
 FILE_STEM_CHARS_MAX: Final = 64
 _UNSAFE_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]+")

@@ -13,17 +13,16 @@ below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from mosaic.imaging.options import LocalMode, PageChoice
 
 DPI = 300
 MM_PER_INCH = 25.4
 PT_PER_INCH = 72.0
 
-Mode = Literal["hex", "voronoi", "cbn", "lineart"]
-PageName = Literal["letter", "a4"]
 
 
 def px_from_mm(mm: float, dpi: int = DPI) -> float:
@@ -60,7 +59,7 @@ class Page:
     the footer); analysis fits the photo into it, keeping the aspect ratio.
     """
 
-    name: PageName
+    name: PageChoice
     width_px: int
     height_px: int
     width_pt: float
@@ -75,7 +74,7 @@ LEGEND_BAND_IN = 1.75  # up to 20 swatches in 2 rows with names and counts, plus
 BAND_GAP_IN = 0.15
 
 
-def page_for(name: PageName) -> Page:
+def page_for(name: PageChoice) -> Page:
     """Return the page layout for `name` (letter 2550×3300 px / 612×792 pt, A4 2480×3508 px / 595×842 pt)."""
     if name == "letter":
         width_px, height_px, width_pt, height_pt = 2550, 3300, 612.0, 792.0
@@ -128,7 +127,7 @@ class Artwork:
         region, the exact cell geometry for vector output; None for raster-segmented modes.
     """
 
-    mode: Mode
+    mode: LocalMode
     page: Page
     box: Box
     labels: NDArray[np.int32]

@@ -12,7 +12,7 @@ number at its region's pole of inaccessibility.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 import cv2
 import numpy as np
@@ -30,11 +30,10 @@ from mosaic.imaging.color import (
 from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import placed_box, resize_rgb
 from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_costs
+from mosaic.imaging.options import Detail
 from mosaic.imaging.placement import anchors_xy, number_room
 from mosaic.imaging.regions import components, merge_until_fitting, region_stats, without_thin_parts
 from mosaic.imaging.upsample import split_pieces, upsampled_labels
-
-Detail = Literal["simple", "standard", "detailed", "expert"]
 
 COLORS_MIN: Final = 4
 COLORS_MAX: Final = 20

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mosaic.imaging.artwork import Artwork, Box, Mode
+from mosaic.imaging.artwork import Artwork, Box
 from mosaic.imaging.colornames import color_names, hex_from_rgb
 from mosaic.imaging.fonts import sans, text_width_px
+from mosaic.imaging.options import LocalMode
 
 LEGEND_ROW_ENTRIES_MAX = 10
 LEGEND_ROWS_MAX = 2
@@ -24,13 +25,13 @@ INK_RGB = (0, 0, 0)
 FOOTER_RGB = (110, 110, 110)
 SWATCH_BORDER_PX = 3
 
-UNIT_NAMES: dict[Mode, tuple[str, str]] = {
+UNIT_NAMES: dict[LocalMode, tuple[str, str]] = {
     "hex": ("cell", "cells"),
     "voronoi": ("cell", "cells"),
     "cbn": ("region", "regions"),
     "lineart": ("area", "areas"),
 }
-MODE_TITLES: dict[Mode, str] = {
+MODE_TITLES: dict[LocalMode, str] = {
     "hex": "Mystery mosaic (hexagons)",
     "voronoi": "Mystery mosaic (Voronoi)",
     "cbn": "Color by number",
@@ -62,7 +63,7 @@ def legend_entries(artwork: Artwork) -> list[LegendEntry]:
     return entries
 
 
-def count_label(mode: Mode, count: int) -> str:
+def count_label(mode: LocalMode, count: int) -> str:
     """Return e.g. `"1 region"` or `"34 cells"`."""
     singular, plural = UNIT_NAMES[mode]
     return f"{count} {singular if count == 1 else plural}"
@@ -88,7 +89,7 @@ def draw_swatch(draw: ImageDraw.ImageDraw, box: Box, entry: LegendEntry, *, numb
     draw.text(center, str(entry.number), fill=_contrast_rgb(entry.rgb), font=sans(number_px), anchor="mm")
 
 
-def _draw_band_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, mode: Mode) -> None:
+def _draw_band_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, mode: LocalMode) -> None:
     pad = max(6, cell.width // 20)
     inner_w = cell.width - 2 * pad
     swatch_h = max(20, int(cell.height * 0.42))
@@ -102,7 +103,7 @@ def _draw_band_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, m
     draw.text((cell.x + pad, name_y + name_px + pad // 2), count_text, fill=FOOTER_RGB, font=sans(count_px))
 
 
-def draw_legend_band(image: Image.Image, box: Box, entries: list[LegendEntry], *, mode: Mode) -> None:
+def draw_legend_band(image: Image.Image, box: Box, entries: list[LegendEntry], *, mode: LocalMode) -> None:
     """Draw up to 20 entries in one or two rows filling `box` (above the footer line), in place."""
     assert 0 < len(entries) <= LEGEND_ENTRIES_MAX
     draw = ImageDraw.Draw(image)
@@ -141,7 +142,7 @@ LEGEND_DETAIL_PX = 36
 LEGEND_COLUMNS = 2
 
 
-def _draw_page_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, mode: Mode) -> None:
+def _draw_page_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, mode: LocalMode) -> None:
     swatch_w = min(cell.width // 3, 330)
     swatch_h = min(cell.height * 3 // 4, 160)
     swatch_y = cell.y + (cell.height - swatch_h) // 2

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 import cv2
 import numpy as np
@@ -29,9 +29,8 @@ from mosaic.imaging.decode import placed_box, resize_rgb
 from mosaic.imaging.faces import features_mask, find_faces
 from mosaic.imaging.lineoutlines import SEGMENT_DPI, OutlineLevel, outline_borders, segmentation
 from mosaic.imaging.lineregions import paper_regions, region_palette, regions_poles
+from mosaic.imaging.options import Detail
 from mosaic.imaging.strokes import cleaned_skeleton, drawn_strokes, skeleton_of
-
-Detail = Literal["simple", "standard", "detailed", "expert"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,8 @@ from mosaic.imaging.cells import (
 )
 from mosaic.imaging.decode import placed_box
 from mosaic.imaging.hexgrid import SQRT3, hex_cells
+from mosaic.imaging.options import Density
 from mosaic.imaging.voronoi import voronoi_cells
-
-Density = Literal["easy", "standard", "detailed", "expert"]
 
 CELL_WIDTH_MM: Final[dict[Density, float]] = {
     "easy": 12.0,

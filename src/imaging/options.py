@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar, get_args
 
-from mosaic.imaging.presets import preset_fields, preset_names
-
-GenerationMode = Literal["hex", "voronoi", "cbn", "lineart", "ai"]
+LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by the upstream AI service
+GenerationMode = Literal[LocalMode, "ai"]
 Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg"]
 PageChoice = Literal["letter", "a4"]
 Detail = Literal["simple", "standard", "detailed", "expert"]
@@ -95,6 +94,7 @@ def _colors(fields: Mapping[str, str]) -> int:
 
 def _with_preset(fields: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
     """Return the fields with the preset's fields laid over them, and the preset's name."""
+    from mosaic.imaging.presets import preset_fields, preset_names  # presets read this vocabulary
     merged = {key: fields[key] for key in FIELDS if key in fields}
     name = merged.pop("preset", "")
     if name == "":

@@ -12,10 +12,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from mosaic.imaging.options import DENSITIES
+
 PRESETS_MAX = 100
 PRESET_NAME_CHARS_MAX = 40
 PRESET_FIELDS = frozenset({"mode", "colors", "detail", "density"})
-PRESET_LEVELS = ("easy", "standard", "detailed", "expert")
+PRESET_LEVELS = DENSITIES  # a preset is rated on the mosaics' scale of levels
 
 
 @lru_cache(maxsize=1)

@@ -76,3 +76,58 @@ def test_every_api_path_the_script_calls_is_a_documented_route(client: AppClient
     assert {"/api/auth/login", "/api/keys", "/api/generate", "/api/credits/history"} <= called
     undocumented = {path for path in called if not any(p.match(path) for p in documented)}
     assert undocumented == set()
+
+
+class _Selects(HTMLParser):
+    """The option values of every <select>, by its name (an option without a value: its text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.options: dict[str, list[str]] = {}
+        self._select: str | None = None
+        self._pending: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "select":
+            self._select = found.get("name") or ""
+            self.options[self._select] = []
+        elif tag == "option" and self._select is not None:
+            self._pending = found.get("value")
+            if self._pending is not None:
+                self.options[self._select].append(self._pending)
+
+    def handle_data(self, data: str) -> None:
+        if self._select is not None and self._pending is None and data.strip():
+            self.options[self._select].append(data.strip())
+            self._pending = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "option":
+            self._pending = None
+        elif tag == "select":
+            self._select = None
+
+
+def test_the_pages_choices_are_exactly_the_apis_vocabulary(client: AppClient) -> None:
+    from mosaic.imaging.options import (
+        COLORS_MAX,
+        COLORS_MIN,
+        DEFAULTS,
+        DENSITIES,
+        DETAILS,
+        MODES,
+        OUTPUTS,
+        PAGES,
+    )
+
+    page = client.get("/").text
+    selects = _Selects()
+    selects.feed(page)
+    assert selects.options["mode"] == list(MODES)
+    assert selects.options["output"] == list(OUTPUTS)
+    assert selects.options["page"] == list(PAGES)
+    assert selects.options["detail"] == ["", *DETAILS]  # "": the default
+    assert selects.options["density"] == ["", *DENSITIES]
+    colors = re.search(r'<input name="colors" type="number" min="(\d+)" max="(\d+)" value="(\d+)"', page)
+    assert colors is not None and tuple(map(int, colors.groups())) == (COLORS_MIN, COLORS_MAX, DEFAULTS.colors)

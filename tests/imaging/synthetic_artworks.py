@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mosaic.imaging.artwork import Artwork, Box, Mode, PageName, page_for
+from mosaic.imaging.artwork import Artwork, Box, page_for
+from mosaic.imaging.options import LocalMode as Mode
+from mosaic.imaging.options import PageChoice as PageName
 
 PALETTE_20 = np.array(
     [

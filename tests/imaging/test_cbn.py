@@ -9,11 +9,12 @@ import pytest
 from scipy import ndimage
 
 from mosaic.imaging.artwork import Artwork, page_for
-from mosaic.imaging.cbn import LINE_WIDTH_PT, NUMBER_SIZE_PT, Detail, cbn_artwork
+from mosaic.imaging.cbn import LINE_WIDTH_PT, NUMBER_SIZE_PT, cbn_artwork
 from mosaic.imaging.color import JND_DELTA_E, delta_e_2000, lab_from_rgb
 from mosaic.imaging.decode import decode_photo, placed_box, resize_rgb
 from mosaic.imaging.fidelity import answer_rgb, kmeans_baseline_rgb, mean_delta_e
 from mosaic.imaging.merging import merge_cheapest_first, region_costs
+from mosaic.imaging.options import Detail
 from mosaic.imaging.placement import number_room
 from mosaic.imaging.regions import border_mask, components, fits_mask, regions_fitting, without_thin_parts
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from synthetic_artworks import ALL_MODES, IMAGES, PHOTO_NAMES, analysed, decoded_photo, photo, photo_artwork
 
-from mosaic.imaging.artwork import Artwork, Mode
+from mosaic.imaging.artwork import Artwork
+from mosaic.imaging.options import LocalMode as Mode
 from mosaic.imaging.render import mystery_page, png_bytes
 from mosaic.imaging.svg import puzzle_svg
 

@@ -11,8 +11,9 @@ from synthetic_artworks import ASTRONAUT_FEATURES
 
 from mosaic.imaging.artwork import Artwork, page_for, px_from_mm, px_from_pt
 from mosaic.imaging.decode import decode_photo
-from mosaic.imaging.lineart import LEVELS, Detail, _hysteresis, lineart_artwork, lineart_from_drawing
+from mosaic.imaging.lineart import LEVELS, _hysteresis, lineart_artwork, lineart_from_drawing
 from mosaic.imaging.lineregions import paper_regions, regions_poles
+from mosaic.imaging.options import Detail
 from mosaic.imaging.strokes import skeleton_of
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"

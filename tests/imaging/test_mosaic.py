@@ -13,7 +13,8 @@ from mosaic.imaging.cells import NUMBER_HEIGHT_EM, NUMBER_PT_MIN, NUMBER_WIDTH_E
 from mosaic.imaging.color import delta_e_2000, lab_from_rgb
 from mosaic.imaging.decode import decode_photo, placed_box
 from mosaic.imaging.legend import legend_entries
-from mosaic.imaging.mosaic import CELL_WIDTH_MM, NUMBER_PT, Density, hex_artwork, voronoi_artwork
+from mosaic.imaging.mosaic import CELL_WIDTH_MM, NUMBER_PT, hex_artwork, voronoi_artwork
+from mosaic.imaging.options import Density
 from mosaic.imaging.voronoi import voronoi_cells
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"

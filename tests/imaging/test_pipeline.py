@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from synthetic_artworks import IMAGES, photo_artwork
 
-from mosaic.imaging.artwork import Mode
 from mosaic.imaging.bundle import render_file
 from mosaic.imaging.decode import ImageRejected
 from mosaic.imaging.options import GenerateOptions, parse_options
+from mosaic.imaging.options import LocalMode as Mode
 from mosaic.imaging.pipeline import ModeNotLocal, Rendered, generate
 
 COFFEE = (IMAGES / "coffee.png").read_bytes()

@@ -9,7 +9,8 @@ import pytest
 import shapely
 from synthetic_artworks import ALL_MODES, PHOTO_NAMES, grid_artwork, photo_artwork, rings_artwork
 
-from mosaic.imaging.artwork import Artwork, Mode
+from mosaic.imaging.artwork import Artwork
+from mosaic.imaging.options import LocalMode as Mode
 from mosaic.imaging.svg import puzzle_svg
 from mosaic.imaging.trace import page_pt_from_art_px
 
