@@ -126,7 +126,7 @@ class LedgerStore(Application[UUID]):
         after = into.version if into is not None else 0
         rows = self._stream(aggregate_id, after)
         # Replay allocates many small acyclic objects; in a process with a large heap the cyclic
-        # collector's passes over it were a third of replay time, so they wait until we are done.
+        # collector's passes over them cost a large share of replay time, so they wait until we are done.
         collecting = gc.isenabled()
         gc.disable()
         try:

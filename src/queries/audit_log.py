@@ -247,8 +247,8 @@ def verify_database(
 
 PARALLEL_FROM_EVENTS = 100_000  # below this, starting a second process costs more than it saves
 # The share of the chain checked by the process that also folds the rules and compares the views:
-# none. bench/audit.py on 1M events, CPU time with none: 8.1-8.8 s in this process (rules, views),
-# 7.8-8.2 s in the chain process (which hashes most bodies as stored), so a share only unbalances.
+# none. Folding the rules and comparing the views costs about what the chain process spends (it hashes
+# most bodies as stored), so giving this process a share only unbalances the two (see bench/audit.py).
 CHAIN_SHARE_HERE = 0.0
 
 
