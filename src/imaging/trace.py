@@ -26,6 +26,12 @@ from shapely.geometry import MultiPolygon, Polygon
 from mosaic.imaging.artwork import Artwork, pt_from_px
 
 SIMPLIFY_PX: Final = 1.5  # coverage simplification tolerance, in print pixels (0.13 mm)
+# How far simplification may move a region's outline from where corner cutting drew it.
+# Visvalingam-Whyatt drops vertices by the area they span, so a region only a few pixels across can
+# lose most of itself (an L of three pixels becomes a triangle of one): then the whole coverage is
+# simplified again, less.
+SHIFT_PX_MAX: Final = 1.5
+SIMPLIFY_ROUNDS_MAX: Final = 4  # halving the tolerance each round; the last round does not simplify
 # Pixel edges are cut into unit segments before the corners are cut: a neighbour's corner in the
 # middle of a long straight edge (a T-junction) must be a vertex of both sides for them to match.
 UNIT_EDGE_PX: Final = 1.0
@@ -97,13 +103,24 @@ def region_coverage(labels: NDArray[np.int32], count: int) -> list[Polygon | Mul
     exact = shapely.transform(shapely.segmentize(np.array(pieces), UNIT_EDGE_PX), np.round)
     height, width = labels.shape
     cut = _corners_cut(exact, width, height)
-    # The frame is not simplified: GEOS would cut the box's corners.
-    simplified = shapely.coverage_simplify(cut, tolerance=SIMPLIFY_PX, simplify_boundary=False)
+    simplified = _simplified(cut)
     order = np.argsort(region_of_piece, kind="stable")
     if len(pieces) == count:
         return list(simplified[order])
     grouped = shapely.multipolygons(simplified[order], indices=region_of_piece[order])
     return [parts.geoms[0] if len(parts.geoms) == 1 else parts for parts in grouped]
+
+
+def _simplified(cut: NDArray[np.object_]) -> NDArray[np.object_]:
+    """`cut` simplified as a coverage, as much as keeps every piece within `SHIFT_PX_MAX` of itself."""
+    tolerance_px = SIMPLIFY_PX
+    for _ in range(SIMPLIFY_ROUNDS_MAX - 1):
+        # The frame is not simplified: GEOS would cut the box's corners.
+        simplified = shapely.coverage_simplify(cut, tolerance=tolerance_px, simplify_boundary=False)
+        if float(np.max(shapely.hausdorff_distance(cut, simplified))) <= SHIFT_PX_MAX:
+            return simplified
+        tolerance_px /= 2
+    return cut
 
 
 def _corners_cut(polygons: NDArray[np.object_], width: int, height: int) -> NDArray[np.object_]:

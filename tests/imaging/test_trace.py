@@ -68,3 +68,13 @@ def test_a_staircase_border_becomes_the_straight_line_it_steps_along() -> None:
     upper = _check_tiles_the_box(labels)[1]
     border = upper.exterior.coords
     assert len(border) <= 6  # a triangle (and at most the frame's cut corners), not 120 steps
+
+
+def test_a_region_of_three_pixels_in_an_l_keeps_every_pixel_when_the_coverage_is_simplified() -> None:
+    # Visvalingam-Whyatt at the usual tolerance turns this L into a triangle of a third of its area.
+    values = np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1]], dtype=np.int32)
+    labels, _ = components(values)
+    polygons = _check_tiles_the_box(labels)
+    rows, cols = np.nonzero(labels == labels[0, 0])
+    centres = shapely.points(cols + 0.5, rows + 0.5)
+    assert shapely.distance(polygons[int(labels[0, 0])], centres).max() <= 1.0
