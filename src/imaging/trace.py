@@ -116,7 +116,9 @@ def _simplified(cut: NDArray[np.object_]) -> NDArray[np.object_]:
     tolerance_px = SIMPLIFY_PX
     for _ in range(SIMPLIFY_ROUNDS_MAX - 1):
         # The frame is not simplified: GEOS would cut the box's corners.
-        simplified = shapely.coverage_simplify(cut, tolerance=tolerance_px, simplify_boundary=False)
+        simplified: NDArray[np.object_] = shapely.coverage_simplify(
+            cut, tolerance=tolerance_px, simplify_boundary=False
+        )
         if float(np.max(shapely.hausdorff_distance(cut, simplified))) <= SHIFT_PX_MAX:
             return simplified
         tolerance_px /= 2
