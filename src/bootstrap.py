@@ -15,7 +15,7 @@ from mosaic.commands.owners import Owners
 from mosaic.commands.paid import Payments
 from mosaic.commands.plans import PlanCatalogue
 from mosaic.commands.pool import ImagePool
-from mosaic.commands.schema import ensure_schema
+from mosaic.commands.schema import ensure_schema, head_revision
 from mosaic.commands.store import LedgerStore, open_store
 from mosaic.commands.support import Support
 from mosaic.commands.sweeper import Sweeper
@@ -100,7 +100,10 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
             db=db, views=views, runner=runner, log_head=store.recorder.max_notification_id,
             secret=settings.secret,
         ),
-        health=Health(db),
+        health=Health(
+            db, schema_revision=head_revision(), log_head=store.recorder.max_notification_id,
+            views_position=lambda: runner.position,
+        ),
         idempotency=idempotency,
         runner=runner,
         background=Background(pool=pool, sweeper=sweeper, idempotency=idempotency),

@@ -99,3 +99,10 @@ class KeysBody(msgspec.Struct, frozen=True):
 class HealthBody(msgspec.Struct, frozen=True):
     status: str
     database: str
+
+
+class ReadyBody(msgspec.Struct, frozen=True):
+    status: str
+    database: str
+    schema_revision: str
+    views_lag_events: int

@@ -71,3 +71,39 @@ def test_presets_are_the_imaging_catalogue_or_empty(client: AppClient) -> None:
         assert response.json() == []
     else:
         assert response.json() == presets_catalogue()
+
+
+def test_ready_when_the_database_answers_its_schema_is_current_and_the_views_are_caught_up(
+    services: Services, client: AppClient
+) -> None:
+    from mosaic.commands.schema import head_revision
+
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "ready", "database": "ok", "schema_revision": head_revision(), "views_lag_events": 0
+    }
+
+
+def test_not_ready_names_the_check_that_fails(services: Services, client: AppClient) -> None:
+    from mosaic.queries.health import VIEWS_LAG_EVENTS_MAX, Health
+
+    health = services.use_cases.health
+    cases = {
+        "schema_out_of_date": Health(health.db, schema_revision="0000", log_head=lambda: 0, views_position=lambda: 0),
+        "views_lagging": Health(
+            health.db, schema_revision=health.schema_revision, log_head=lambda: VIEWS_LAG_EVENTS_MAX + 1,
+            views_position=lambda: 0,
+        ),
+        "database_unavailable": Health(
+            _DownDatabase(), schema_revision=health.schema_revision, log_head=lambda: 0, views_position=lambda: 0  # type: ignore[arg-type]
+        ),
+    }
+    for code, broken in cases.items():
+        object.__setattr__(services.use_cases, "health", broken)
+        response = client.get("/readyz")
+        assert response.status_code == 503, code
+        assert response.json()["error"]["code"] == code
+        assert response.headers["retry-after"] == "1"
+    object.__setattr__(services.use_cases, "health", health)
+    assert client.get("/readyz").status_code == 200

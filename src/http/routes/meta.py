@@ -11,7 +11,7 @@ from starlette.responses import Response
 from mosaic.commands.ai import available_modes
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routing import Call, Endpoint, json_response
-from mosaic.http.schemas import HealthBody
+from mosaic.http.schemas import HealthBody, ReadyBody
 from mosaic.imaging.presets import presets_catalogue
 from mosaic.queries.health import DatabaseUnavailable
 
@@ -36,6 +36,15 @@ async def healthz(call: Call) -> Response:
     return json_response(HealthBody(status="ok", database="ok"))
 
 
+async def readyz(call: Call) -> Response:
+    try:
+        with anyio.fail_after(HEALTH_TIMEOUT_S):
+            ready = await run_in_threadpool(call.use_cases.health.readiness)
+    except TimeoutError:
+        raise DatabaseUnavailable(f"the database did not answer within {HEALTH_TIMEOUT_S:g} s") from None
+    return json_response(ReadyBody("ready", "ok", ready.schema_revision, ready.views_lag_events))
+
+
 async def openapi(call: Call) -> Response:
     document = openapi_document(call.http.endpoints)
     document["info"]["x-available-modes"] = _modes(call)
@@ -50,6 +59,11 @@ ENDPOINTS = [
     Endpoint(
         "GET", "/healthz", healthz, "Health: the database answers", response=HealthBody,
         errors=(503,), tags=("meta",),
+    ),
+    Endpoint(
+        "GET", "/readyz", readyz,
+        "Readiness: the database answers, its schema is current, the views are caught up (503 otherwise)",
+        response=ReadyBody, errors=(503,), tags=("meta",),
     ),
     Endpoint(
         "GET", "/openapi.json", openapi, "This OpenAPI 3.1 document", response=dict[str, Any],
