@@ -8,21 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mosaic.bootstrap import build
+from mosaic.bootstrap import Services, build
+from mosaic.cli.admin import fail, with_services
 from mosaic.commands.schema import SchemaOutOfDate
 from mosaic.config import ConfigError, Settings
 from mosaic.queries import digest as digests
 from mosaic.queries.audit import Report
 from mosaic.queries.audit_log import export, verify_database, verify_export
+from mosaic.queries.audit_reads import EmptyLog
 from mosaic.queries.digest import Digest
-from mosaic.queries.views import Views
 
 DISCREPANCIES_SHOWN_MAX = 20
-
-
-def _fail(message: str) -> int:
-    print(f"mosaic: {message}", file=sys.stderr)
-    return 2
 
 
 def _load_digest(path: str | None) -> Digest | None:
@@ -31,7 +27,7 @@ def _load_digest(path: str | None) -> Digest | None:
     try:
         return digests.load(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
-        raise SystemExit(_fail(f"cannot read the digest {path}: {exc}")) from exc
+        raise SystemExit(fail(f"cannot read the digest {path}: {exc}")) from exc
 
 
 def print_report(report: Report, out: Any = None) -> None:
@@ -70,14 +66,14 @@ def _verify(args: argparse.Namespace) -> int:
             with open(args.from_export, "rb") as lines:
                 report = verify_export(lines, digest=digest, trusted_key=args.trusted_key)
         except OSError as exc:
-            return _fail(f"cannot read the export {args.from_export}: {exc}")
+            return fail(f"cannot read the export {args.from_export}: {exc}")
         except (ValueError, KeyError) as exc:
-            return _fail(f"the export {args.from_export} is not a Mosaic audit export: {exc}")
+            return fail(f"the export {args.from_export} is not a Mosaic audit export: {exc}")
     else:
         try:
             services = build(Settings.from_env(existing=True), background=False)
         except (ConfigError, SchemaOutOfDate) as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         try:
             trusted = args.trusted_key or digests.public_key_hex(services.settings.secret)
             report = verify_database(services.db, digest=digest, trusted_key=trusted)
@@ -100,41 +96,26 @@ def _progress(lines: Iterator[bytes], total: int) -> Iterator[bytes]:
             progress.advance(task)
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(services: Services, args: argparse.Namespace) -> int:
+    total = services.store.recorder.max_notification_id() or 0
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     try:
-        services = build(Settings.from_env(existing=True), background=False)
-    except (ConfigError, SchemaOutOfDate) as exc:
-        return _fail(str(exc))
-    try:
-        total = services.store.recorder.max_notification_id() or 0
-        out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-        try:
-            count = 0
-            for line in _progress(export(services.db, after=args.after), total):
-                out.write(line + b"\n")
-                count += 1
-        finally:
-            if args.output:
-                out.close()
-        print(f"exported {count:,} events", file=sys.stderr)
+        count = 0
+        for line in _progress(export(services.db, after=args.after), total):
+            out.write(line + b"\n")
+            count += 1
     finally:
-        services.close()
+        if args.output:
+            out.close()
+    print(f"exported {count:,} events", file=sys.stderr)
     return 0
 
 
-def _digest(args: argparse.Namespace) -> int:
+def _digest(services: Services, args: argparse.Namespace) -> int:
     try:
-        services = build(Settings.from_env(existing=True), background=False)
-    except (ConfigError, SchemaOutOfDate) as exc:
-        return _fail(str(exc))
-    try:
-        services.runner.catch_up()
-        head = Views(services.db).chain_head()
-        if head is None:
-            return _fail("the log is empty: nothing to sign")
-        signed = digests.sign(services.settings.secret, position=head[0], hash_hex=head[1])
-    finally:
-        services.close()
+        signed = services.use_cases.audit.digest()  # folds the views first: no background runner here
+    except EmptyLog:
+        return fail("the log is empty: nothing to sign")
     data = digests.dump(signed)
     if args.output:
         Path(args.output).write_bytes(data)
@@ -159,7 +140,7 @@ def add_audit_commands(commands: Any) -> None:
     exp = audit.add_parser("export", help="write the log as JSON lines with chain hashes")
     exp.add_argument("-o", "--output", help="file to write (default: stdout)")
     exp.add_argument("--after", type=int, default=0, help="only events after this position")
-    exp.set_defaults(handler=_export)
+    exp.set_defaults(handler=with_services(_export))
     dig = audit.add_parser("digest", help="sign the chain's head (position and hash)")
     dig.add_argument("-o", "--output", help="file to write (default: stdout)")
-    dig.set_defaults(handler=_digest)
+    dig.set_defaults(handler=with_services(_digest))

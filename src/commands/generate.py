@@ -30,7 +30,7 @@ import anyio.to_thread
 from mosaic.commands import ai
 from mosaic.commands.bulk_archive import Outcome, bulk_zip, unique_folders
 from mosaic.commands.idempotency import Payer
-from mosaic.commands.paid import Charge, Done, Held, Paid, PaidWorkFailed, Payments, failure_reason
+from mosaic.commands.paid import Charge, Done, Held, Payments, failure_reason
 from mosaic.commands.pool import GenerationTimedOut, ImagePool
 from mosaic.commands.upstream import Upstream
 from mosaic.domain.errors import ErrorKind, Failure
@@ -226,7 +226,7 @@ class Generate:
 
     async def bulk(self, request: BulkRequest) -> PaidFile:
         """Every photo of `request` → one ZIP, one credit per image that succeeds."""
-        refused, usable = self._sorted(request)
+        refused, usable = self._refused_and_usable(request)
         concurrent_jobs = min(len(usable), self.pool.workers)
         with self.pool.admit(concurrent_jobs):
             paid = await self.payments.pay_for(
@@ -238,7 +238,7 @@ class Generate:
         filename = f"bulk-{request.options.mode}.zip"
         return PaidFile(paid.value, "application/zip", filename, paid.charged_credits, paid.remaining_credits)
 
-    def _sorted(self, request: BulkRequest) -> tuple[list[Outcome], list[_Usable]]:
+    def _refused_and_usable(self, request: BulkRequest) -> tuple[list[Outcome], list[_Usable]]:
         """The outcomes of refused images (final) and the usable ones (to generate), in upload order."""
         stems = [safe_stem(i.photo.filename, fallback=f"image-{n + 1}") for n, i in enumerate(request.items)]
         refused: list[Outcome] = []
@@ -317,5 +317,3 @@ def _options_record(options: GenerateOptions) -> dict[str, object]:
     names = ("mode", "output", "colors", "page", "detail", "density", "preset")
     return {name: getattr(options, name) for name in names}
 
-
-__all__ = ["BULK_IMAGES_MAX", "Generate", "Paid", "PaidFile", "PaidWorkFailed"]

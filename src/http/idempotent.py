@@ -73,21 +73,28 @@ def _replayed(stored: StoredResult) -> Response:
     )
 
 
+async def _answered(call: Call, produce: Callable[[], Awaitable[Response]]) -> tuple[Response, bool]:
+    """`produce()`'s response, or the error answer to paid work that failed; and whether to retry later."""
+    try:
+        return await produce(), False
+    except PaidWorkFailed as failed:
+        failure = as_failure(failed.cause)
+        return response_for(failure, request_id_of(call.request)), failure.kind.retry_later
+
+
 async def answer_once(
     call: Call, key: str | None, request_digest: str, produce: Callable[[], Awaitable[Response]]
 ) -> Response:
     """Answer with `produce()` once per (account, key); see the module docstring for the contract."""
+    if key is None:  # nothing to keep: no copy of the body
+        response, _ = await _answered(call, produce)
+        return response
     fresh: Response | None = None
 
     async def kept() -> StoredResult:
         nonlocal fresh
-        try:
-            fresh = await produce()
-        except PaidWorkFailed as failed:
-            failure = as_failure(failed.cause)
-            fresh = response_for(failure, request_id_of(call.request))
-            return _stored(fresh, retry_later=failure.kind.retry_later)
-        return _stored(fresh)
+        fresh, retry_later = await _answered(call, produce)
+        return _stored(fresh, retry_later=retry_later)
 
     result = await call.use_cases.idempotency.answer_once(
         scope=call.who.account_id, key=key,

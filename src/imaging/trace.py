@@ -31,6 +31,9 @@ SIMPLIFY_PX: Final = 1.5  # coverage simplification tolerance, in print pixels (
 # lose most of itself (an L of three pixels becomes a triangle of one): then the whole coverage is
 # simplified again, less.
 SHIFT_PX_MAX: Final = 1.5
+# Only pieces this small can lose most of themselves, and only they are measured: the distance between
+# two outlines costs the product of their points, a second a photo for its large regions.
+SMALL_PIECE_AREA_PX2: Final = 64.0
 SIMPLIFY_ROUNDS_MAX: Final = 4  # halving the tolerance each round; the last round does not simplify
 # Pixel edges are cut into unit segments before the corners are cut: a neighbour's corner in the
 # middle of a long straight edge (a T-junction) must be a vertex of both sides for them to match.
@@ -112,17 +115,23 @@ def region_coverage(labels: NDArray[np.int32], count: int) -> list[Polygon | Mul
 
 
 def _simplified(cut: NDArray[np.object_]) -> NDArray[np.object_]:
-    """`cut` simplified as a coverage, as much as keeps every piece within `SHIFT_PX_MAX` of itself."""
+    """`cut` simplified as a coverage, as much as keeps every small piece within `SHIFT_PX_MAX` of itself."""
+    is_small = shapely.area(cut) <= SMALL_PIECE_AREA_PX2
+    small = cut[is_small]
     tolerance_px = SIMPLIFY_PX
     for _ in range(SIMPLIFY_ROUNDS_MAX - 1):
         # The frame is not simplified: GEOS would cut the box's corners.
         simplified: NDArray[np.object_] = shapely.coverage_simplify(
             cut, tolerance=tolerance_px, simplify_boundary=False
         )
-        if float(np.max(shapely.hausdorff_distance(cut, simplified))) <= SHIFT_PX_MAX:
+        if not len(small) or _largest_shift_px(small, simplified[is_small]) <= SHIFT_PX_MAX:
             return simplified
         tolerance_px /= 2
     return cut
+
+
+def _largest_shift_px(before: NDArray[np.object_], after: NDArray[np.object_]) -> float:
+    return float(np.max(shapely.hausdorff_distance(before, after)))
 
 
 def _corners_cut(polygons: NDArray[np.object_], width: int, height: int) -> NDArray[np.object_]:

@@ -103,7 +103,7 @@ def _account_id(call: Call) -> str:
         raise NotFound(f"no account {raw}") from None
 
 
-def _account_body(summary: AccountSummary | None, account_id: str) -> AccountSummary:
+def _found(summary: AccountSummary | None, account_id: str) -> AccountSummary:
     """The account as the views show it (encoded as it is: its fields are the body)."""
     if summary is None:
         raise NotFound(f"no account {account_id}")
@@ -117,7 +117,7 @@ async def find_account(call: Call) -> Response:
     if user is None:
         raise NotFound("no account with that e-mail")
     summary = await run_in_threadpool(call.use_cases.views.account_summary, user.account_id)
-    return json_response(_account_body(summary, user.account_id))
+    return json_response(_found(summary, user.account_id))
 
 
 async def charges(call: Call) -> Response:
@@ -187,7 +187,7 @@ async def change_plan(call: Call) -> Response:
         partial(call.use_cases.support.change_plan, staff_user_id=staff, account_id=account_id,
                 plan_name=call.body.plan)
     )
-    return json_response(_account_body(summary, account_id))
+    return json_response(_found(summary, account_id))
 
 
 ENDPOINTS = [
