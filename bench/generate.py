@@ -108,7 +108,7 @@ def _balance_probe(url: str, key: str, stop: threading.Event, out: list[float]) 
 
 def over_http(photo: bytes, *, workers: int, requests: int, clients: int, bulk_images: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = server_env(f"sqlite:///{tmp}/bench.db", MOSAIC_WORKERS=str(workers), MOSAIC_RATELIMIT="100000/minute")
+        env = server_env(f"sqlite:///{tmp}/bench.db", MOSAIC_IMAGE_WORKERS=str(workers), MOSAIC_RATELIMIT="100000/minute")
         key = create_user_with_key(env, "bench@example.com")
         auth = {"Authorization": f"Bearer {key}"}
         with serving(env, Path(tmp) / "server.log") as server, httpx.Client(base_url=server.url, timeout=600) as http:

@@ -30,6 +30,8 @@ from mosaic.queries.runner import ProjectionRunner
 from mosaic.queries.usage import KeyUsage
 from mosaic.queries.views import Views
 
+RUNNER_APPLICATION_NAME = "mosaic-views"
+
 
 @dataclass
 class Services:
@@ -53,6 +55,7 @@ class Services:
 
     def close(self) -> None:
         self.runner.stop()
+        self.runner.db.close()
         self.pool.close()
         self.writer.close()
         self.store.close()
@@ -69,7 +72,11 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
     budget = settings.time_budget()
     store = open_store(settings.database)
     db = Database(settings.database)
-    runner = ProjectionRunner(store, db)
+    # the views' runner folds on connections of its own: requests never wait for one behind it, nor
+    # it behind them, and an operator sees it by name (`RUNNER_APPLICATION_NAME`)
+    runner = ProjectionRunner(
+        store, Database(settings.database, application_name=RUNNER_APPLICATION_NAME, pool_max=2)
+    )
     writer = Writer(store, on_commit=runner.notify)
     ledger = Ledger(
         store=store,
@@ -79,20 +86,20 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
         clock=clock,
     )
     views, usage, upstream = Views(db), KeyUsage(db), Upstream.from_settings(settings)
-    pool = ImagePool(workers=settings.workers, job_timeout_s=budget.job_timeout_s)
+    pool = ImagePool(workers=settings.image_pool_size(), job_timeout_s=budget.job_timeout_s)
     sweeper = Sweeper(
         ledger=ledger, views=views, catch_up=runner.catch_up,
         timeout=timedelta(seconds=settings.reservation_timeout_s), interval_s=budget.sweep_interval_s,
+        exclusive=db.exclusive,
     )
     idempotency = IdempotencyStore(db, lease_s=budget.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s)
 
     def settle(committed: Committed[Any]) -> None:
         runner.settle(committed.position)
 
+    payments = Payments(writer, work_budget_s=budget.work_s)
     use_cases = UseCases(
-        generate=Generate(
-            pool=pool, payments=Payments(writer, work_budget_s=budget.work_s), upstream=upstream
-        ),
+        generate=Generate(pool=pool, payments=payments, upstream=upstream),
         owners=Owners(ledger=ledger, views=views, usage=usage, settle=settle),
         support=Support(ledger=ledger, views=views, settle=settle, catch_up=runner.catch_up),
         views=views,
@@ -102,11 +109,11 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
         ),
         health=Health(
             db, schema_revision=head_revision(), log_head=store.recorder.max_notification_id,
-            views_position=lambda: runner.position,
+            views_position=lambda: runner.position, event_time=store.event_time, clock=clock,
         ),
         idempotency=idempotency,
         runner=runner,
-        background=Background(pool=pool, sweeper=sweeper, idempotency=idempotency),
+        background=Background(pool=pool, sweeper=sweeper, idempotency=idempotency, payments=payments),
     )
     services = Services(
         settings, budget, store, writer, ledger, db, runner, views, usage, upstream, pool, sweeper, use_cases

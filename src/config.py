@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ AI_TIMEOUTS_PER_CALL_MAX: Final = 2  # an upstream call: up to its timeout for a
 JOB_TIMEOUT_S_MAX: Final = 300.0  # one worker job taking longer is abandoned (its credits released)
 SWEEP_INTERVAL_S_MAX: Final = 30.0
 SWEEPS_PER_TIMEOUT: Final = 2  # a stale reservation is released at most 1.5 timeouts after it was made
+LOG_FORMATS: Final = ("json", "text")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 
 
 class ConfigError(Exception):
@@ -95,7 +98,13 @@ class Settings:
     reservation_timeout_s: int = 900
     idempotency_ttl_s: int = 24 * 3600
     plans_file: Path | None = None
-    workers: int = 0  # 0: one per core
+    server_workers: int = 1  # serving processes on this host (`mosaic serve --workers`)
+    image_workers: int = 0  # image processes per serving process; 0: the cores shared among them
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
+    shutdown_grace_s: int = 60  # on SIGTERM, how long in-flight requests may take to finish
+    log_format: str = "json"
+    log_level: str = "info"
+    access_log: bool = True  # one line per request
     ai_base_url: str = ""
     ai_api_key: str = field(default="", repr=False)
     ai_model: str = "gpt-image-1"
@@ -113,6 +122,11 @@ class Settings:
             raise ConfigError(
                 f"no database at {database.path}: run this where `mosaic serve` keeps its database, "
                 "or set MOSAIC_DATABASE_URL"
+            )
+        if "MOSAIC_WORKERS" in env:
+            raise ConfigError(
+                "MOSAIC_WORKERS is no longer read: set MOSAIC_SERVER_WORKERS (serving processes) "
+                "and MOSAIC_IMAGE_WORKERS (image processes per serving process) instead"
             )
         plans = env.get("MOSAIC_PLANS_FILE")
         default: dict[str, object] = {f.name: f.default for f in dataclasses.fields(cls)}
@@ -137,7 +151,13 @@ class Settings:
             ),
             idempotency_ttl_s=whole("idempotency_ttl_s", "MOSAIC_IDEMPOTENCY_TTL_S", 60, 30 * 24 * 3600),
             plans_file=Path(plans) if plans else None,
-            workers=whole("workers", "MOSAIC_WORKERS", 0, 64),
+            server_workers=whole("server_workers", "MOSAIC_SERVER_WORKERS", 1, 64),
+            image_workers=whole("image_workers", "MOSAIC_IMAGE_WORKERS", 0, 64),
+            trusted_proxies=_networks(env, "MOSAIC_TRUSTED_PROXIES"),
+            shutdown_grace_s=whole("shutdown_grace_s", "MOSAIC_SHUTDOWN_GRACE_S", 1, int(JOB_TIMEOUT_S_MAX)),
+            log_format=_choice(env, "MOSAIC_LOG_FORMAT", str(default["log_format"]), LOG_FORMATS),
+            log_level=_choice(env, "MOSAIC_LOG_LEVEL", str(default["log_level"]), LOG_LEVELS),
+            access_log=_choice(env, "MOSAIC_ACCESS_LOG", "on", ("on", "off")) == "on",
             ai_base_url=env.get("MOSAIC_AI_BASE_URL", "").rstrip("/"),
             ai_api_key=env.get("MOSAIC_AI_API_KEY", ""),
             ai_model=text("ai_model", "MOSAIC_AI_MODEL"),
@@ -149,6 +169,16 @@ class Settings:
 
     def time_budget(self) -> TimeBudget:
         return TimeBudget.of(self)
+
+    def image_pool_size(self, cores: int | None = None) -> int:
+        """Image processes of one serving process: as set, or this host's cores shared among the
+        serving processes (each at least one), so N workers do not start N × cores image processes."""
+        if self.image_workers:
+            return self.image_workers
+        return max(1, (cores or os.cpu_count() or 1) // self.server_workers)
+
+    def with_server_workers(self, workers: int) -> Settings:
+        return dataclasses.replace(self, server_workers=workers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +233,26 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks (CIDR), each checked."""
+    items = [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
+    return tuple(items)
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
 
 

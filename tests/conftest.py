@@ -58,7 +58,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def settings_for(database_url: str, **env: str) -> Settings:
     """Settings on `database_url`, with one image worker (a test starts it only if it generates)."""
     return Settings.from_env(
-        {"MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET, "MOSAIC_WORKERS": "1", **env}
+        {"MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET, "MOSAIC_IMAGE_WORKERS": "1", **env}
     )
 
 

@@ -34,3 +34,32 @@ def test_an_ai_timeout_the_reservation_would_outlive_is_refused_at_start() -> No
     assert fits.ai_timeout_s == 60
     without_ai = {k: v for k, v in env.items() if k != "MOSAIC_AI_BASE_URL"}
     assert Settings.from_env({**without_ai, "MOSAIC_RESERVATION_TIMEOUT_S": "2"}).reservation_timeout_s == 2
+
+
+PG = {"MOSAIC_DATABASE_URL": "postgresql://u@h/db", "MOSAIC_SECRET": "s" * 40}
+
+
+def test_the_old_workers_variable_is_refused_naming_the_two_that_replace_it() -> None:
+    with pytest.raises(ConfigError, match=r"MOSAIC_SERVER_WORKERS .* MOSAIC_IMAGE_WORKERS"):
+        Settings.from_env({**PG, "MOSAIC_WORKERS": "4"})
+
+
+def test_serving_processes_share_the_cores_for_their_image_pools_unless_told() -> None:
+    two = Settings.from_env({**PG, "MOSAIC_SERVER_WORKERS": "2"})
+    assert two.image_pool_size(cores=8) == 4
+    assert two.with_server_workers(16).image_pool_size(cores=8) == 1  # never none
+    assert Settings.from_env({**PG, "MOSAIC_IMAGE_WORKERS": "3"}).image_pool_size(cores=8) == 3
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_nothing_else() -> None:
+    settings = Settings.from_env({**PG, "MOSAIC_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16,::1"})
+    assert settings.trusted_proxies == ("10.0.0.5", "10.1.0.0/16", "::1")
+    assert Settings.from_env(PG).trusted_proxies == ()
+    with pytest.raises(ConfigError, match="MOSAIC_TRUSTED_PROXIES: 'nginx' is not an IP address"):
+        Settings.from_env({**PG, "MOSAIC_TRUSTED_PROXIES": "nginx"})
+
+
+@pytest.mark.parametrize(("name", "value"), [("MOSAIC_LOG_FORMAT", "xml"), ("MOSAIC_ACCESS_LOG", "maybe")])
+def test_a_log_setting_outside_its_choices_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**PG, name: value})

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from mosaic.bootstrap import Services, build
-from mosaic.commands.schema import SchemaOutOfDate, upgrade
+from mosaic.commands.schema import SchemaOutOfDate, ensure_schema, upgrade
 from mosaic.config import ConfigError, Settings
 from mosaic.domain.errors import Failure, NotFound
 from mosaic.domain.users import ROLES, normalise_email
@@ -50,16 +50,31 @@ def with_services(run: Any, *, creates: bool = False) -> Any:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        services = build(Settings.from_env(), background=True)
+        settings = Settings.from_env()
+        if args.workers is not None:
+            settings = settings.with_server_workers(args.workers)
+        if settings.server_workers > 1 and settings.database.dialect == "sqlite":
+            raise ConfigError(
+                "several workers need PostgreSQL (MOSAIC_DATABASE_URL=postgresql://…): the embedded "
+                "SQLite database is served by one process"
+            )
+        ensure_schema(settings.database)  # here, so a schema out of date is said once, not by N workers
     except (ConfigError, SchemaOutOfDate) as exc:
         return fail(str(exc))
     from mosaic.http.server import serve
 
-    try:
-        serve(services, host=args.host, port=args.port)
-    finally:
-        services.close()
+    serve(settings, host=args.host, port=args.port)
     return 0
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, not {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"between 1 and 64, not {value}")
+    return value
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -135,6 +150,10 @@ def add_admin_commands(commands: Subparsers) -> None:
     serve = commands.add_parser("serve", help="run the HTTP API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=_workers, default=None,
+        help="serving processes on this host (default MOSAIC_SERVER_WORKERS, else 1; more need PostgreSQL)",
+    )
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)

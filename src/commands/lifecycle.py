@@ -17,19 +17,24 @@ import anyio
 import anyio.to_thread
 
 from mosaic.commands.idempotency import IdempotencyStore
+from mosaic.commands.paid import Payments
 from mosaic.commands.pool import ImagePool
 from mosaic.commands.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S: Final = 600.0
+SETTLING_GRACE_S: Final = 10.0  # for requests cancelled at shutdown to release what they reserved
 
 
 class Background:
-    def __init__(self, *, pool: ImagePool, sweeper: Sweeper, idempotency: IdempotencyStore) -> None:
+    def __init__(
+        self, *, pool: ImagePool, sweeper: Sweeper, idempotency: IdempotencyStore, payments: Payments
+    ) -> None:
         self.pool = pool
         self.sweeper = sweeper
         self.idempotency = idempotency
+        self.payments = payments
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -42,6 +47,11 @@ class Background:
                 yield
                 tasks.cancel_scope.cancel()
         finally:
+            if not await self.payments.drained(SETTLING_GRACE_S):
+                log.error(
+                    "%d paid request(s) still settling at shutdown: left to the sweeper",
+                    self.payments.in_flight,
+                )
             await anyio.to_thread.run_sync(self.sweeper.stop)
             self.pool.close()
 

@@ -56,6 +56,7 @@ T = TypeVar("T")
 RELEASE_REASON_CHARS_MAX: Final = 200
 ATTEMPTS_PER_REQUEST_MAX: Final = 16  # then the request counts as failed for good (`AlreadyReleased`)
 SETTLE_TRIES_MAX: Final = 3  # tries of one capture or release when the ledger answers LedgerBusy
+DRAIN_POLL_S: Final = 0.05
 SETTLE_BACKOFF_S: Final = 0.05  # times the try number, between tries
 SUPERSEDED_REASON: Final = "superseded: the request was tried again"
 
@@ -113,19 +114,33 @@ class Payments:
         assert work_budget_s > 0
         self.writer = writer
         self.work_budget_s = work_budget_s
+        self.in_flight = 0  # paid requests between their reservation and their settlement
+
+    async def drained(self, timeout_s: float) -> bool:
+        """Wait until no paid request is between reservation and settlement (True), at most
+        `timeout_s`: at shutdown, requests cancelled past the grace period are still releasing
+        their credits, and the writer must outlive them."""
+        with anyio.move_on_after(timeout_s):
+            while self.in_flight:
+                await anyio.sleep(DRAIN_POLL_S)
+        return self.in_flight == 0
 
     async def pay_for(self, charges: Sequence[Charge], work: Callable[[Held], Awaitable[Done[T]]]) -> Paid[T]:
         """Reserve `charges`, run `work`, settle (see the module docstring)."""
-        held = await self._reserve(charges)
+        self.in_flight += 1
         try:
-            done = await work(held)
-        except Exception as exc:
-            await self._release_all(held, failure_reason(exc))
-            raise PaidWorkFailed(exc) from exc
-        except BaseException as exc:  # cancelled: the client went away
-            await self._release_all(held, failure_reason(exc))
-            raise
-        return await self._settle(held, done)
+            held = await self._reserve(charges)
+            try:
+                done = await work(held)
+            except Exception as exc:
+                await self._release_all(held, failure_reason(exc))
+                raise PaidWorkFailed(exc) from exc
+            except BaseException as exc:  # cancelled: the client went away, or the server is stopping
+                await self._release_all(held, failure_reason(exc))
+                raise
+            return await self._settle(held, done)
+        finally:
+            self.in_flight -= 1
 
     async def pay_for_one(self, charge: Charge, work: Callable[[Held], Awaitable[T]]) -> Paid[T]:
         """`pay_for` of a single charge whose work either succeeds or raises."""

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from mosaic.commands import metrics
 from mosaic.config import JOB_TIMEOUT_S_MAX
 from mosaic.domain.errors import ErrorKind, Failure
 
@@ -66,6 +67,7 @@ class ImagePool:
         self._pool = self._new_pool()
         self._in_flight = 0
         self._lock = threading.Lock()
+        metrics.POOL_CAPACITY.set(self.capacity)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
@@ -88,14 +90,17 @@ class ImagePool:
         """Reserve room for `jobs` pool jobs, or raise GenerationBusy (before anything is charged)."""
         with self._lock:
             if self._in_flight + jobs > self.capacity:
+                metrics.POOL_BUSY.inc()
                 raise GenerationBusy("all image workers are busy; retry in a few seconds")
             self._in_flight += jobs
+            metrics.POOL_IN_FLIGHT.set(self._in_flight)
         return Admission(self, jobs)
 
     def _leave(self, jobs: int) -> None:
         with self._lock:
             self._in_flight -= jobs
             assert self._in_flight >= 0
+            metrics.POOL_IN_FLIGHT.set(self._in_flight)
 
     async def in_pool(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in a worker process (the caller holds an Admission)."""
@@ -110,6 +115,7 @@ class ImagePool:
             with self._lock:  # every job of the broken pool fails: replace it once
                 if self._pool is pool:
                     log.error("an image worker died; starting a new pool")
+                    metrics.POOL_LOST.inc()
                     self._pool = self._new_pool()
                     pool.shutdown(wait=False, cancel_futures=True)
             raise WorkerLost("an image worker stopped while making this; nothing was charged; retry") from exc

@@ -27,6 +27,7 @@ from mosaic.config import DatabaseUrl
 POSTGRES_LOCK_TIMEOUT_S = 5
 SQLITE_LOCK_TIMEOUT_S = 10
 POSTGRES_POOL_SIZE = 4
+POSTGRES_CONNECT_TIMEOUT_S = 3
 
 
 def events_table(dialect: str) -> str:
@@ -68,7 +69,9 @@ class ArrayInsertRecorder(PostgresApplicationRecorder):
     ledger) goes the library's way.
     """
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    # few tries: a database that went away must fail the writer's group in seconds (503), not hold
+    # every command of the process for ten
+    @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if kwargs.get("tracking") is not None:
             return cast(Sequence[int] | None, super().insert_events(stored_events, **kwargs))
@@ -114,6 +117,14 @@ class LedgerStore(Application[UUID]):
             return None
         ids = self.recorder.insert_events(stored)
         return max(ids) if ids else None
+
+    def event_time(self, position: int) -> datetime | None:
+        """When the first event stored at or after log `position` happened (None if none is)."""
+        notifications = self.recorder.select_notifications(start=position, limit=1)
+        if not notifications:
+            return None
+        timestamp = getattr(self.mapper.to_domain_event(notifications[0]), "timestamp", None)
+        return timestamp if isinstance(timestamp, datetime) else None
 
     def replay(self, aggregate_id: UUID, *, into: Aggregate | None = None) -> Aggregate:
         """The aggregate rebuilt from its stream (or `into` brought up to date), fast.
@@ -243,6 +254,9 @@ def library_env(database: DatabaseUrl) -> dict[str, str]:
         "POSTGRES_USER": database.user,
         "POSTGRES_PASSWORD": database.password,
         "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
+        # a database that went away fails the writer's group in seconds (503), not after the
+        # library's 30-s default, during which every command of this process would queue behind it
+        "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_S),
         "POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE),
         "POSTGRES_MAX_OVERFLOW": "4",
         "CREATE_TABLE": "n",

@@ -1,7 +1,9 @@
 """Releases reservations nobody finished (a crash between reserve and capture), as events (rule 3).
 
 Which accounts to look at comes from the `open_reservations` view (a hint); what to release is
-decided by each account aggregate from its own events.
+decided by each account aggregate from its own events. Every serving process runs a sweeper, but one
+sweeps at a time: each sweep first tries a lock shared by all of them (`exclusive`), and a process
+that does not get it leaves the sweep to the one that did.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from uuid import UUID
 
@@ -16,6 +19,8 @@ from mosaic.commands.ledger import Ledger
 from mosaic.queries.views import Views
 
 log = logging.getLogger(__name__)
+
+SWEEP_LOCK = "mosaic/sweeper"
 
 
 class Sweeper:
@@ -29,19 +34,30 @@ class Sweeper:
         catch_up: Callable[[], object],
         timeout: timedelta,
         interval_s: float,
+        exclusive: Callable[[str], AbstractContextManager[bool]] = lambda _: nullcontext(True),
     ) -> None:
-        """`catch_up` brings the views up to the log first, so no open reservation is missed."""
+        """`catch_up` brings the views up to the log first, so no open reservation is missed;
+        `exclusive(name)` says whether this process holds the named lock among all of them."""
         assert timeout.total_seconds() > 0 and interval_s > 0
         self._ledger = ledger
         self._views = views
         self._catch_up = catch_up
         self.timeout = timeout
         self.interval_s = interval_s
+        self._exclusive = exclusive
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def sweep(self) -> int:
-        """Release every reservation older than the timeout; how many were released."""
+        """Release every reservation older than the timeout; how many were released (0 also when
+        another process is sweeping)."""
+        with self._exclusive(SWEEP_LOCK) as mine:
+            if not mine:
+                log.debug("another process is sweeping")
+                return 0
+            return self._sweep()
+
+    def _sweep(self) -> int:
         self._catch_up()
         cutoff = (self._ledger.clock() - self.timeout).isoformat()
         released = 0

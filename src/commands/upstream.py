@@ -28,6 +28,7 @@ from typing import Any, Final, Literal, get_args
 import anyio
 import httpx
 
+from mosaic.commands import metrics
 from mosaic.config import Settings
 from mosaic.domain.errors import ErrorKind, Failure
 
@@ -74,6 +75,12 @@ class UpstreamRefused(Failure):
 
     kind = ErrorKind.INVALID_INPUT
     code = "upstream_refused"
+
+
+_OUTCOME_BY_FAILURE: Final[Mapping[type[BaseException], str]] = {
+    UpstreamBusy: "busy", UpstreamRefused: "refused", UpstreamFailed: "failed",
+    asyncio.CancelledError: "cancelled",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,22 @@ class Upstream:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> bytes:
         self.check_available()
+        try:
+            image = await self._call_in_a_slot(path, json_body=json_body, form=form, files=files)
+        except BaseException as exc:
+            metrics.AI_CALLS.labels(_OUTCOME_BY_FAILURE.get(type(exc), "failed")).inc()
+            raise
+        metrics.AI_CALLS.labels("ok").inc()
+        return image
+
+    async def _call_in_a_slot(
+        self,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None,
+        form: Mapping[str, str] | None,
+        files: Mapping[str, tuple[str, bytes, str]] | None,
+    ) -> bytes:
         timeout_s = self.config.timeout_s
         try:
             with anyio.fail_after(timeout_s):

@@ -32,6 +32,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
 
+from mosaic.commands import metrics
 from mosaic.commands.store import LedgerStore
 from mosaic.domain.errors import DomainError, ErrorKind, Failure
 
@@ -154,6 +155,7 @@ class Writer:
         try:
             self._queue.put(job, timeout=COMMAND_TIMEOUT_S)
         except queue.Full:
+            metrics.LEDGER_BUSY.inc()
             raise LedgerBusy("the ledger's queue is full; retry shortly") from None
         return job.future
 
@@ -219,16 +221,19 @@ class Writer:
             except IntegrityError:
                 self._forget(unit.touched)
                 self.retries += 1
+                metrics.LEDGER_CONFLICTS.inc()
                 backoff_s = min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_BASE_S * 2**attempt)
                 time.sleep(random.uniform(0, backoff_s))
                 continue
             except OperationalError as exc:
                 self._forget(unit.touched)
-                self._fail(jobs, LedgerBusy(f"the ledger database is busy ({exc}); retry shortly"))
+                log.warning("ledger group failed: %s", exc)  # the operator's; callers get no internals
+                self._fail(jobs, LedgerBusy("the ledger database is busy or unreachable; retry shortly"))
                 return
             self._remember(unit.touched)
             self.commits += 1
             self.commands += len(jobs)
+            metrics.LEDGER_GROUP_SIZE.observe(len(jobs))
             for job, (ok, value) in zip(jobs, outcomes, strict=True):
                 if ok:
                     job.future.set_result(Committed(value, position))
@@ -258,7 +263,11 @@ class Writer:
         raise AssertionError("unreachable")
 
     def _save(self, aggregates: Iterable[Aggregate]) -> int | None:
-        return self.store.record(a for a in aggregates if a.pending_events)
+        changed = [a for a in aggregates if a.pending_events]
+        events = [event for a in changed for event in a.pending_events]
+        position = self.store.record(changed)
+        metrics.count_credit_movements(events)  # only once committed
+        return position
 
     def _load(self, aggregate_id: UUID) -> tuple[Aggregate | None, bool]:
         cached = self._cache.get(aggregate_id)
@@ -282,6 +291,8 @@ class Writer:
             self._cache.pop(aggregate_id, None)
 
     def _fail(self, jobs: list[_Job], exc: Exception) -> None:
+        if isinstance(exc, LedgerBusy):
+            metrics.LEDGER_BUSY.inc(len(jobs))
         for job in jobs:
             if not job.future.done():
                 job.future.set_exception(exc)

@@ -55,7 +55,7 @@ def create_app(
 
     app = Starlette(
         routes=[route_for(endpoint, http) for endpoint in http.endpoints],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware, access_log_on=settings.access_log)],
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
     )

@@ -9,6 +9,11 @@ Storage is memory (one counter per process, the default) or Redis (`redis://…`
 server). The memory storage answers in microseconds, so it runs on the event loop; the Redis client is
 blocking, so its calls run in a worker thread.
 
+When Redis does not answer (down, or slower than `REDIS_TIMEOUT_S`), each process counts on its own
+in memory for `LOCAL_FALLBACK_S`, then tries Redis again: the limits still hold per process (so at
+most N × the limit across N processes while Redis is away), sign-in stays throttled, and nobody gets
+a 500 or a 503 because a counter store went away. The ledger, not the rate limit, guards the credits.
+
 The library's memory storage starts a `threading.Timer` from every `incr` whose last timer has run
 out: under load, a thread start every 10 ms on the event loop, each waiting for the new thread to get
 the interpreter, a large share of the loop's time and of its tail latency; `_LoopMemoryStorage`
@@ -28,12 +33,14 @@ import limits
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from starlette.concurrency import run_in_threadpool
 
-from mosaic.http.errors import Unavailable
+from mosaic.commands import metrics
 
 log = logging.getLogger(__name__)
 
 IDENTITY_CHARS_MAX = 300
 SWEEP_INTERVAL_S = 10.0
+REDIS_TIMEOUT_S = 0.5  # to connect, and for an answer: a hung Redis must not hold requests
+LOCAL_FALLBACK_S = 5.0
 
 
 class _LoopMemoryStorage(MemoryStorage):
@@ -90,32 +97,35 @@ class RateLimits:
         self.api = Policy.parse("api", api)
         self.login = Policy.parse("login", login)
         self._prefix = key_prefix
+        self._local = _LoopMemoryStorage()
         if storage_uri == "memory://":
-            storage: object = _LoopMemoryStorage()
+            storage: object = self._local
         else:
-            storage = storage_from_string(storage_uri)
+            storage = storage_from_string(
+                storage_uri, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+            )
         assert isinstance(storage, Storage), "a synchronous storage URI (memory://, redis://)"
         self._storage = storage
-        self._blocking = not storage_uri.startswith("memory://")
-        self._swept = storage if isinstance(storage, _LoopMemoryStorage) else None
+        self._blocking = storage is not self._local
+        self._local_until = 0.0  # monotonic time until which the shared storage is not asked
         self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
 
     async def hit(self, policy: Policy, identity: str) -> Verdict:
         """Count one request of `identity` under `policy`; the verdict says whether it may proceed."""
         assert 0 < len(identity) <= IDENTITY_CHARS_MAX
         key = f"{self._prefix}/{policy.name}/{identity}"
-        try:
-            if self._blocking:
-                count, reset_at = await run_in_threadpool(self._count, key, policy.window_s)
-            else:
-                count, reset_at = self._count(key, policy.window_s)
-                self._sweep_now_and_then()
-        except Exception as exc:  # the shared counter store is down: refuse clearly, not with a 500
-            log.warning("rate-limit storage failed: %s", exc)
-            raise Unavailable(
-                "rate_limiter_unavailable", "the rate limiter does not answer; retry shortly",
-                headers={"Retry-After": "1"},
-            ) from exc
+        if self._blocking and time.monotonic() >= self._local_until:
+            try:
+                count, reset_at = await run_in_threadpool(self._count, self._storage, key, policy.window_s)
+            except Exception as exc:  # the shared counter store is away: count here for a while
+                log.warning(
+                    "rate-limit storage failed (%s); counting in this process for %g s", exc, LOCAL_FALLBACK_S
+                )
+                metrics.RATE_LIMITER_FAILURES.inc()
+                self._local_until = time.monotonic() + LOCAL_FALLBACK_S
+                count, reset_at = self._count_locally(key, policy.window_s)
+        else:
+            count, reset_at = self._count_locally(key, policy.window_s)
         return Verdict(
             policy=policy,
             allowed=count <= policy.quota,
@@ -123,14 +133,18 @@ class RateLimits:
             reset_s=max(0, math.ceil(reset_at - time.time())),
         )
 
-    def _count(self, key: str, window_s: int) -> tuple[int, float]:
-        count = int(self._storage.incr(key, window_s))
-        return count, float(self._storage.get_expiry(key))
+    @staticmethod
+    def _count(storage: Storage, key: str, window_s: int) -> tuple[int, float]:
+        count = int(storage.incr(key, window_s))
+        return count, float(storage.get_expiry(key))
 
-    def _sweep_now_and_then(self) -> None:
-        if self._swept is not None and time.monotonic() >= self._next_sweep:
+    def _count_locally(self, key: str, window_s: int) -> tuple[int, float]:
+        counted = self._count(self._local, key, window_s)
+        if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
-            self._swept.sweep()
+            self._local.sweep()
+        return counted
 
     def reset(self) -> None:
         self._storage.reset()
+        self._local.reset()

@@ -22,6 +22,7 @@ from mosaic.domain.errors import Failure
 from mosaic.http.auth import Authenticator, Principal
 from mosaic.http.balances import BalanceCache
 from mosaic.http.errors import BadRequest, PayloadTooLarge, RateLimited, request_id_of, response_for
+from mosaic.http.middleware import ROUTE_SCOPE_KEY
 from mosaic.http.ratelimit import RateLimits
 
 JSON_BODY_BYTES_MAX = 64 * 1024
@@ -126,6 +127,7 @@ def route_for(endpoint: Endpoint, http: HttpContext) -> Route:
     api_key_allowed = endpoint.auth == "api_key_or_jwt"
 
     async def asgi_endpoint(request: Request) -> Response:
+        request.scope[ROUTE_SCOPE_KEY] = endpoint.path
         try:
             principal = None
             verdict = None

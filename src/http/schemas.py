@@ -98,7 +98,6 @@ class KeysBody(msgspec.Struct, frozen=True):
 
 class HealthBody(msgspec.Struct, frozen=True):
     status: str
-    database: str
 
 
 class ReadyBody(msgspec.Struct, frozen=True):

@@ -3,29 +3,51 @@
 Projections write through `write()` (one transaction; on SQLite `BEGIN IMMEDIATE`, so two writers
 queue instead of failing), queries read through `read()`, and a reader that must see the log and the
 views as of one moment (the auditor's verify) reads through `snapshot()`.
+
+A PostgreSQL server that does not answer turns into `DatabaseUnavailable` (503 with `Retry-After`),
+never an exception a route would answer with 500. After a lost connection the database is taken for
+down during `DOWN_FOR_S`: requests in that time are refused at once instead of each waiting out the
+pool's timeout, and the first one after it probes with a short timeout, so a restart costs fast
+refusals while it lasts and nothing once the server is back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mosaic.config import DatabaseUrl
+from mosaic.domain.errors import ErrorKind, Failure
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 POOL_CONNECTIONS_MAX = 16
 POOL_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 1.0  # the pool's wait for a connection while the database was last seen down
+DOWN_FOR_S = 1.0
+CONNECT_TIMEOUT_S = 3
 STREAM_BATCH_ROWS = 5_000
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
+
+
+class DatabaseUnavailable(Failure):
+    """The database does not answer (restarting, unreachable, out of connections): retry shortly."""
+
+    kind = ErrorKind.UNAVAILABLE
+    code = "database_unavailable"
 
 
 class Tx(Protocol):
@@ -166,20 +188,84 @@ class _PgTx:
             yield from cur
 
 
+class _Lost(Exception):
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _is_connection_failure(exc: psycopg.OperationalError) -> bool:
+    """A failure to connect (raised by `connect`, which has no SQLSTATE), not a query's refusal
+    (a lock or statement timeout, which carry one and leave the database up)."""
+    return exc.sqlstate is None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 class Database:
-    def __init__(self, url: DatabaseUrl) -> None:
+    def __init__(
+        self, url: DatabaseUrl, *, application_name: str = "mosaic", pool_max: int = POOL_CONNECTIONS_MAX
+    ) -> None:
+        """`application_name` names its connections in `pg_stat_activity` (an operator's view)."""
         self.url = url
+        self.application_name = application_name
         self.dialect = url.dialect
         self._local = threading.local()
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._down_until = 0.0  # monotonic time until which the database is taken for down
+        self._healthy = True  # no lost connection since the last query that worked
+        self._checking = threading.Lock()
         if url.dialect == "postgresql":
             self._pool = ConnectionPool(
                 url.psycopg_conninfo,
+                kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": application_name},
                 min_size=1,
-                max_size=POOL_CONNECTIONS_MAX,
+                max_size=pool_max,
                 timeout=POOL_TIMEOUT_S,
                 open=True,
             )
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; a database that does not answer raises `DatabaseUnavailable`."""
+        assert self._pool is not None
+        if time.monotonic() < self._down_until:
+            raise DatabaseUnavailable("the database does not answer; retry shortly")
+        try:
+            with self._pool.connection(timeout=POOL_TIMEOUT_S if self._healthy else PROBE_TIMEOUT_S) as pg:
+                try:
+                    yield pg
+                except psycopg.OperationalError as exc:
+                    if pg.broken or pg.closed:  # the server went away under the query
+                        raise _Lost(exc) from exc
+                    raise
+            self._healthy = True
+        except (PoolTimeout, psycopg.OperationalError, _Lost) as exc:
+            cause = exc.cause if isinstance(exc, _Lost) else exc
+            if not isinstance(exc, psycopg.OperationalError) or _is_connection_failure(exc):
+                self._healthy = False
+                self._down_until = time.monotonic() + DOWN_FOR_S
+                if isinstance(exc, _Lost):
+                    self._check_idle_connections()
+            log.warning("the database does not answer: %s", _first_line(cause))  # for the operator only
+            raise DatabaseUnavailable("the database does not answer; retry shortly") from exc
+
+    def _check_idle_connections(self) -> None:
+        """After a restart every idle connection in the pool is dead too: find them now, in the
+        background, rather than lose one request to each."""
+        if self._checking.acquire(blocking=False):
+            def check() -> None:
+                try:
+                    assert self._pool is not None
+                    self._pool.check()
+                except Exception as exc:
+                    log.warning("checking pooled connections failed: %s", _first_line(exc))
+                finally:
+                    self._checking.release()
+
+            threading.Thread(target=check, name="pool-check", daemon=True).start()
 
     def _sqlite(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -205,7 +291,7 @@ class Database:
                 raise
             conn.execute("COMMIT")
             return
-        with self._pool.connection() as pg, pg.transaction():
+        with self._connection() as pg, pg.transaction():
             if not durable:
                 pg.execute("SET LOCAL synchronous_commit TO OFF")
             yield _PgTx(pg)
@@ -215,7 +301,7 @@ class Database:
         if self._pool is None:
             yield _SqliteTx(self._sqlite())
             return
-        with self._pool.connection() as pg:
+        with self._connection() as pg:
             yield _PgTx(pg)
             pg.rollback()
 
@@ -235,9 +321,28 @@ class Database:
             finally:
                 conn.execute("ROLLBACK")
             return
-        with self._pool.connection() as pg, pg.transaction():
+        with self._connection() as pg, pg.transaction():
             pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield _PgTx(pg)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Whether this process holds the lock `name` for the block, among every process on this
+        database (a PostgreSQL advisory lock, tried, never waited for; SQLite serves one process)."""
+        if self._pool is None:
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self._connection() as pg:
+            row = pg.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            held = bool(row and row[0])
+            pg.commit()  # the lock belongs to the session, not to this transaction
+            try:
+                yield held
+            finally:
+                if held:
+                    pg.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    pg.commit()
 
     def stream(self, sql: str, params: Params = (), *, batch_rows: int = STREAM_BATCH_ROWS) -> Iterator[Row]:
         """Rows of a large read, fetched `batch_rows` at a time (a server-side cursor on PostgreSQL)."""
@@ -246,7 +351,7 @@ class Database:
             while rows := cursor.fetchmany(batch_rows):
                 yield from rows
             return
-        with self._pool.connection() as pg, pg.transaction(), pg.cursor(name="mosaic_stream") as cur:
+        with self._connection() as pg, pg.transaction(), pg.cursor(name="mosaic_stream") as cur:
             cur.itersize = batch_rows
             cur.execute(_pg(sql), params)
             yield from cur

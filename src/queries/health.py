@@ -9,19 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from mosaic.domain.errors import ErrorKind, Failure
-from mosaic.queries.db import Database
+from mosaic.queries.db import Database, DatabaseUnavailable
+from mosaic.queries.projections import TRACKING_NAME
+
+__all__ = ["DatabaseUnavailable", "Health", "Readiness", "SchemaOutOfDate", "ViewsLag", "ViewsLagging"]
 
 log = logging.getLogger(__name__)
 
 VIEWS_LAG_EVENTS_MAX: Final = 1_000  # a runner folds up to 2,000 events a run: this is seconds behind
-
-
-class DatabaseUnavailable(Failure):
-    kind = ErrorKind.UNAVAILABLE
-    code = "database_unavailable"
 
 
 class SchemaOutOfDate(Failure):
@@ -37,6 +36,15 @@ class ViewsLagging(Failure):
 
 
 @dataclass(frozen=True, slots=True)
+class ViewsLag:
+    """How far the shared views are behind the event log: events not folded yet, and the age of
+    the oldest of them (0 when caught up)."""
+
+    events: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Readiness:
     schema_revision: str
     views_lag_events: int
@@ -45,14 +53,31 @@ class Readiness:
 class Health:
     def __init__(
         self, db: Database, *, schema_revision: str, log_head: Callable[[], int | None],
-        views_position: Callable[[], int],
+        views_position: Callable[[], int], event_time: Callable[[int], datetime | None] = lambda _: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """`schema_revision`: the migration this code needs; `log_head` the event store's last position;
-        `views_position` how far this process's views have folded."""
+        `views_position` how far this process's views have folded; `event_time` when the event at a
+        log position happened (None if there is none)."""
         self.db = db
         self.schema_revision = schema_revision
         self._log_head = log_head
         self._views_position = views_position
+        self._event_time = event_time
+        self._clock = clock
+
+    def views_lag(self) -> ViewsLag:
+        """The lag of the views every process shares (their tracking row), not of this process's
+        runner: the same answer from every worker, for `/metrics`."""
+        with self.db.read() as tx:
+            row = tx.one("SELECT position FROM projection_tracking WHERE name = ?", (TRACKING_NAME,))
+        folded = int(row[0]) if row else 0
+        behind = max(0, (self._log_head() or 0) - folded)
+        if behind == 0:
+            return ViewsLag(0, 0.0)
+        oldest = self._event_time(folded + 1)  # ids have gaps: the next one stored may be later
+        age_s = 0.0 if oldest is None else max(0.0, (self._clock() - oldest).total_seconds())
+        return ViewsLag(behind, age_s)
 
     def check_database(self) -> None:
         """Return if the database answers a query; raise `DatabaseUnavailable` otherwise."""

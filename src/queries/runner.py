@@ -18,7 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 from mosaic.domain.errors import ErrorKind, Failure
 from mosaic.queries.chain import GENESIS, decode_body, next_hash
-from mosaic.queries.db import Database, Tx
+from mosaic.queries.db import CONNECT_TIMEOUT_S, Database, DatabaseUnavailable, Tx
 from mosaic.queries.projections import TRACKING_NAME, VIEW_TABLES, Batch, project
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,9 @@ class ProjectionRunner:
             self._wake.clear()
             try:
                 self.catch_up()
+            except DatabaseUnavailable as exc:
+                log.warning("projection run: %s", exc.message)
+                self._stopping.wait(0.5)
             except Exception:
                 log.exception("projection run failed; retrying")
                 self._stopping.wait(0.5)
@@ -174,7 +177,10 @@ class ProjectionRunner:
         channel = self.store.recorder.channel_name  # type: ignore[attr-defined]
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(self.db.url.psycopg_conninfo, autocommit=True) as conn:
+                with psycopg.connect(
+                    self.db.url.psycopg_conninfo, autocommit=True, application_name=self.db.application_name,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                ) as conn:
                     conn.execute(f'LISTEN "{channel}"')
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=0.5, stop_after=1):

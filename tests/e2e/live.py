@@ -38,7 +38,7 @@ def free_port() -> int:
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
     return {
         **os.environ, "MOSAIC_DATABASE_URL": database_url, "MOSAIC_SECRET": TEST_SECRET,
-        "MOSAIC_WORKERS": "2", **extra,
+        "MOSAIC_IMAGE_WORKERS": "2", **extra,
     }
 
 
@@ -98,11 +98,14 @@ def _wait_until_ready(server: LiveServer) -> None:
     raise AssertionError(f"the server did not start: {server.log_path.read_text()}")
 
 
-def start_server(env: dict[str, str], log_path: Path, port: int | None = None) -> LiveServer:
+def start_server(
+    env: dict[str, str], log_path: Path, port: int | None = None, *, args: tuple[str, ...] = ()
+) -> LiveServer:
+    """`mosaic serve` on a free loopback port (`args`: more options, e.g. `--workers 2`), once it answers."""
     port = port or free_port()
     log = log_path.open("a")
     process = subprocess.Popen(
-        [str(MOSAIC), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(MOSAIC), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     server = LiveServer(process, port, log_path, log)
@@ -115,8 +118,8 @@ def start_server(env: dict[str, str], log_path: Path, port: int | None = None) -
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path) -> Iterator[LiveServer]:
-    server = start_server(env, log_path)
+def serving(env: dict[str, str], log_path: Path, *, args: tuple[str, ...] = ()) -> Iterator[LiveServer]:
+    server = start_server(env, log_path, args=args)
     try:
         yield server
     finally:

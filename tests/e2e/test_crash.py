@@ -50,7 +50,7 @@ def _post(base_url: str, key: str, photo: bytes) -> int | str:
 
 def test_a_crash_with_twenty_generations_in_flight_loses_no_credit(tmp_path: Path) -> None:
     env = server_env(
-        f"sqlite:///{tmp_path / 'mosaic.db'}", MOSAIC_WORKERS="4",  # room for 20 admitted jobs
+        f"sqlite:///{tmp_path / 'mosaic.db'}", MOSAIC_IMAGE_WORKERS="4",  # room for 20 admitted jobs
         MOSAIC_RESERVATION_TIMEOUT_S=str(RESERVATION_TIMEOUT_S),
     )
     key = create_user_with_key(env, "crash@example.com")

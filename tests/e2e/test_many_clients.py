@@ -54,7 +54,7 @@ def _client(base_url: str, token: str, photo: bytes) -> list[tuple[str, int]]:
 def test_sixty_four_clients_on_two_servers_spend_exactly_the_accounts_credits(
     database_url: str, tmp_path: Path
 ) -> None:
-    env = server_env(database_url, MOSAIC_WORKERS="1", MOSAIC_RATELIMIT="100000/minute")
+    env = server_env(database_url, MOSAIC_IMAGE_WORKERS="1", MOSAIC_RATELIMIT="100000/minute")
     cli(env, "users", "create", "shop@example.com", stdin=PASSWORD + "\n")  # a free plan
     services = build(settings_for(database_url), background=False)
     try:

@@ -146,3 +146,17 @@ def dump_database(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
 def event_count(database_url: str) -> int:
     tables = dump_database(database_url)
     return len(tables.get("stored_events", tables.get("mosaic_events", [])))
+
+
+def metric_samples(client: AppClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """`GET /metrics`, parsed: (name, labels) → value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }

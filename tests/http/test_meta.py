@@ -34,10 +34,10 @@ def test_the_openapi_document_describes_every_route(client: AppClient) -> None:
     assert document["paths"]["/api/keys"]["post"]["security"] == [{"jwt": []}]
 
 
-def test_health_says_ok_when_the_database_answers(client: AppClient) -> None:
+def test_health_says_the_process_is_alive(client: AppClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok"}
 
 
 class _DownDatabase:
@@ -47,7 +47,7 @@ class _DownDatabase:
         yield
 
 
-def test_health_is_503_when_the_database_does_not_answer(
+def test_a_database_that_does_not_answer_leaves_the_process_alive_but_not_ready(
     services: Services, make_client: Callable[..., AppClient]
 ) -> None:
     client = make_client(services)
@@ -55,11 +55,13 @@ def test_health_is_503_when_the_database_does_not_answer(
     real = health.db
     health.db = _DownDatabase()  # type: ignore[assignment]
     try:
-        response = client.get("/healthz")
+        alive, ready = client.get("/healthz"), client.get("/readyz")
     finally:
         health.db = real
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "database_unavailable"
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json()["error"]["code"] == "database_unavailable"
+    assert ready.headers["retry-after"] == "1"
 
 
 def test_presets_are_the_imaging_catalogue_or_empty(client: AppClient) -> None:

@@ -1,16 +1,18 @@
-"""The views' SQL adapter: many rows written at once read back the same on both back-ends."""
+"""The views' SQL adapter: many rows written at once read back the same on both back-ends, and a
+database that goes away is a 503 failure, not an exception."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from mosaic.config import DatabaseUrl
-from mosaic.queries.db import Database, _array_plan
-from tests.conftest import both_backends
+from mosaic.queries.db import DOWN_FOR_S, Database, DatabaseUnavailable, _array_plan
+from tests.conftest import PG_ADMIN, both_backends
 
 AWKWARD_TEXTS = ["plain", "", "quote ' and \" double", "{braces}, commas", "back\\slash", "ünïcödé ✓", "NULL", None]
 
@@ -68,3 +70,26 @@ def test_on_postgresql_many_rows_go_as_one_statement_over_arrays(database_url: s
     assert insert is not None and "unnest(%s::text[], %s::text[], %s::integer[])" in insert[0] and insert[1] == 3
     assert delete == ("DELETE FROM open_reservations WHERE request_id = ANY(%s::text[])", 1)
     assert other is None  # executemany as before
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lost_connection_is_a_503_failure_then_fast_refusals_then_recovery(database_url: str) -> None:
+    db = Database(DatabaseUrl.parse(database_url))
+    try:
+        with db.read() as tx:
+            tx.one("SELECT 1")
+        dbname = DatabaseUrl.parse(database_url).dbname
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:  # what a restart does to each session
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            )
+        with pytest.raises(DatabaseUnavailable), db.read() as tx:
+            tx.one("SELECT 1")
+        with pytest.raises(DatabaseUnavailable, match="retry shortly"), db.read():
+            pass  # refused without a connection while the database is taken for down
+        time.sleep(DOWN_FOR_S + 0.1)
+        with db.read() as tx:
+            assert tx.one("SELECT 1") == (1,)
+    finally:
+        db.close()

@@ -1,4 +1,6 @@
-"""Routes without auth: `GET /api/presets`, `GET /healthz`, `GET /openapi.json`."""
+"""Routes without auth: `GET /api/presets`, `GET /healthz`, `GET /readyz`, `GET /metrics`,
+`GET /openapi.json`. `/metrics` is for the operator's scraper: the production guide's proxy config
+keeps it off the public side."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mosaic.commands.ai import available_modes
+from mosaic.http.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from mosaic.http.metrics import exposition
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routing import Call, Endpoint, json_response
 from mosaic.http.schemas import HealthBody, ReadyBody
@@ -28,12 +32,9 @@ async def presets(call: Call) -> Response:
 
 
 async def healthz(call: Call) -> Response:
-    try:
-        with anyio.fail_after(HEALTH_TIMEOUT_S):
-            await run_in_threadpool(call.use_cases.health.check_database)
-    except TimeoutError:
-        raise DatabaseUnavailable(f"the database did not answer within {HEALTH_TIMEOUT_S:g} s") from None
-    return json_response(HealthBody(status="ok", database="ok"))
+    """Alive: the process answers on its event loop. The database is readiness's business, so an
+    outage of it makes servers unready (taken out of the proxy's rotation), not restarted."""
+    return json_response(HealthBody(status="ok"))
 
 
 async def readyz(call: Call) -> Response:
@@ -43,6 +44,15 @@ async def readyz(call: Call) -> Response:
     except TimeoutError:
         raise DatabaseUnavailable(f"the database did not answer within {HEALTH_TIMEOUT_S:g} s") from None
     return json_response(ReadyBody("ready", "ok", ready.schema_revision, ready.views_lag_events))
+
+
+async def metrics_text(call: Call) -> Response:
+    try:
+        with anyio.fail_after(HEALTH_TIMEOUT_S):
+            lag = await run_in_threadpool(call.use_cases.health.views_lag)
+    except TimeoutError:
+        raise DatabaseUnavailable(f"the database did not answer within {HEALTH_TIMEOUT_S:g} s") from None
+    return Response(exposition(lag), media_type=METRICS_CONTENT_TYPE)
 
 
 async def openapi(call: Call) -> Response:
@@ -57,13 +67,18 @@ ENDPOINTS = [
         response=list[dict[str, Any]], tags=("meta",),
     ),
     Endpoint(
-        "GET", "/healthz", healthz, "Health: the database answers", response=HealthBody,
-        errors=(503,), tags=("meta",),
+        "GET", "/healthz", healthz, "Liveness: the process answers (the database is /readyz's)",
+        response=HealthBody, tags=("meta",),
     ),
     Endpoint(
         "GET", "/readyz", readyz,
         "Readiness: the database answers, its schema is current, the views are caught up (503 otherwise)",
         response=ReadyBody, errors=(503,), tags=("meta",),
+    ),
+    Endpoint(
+        "GET", "/metrics", metrics_text,
+        "Prometheus metrics of this host's serving processes, and the views' lag (for the operator)",
+        produces=("text/plain",), errors=(503,), tags=("meta",),
     ),
     Endpoint(
         "GET", "/openapi.json", openapi, "This OpenAPI 3.1 document", response=dict[str, Any],

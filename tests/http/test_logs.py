@@ -1,0 +1,61 @@
+"""Logs: one JSON object a line, the request id on each line of a request, and never a secret."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from mosaic.bootstrap import Services
+from mosaic.http.logs import REDACTED, JsonLines, redact
+from tests.conftest import TEST_SECRET
+from tests.http.conftest import PASSWORD, AppClient, bearer, create_key, signed_in_user
+
+
+@pytest.fixture
+def log_lines(services: Services) -> Iterator[Callable[[], list[dict[str, object]]]]:
+    redact.use(services.settings)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+def test_every_line_of_a_request_carries_its_request_id(
+    client: AppClient, log_lines: Callable[[], list[dict[str, object]]]
+) -> None:
+    response = client.get("/api/credits/balance", headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 401
+    lines = [line for line in log_lines() if line["logger"] == "mosaic.access"]
+    assert len(lines) == 1
+    access = lines[0]
+    assert access["request_id"] == "req-42"
+    assert access["status"] == 401 and access["route"] == "/api/credits/balance" and access["method"] == "GET"
+    assert isinstance(access["duration_ms"], float)
+    assert {"time", "level", "logger", "message"} <= access.keys()
+
+
+def test_no_key_token_password_or_secret_reaches_a_log_line(
+    services: Services, client: AppClient, log_lines: Callable[[], list[dict[str, object]]]
+) -> None:
+    user = signed_in_user(services, client)
+    key = create_key(client, user)["key"]
+    assert client.get("/api/credits/balance", headers=bearer(key)).status_code == 200
+    assert client.post("/api/auth/login", json={"email": user.email, "password": "wrong " + PASSWORD}).status_code == 401
+    # and whatever a library or a careless line might put in a message:
+    logging.getLogger("somewhere").warning(
+        "retrying with Authorization: Bearer %s (token %s, secret %s)", key, user.token, TEST_SECRET
+    )
+    text = "\n".join(json.dumps(line) for line in log_lines())
+    assert text.count(REDACTED) >= 3
+    for secret in (key, key[:20], user.token, PASSWORD, TEST_SECRET):
+        assert secret not in text
