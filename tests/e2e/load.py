@@ -144,3 +144,15 @@ def assert_the_ledger_matches(env: dict[str, str], url: str, keys: list[str], ou
     for key in keys:
         assert balance_of(url, key) == start - outcome.charged[key], key[:12]
     assert "discrepancies: 0" in cli(env, "audit", "verify")  # and its exit status was 0
+
+
+def assert_no_secret_in(log_text: str, keys: list[str], secret: str) -> None:
+    """The server's log under load: JSON lines only, and no key (whole or its random part), no token,
+    no server secret."""
+    lines = log_text.splitlines()
+    assert lines and all(line.startswith("{") for line in lines), "every line is a JSON object"
+    for key in keys:
+        assert key not in log_text and key[len("us_live_"):] not in log_text
+    assert secret not in log_text
+    assert "us_live_" not in log_text.replace("us_live_[redacted]", "")
+    assert "eyJ" not in log_text, "no JWT"

@@ -20,9 +20,9 @@ import pytest
 from mosaic.bootstrap import RUNNER_APPLICATION_NAME, Services, build
 from mosaic.config import DatabaseUrl
 from tests import charging
-from tests.conftest import PG_ADMIN, settings_for
+from tests.conftest import PG_ADMIN, TEST_SECRET, settings_for
 from tests.e2e.live import LiveServer, cli, create_user_with_key, free_port, server_env, serving, start_server
-from tests.e2e.load import MixedLoad, assert_the_ledger_matches, balance_of
+from tests.e2e.load import MixedLoad, assert_no_secret_in, assert_the_ledger_matches, balance_of
 from tests.http.images import photo_png
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
@@ -72,6 +72,7 @@ def test_kill_9_of_one_worker_of_two_during_mixed_load_loses_and_doubles_nothing
         assert len(replaced - first) == 1, "the supervisor started one new worker"
         assert outcome.statuses[200] > 0
         assert_the_ledger_matches(env, server.url, keys, outcome, START_CREDITS)
+    assert_no_secret_in((tmp_path / "server.log").read_text(), keys, TEST_SECRET)
 
 
 WRITERS = 16
@@ -178,7 +179,9 @@ def test_redis_stopped_during_load_is_counted_in_each_process_and_never_a_500_or
         assert outcome.codes["rate_limiter_unavailable"] == 0
         assert outcome.statuses[200] > 0
         assert_the_ledger_matches(env, server.url, keys, outcome, START_CREDITS)
-    assert "counting in this process" in (tmp_path / "server.log").read_text()
+    log = (tmp_path / "server.log").read_text()
+    assert "counting in this process" in log
+    assert_no_secret_in(log, keys, TEST_SECRET)
 
 
 def _postgres(action: str) -> None:
