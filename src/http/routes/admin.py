@@ -197,7 +197,7 @@ ENDPOINTS = [
         find_account,
         "Find an account by e-mail (support)",
         response=AccountSummary,
-        errors=(401, 403, 404, 429),
+        errors=(400, 401, 403, 404, 429),
         query=(QueryParam("email", {"type": "string"}, "the account owner's e-mail"),),
         auth="jwt",
         tags=("support",),

@@ -1,0 +1,34 @@
+"""What the fuzzing (tests/http/test_fuzz.py) found, each pinned by a plain test of its own."""
+
+from __future__ import annotations
+
+import uuid
+
+from mosaic.bootstrap import Services
+from mosaic.http.openapi import openapi_document
+from mosaic.http.routes import all_endpoints
+from tests.http.conftest import AppClient, User
+
+
+def documented(method: str, path: str) -> set[int]:
+    operation = openapi_document(all_endpoints())["paths"][path][method.lower()]
+    return {int(status) for status in operation["responses"]}
+
+
+def staff(services: Services, client: AppClient, role: str) -> User:
+    email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+    committed = services.ledger.register_user(email=email, password="correct horse battery", role=role)
+    services.settle(committed)
+    response = client.post("/api/auth/login", json={"email": email, "password": "correct horse battery"})
+    assert response.status_code == 200, response.text
+    return User(email, str(committed.value.user_id), str(committed.value.account_id), response.json()["access_token"])
+
+
+def test_finding_an_account_by_an_email_with_control_characters_is_a_documented_400(
+    services: Services, client: AppClient
+) -> None:
+    support = staff(services, client, "support")
+    response = client.get("/api/admin/accounts", params={"email": "ada\x00@example.com"}, headers=support.auth)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert 400 in documented("GET", "/api/admin/accounts")
