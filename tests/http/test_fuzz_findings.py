@@ -7,7 +7,8 @@ import uuid
 from mosaic.bootstrap import Services
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routes import all_endpoints
-from tests.http.conftest import AppClient, User
+from tests.conftest import both_backends
+from tests.http.conftest import AppClient, User, signed_in_user
 
 
 def documented(method: str, path: str) -> set[int]:
@@ -32,3 +33,20 @@ def test_finding_an_account_by_an_email_with_control_characters_is_a_documented_
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_input"
     assert 400 in documented("GET", "/api/admin/accounts")
+
+
+@both_backends()
+def test_staff_reading_the_history_of_an_account_id_that_is_not_a_uuid_get_a_400_not_a_500(
+    services: Services, client: AppClient
+) -> None:
+    support = staff(services, client, "support")
+    customer = signed_in_user(services, client)
+    for malformed in ("\x00", "not-an-id"):
+        response = client.get("/api/credits/history", params={"account_id": malformed}, headers=support.auth)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_query"
+    assert 400 in documented("GET", "/api/credits/history")
+    shouted = customer.account_id.upper()
+    response = client.get("/api/credits/history", params={"account_id": shouted}, headers=support.auth)
+    assert response.status_code == 200
+    assert response.json()["lines"]
