@@ -50,3 +50,22 @@ def test_staff_reading_the_history_of_an_account_id_that_is_not_a_uuid_get_a_400
     response = client.get("/api/credits/history", params={"account_id": shouted}, headers=support.auth)
     assert response.status_code == 200
     assert response.json()["lines"]
+
+
+def test_the_id_path_parameters_are_documented_as_uuids() -> None:
+    paths = openapi_document(all_endpoints())["paths"]
+    formats = {
+        (path, parameter["name"]): parameter["schema"].get("format")
+        for path, operations in paths.items()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path"
+    }
+    assert formats == {
+        ("/api/admin/accounts/{account_id}/statement", "account_id"): "uuid",
+        ("/api/admin/accounts/{account_id}/credits", "account_id"): "uuid",
+        ("/api/admin/accounts/{account_id}/plan", "account_id"): "uuid",
+        ("/api/keys/{key_id}", "key_id"): "uuid",
+        ("/static/{name}", "name"): None,
+    }
+
