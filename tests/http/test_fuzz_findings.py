@@ -69,3 +69,19 @@ def test_the_id_path_parameters_are_documented_as_uuids() -> None:
         ("/static/{name}", "name"): None,
     }
 
+
+@both_backends()
+def test_a_statement_page_after_a_cursor_that_is_not_a_charge_id_is_a_400_not_a_500(
+    services: Services, client: AppClient
+) -> None:
+    support = staff(services, client, "support")
+    customer = signed_in_user(services, client)
+    statement = f"/api/admin/accounts/{customer.account_id}/statement"
+    response = client.get(statement, params={"after": "X\x00"}, headers=support.auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_query"
+    first = client.get(statement, headers=support.auth)
+    assert first.status_code == 200 and first.json()["charges"] == []
+    after = client.get(statement, params={"after": str(uuid.uuid4())}, headers=support.auth)
+    assert after.status_code == 200
+
