@@ -85,3 +85,15 @@ def test_a_statement_page_after_a_cursor_that_is_not_a_charge_id_is_a_400_not_a_
     after = client.get(statement, params={"after": str(uuid.uuid4())}, headers=support.auth)
     assert after.status_code == 200
 
+
+@both_backends()
+def test_a_refund_naming_a_charge_id_that_is_not_a_uuid_is_a_400_not_a_500(
+    services: Services, client: AppClient
+) -> None:
+    support = staff(services, client, "support")
+    body = {"charge_id": "\x00x", "amount": 1, "reason": "the page came out smudged"}
+    response = client.post("/api/admin/refunds", json=body, headers=support.auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_body"
+    unknown = {**body, "charge_id": str(uuid.uuid4())}
+    assert client.post("/api/admin/refunds", json=unknown, headers=support.auth).status_code == 404

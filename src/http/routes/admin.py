@@ -34,7 +34,7 @@ Credits = Annotated[int, Meta(ge=1, le=GRANT_CREDITS_MAX)]
 
 
 class RefundRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    charge_id: str
+    charge_id: UUID  # decoded as one, so nothing else (a NUL byte PostgreSQL's text refuses) is looked up
     amount: Credits
     reason: Reason
 
@@ -160,7 +160,7 @@ async def refund(call: Call) -> Response:
     async def produce() -> Response:
         done = await run_in_threadpool(
             partial(
-                call.use_cases.support.refund, staff_user_id=staff, charge_id=request.charge_id,
+                call.use_cases.support.refund, staff_user_id=staff, charge_id=str(request.charge_id),
                 amount_credits=request.amount, reason=request.reason, idempotency_key=key,
             )
         )
