@@ -19,6 +19,12 @@ _REASONS = {
     409: "Conflict", 413: "Body too large", 422: "Unprocessable", 429: "Rate limit exceeded",
     502: "Upstream AI service error", 503: "Unavailable; retry",
 }
+# Path parameters named for an id hold a UUID on every route that has them (anything else is a 404).
+_PATH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "account_id": {"type": "string", "format": "uuid"},
+    "key_id": {"type": "string", "format": "uuid"},
+}
+_STRING: dict[str, Any] = {"type": "string"}
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "none": [],
     "api_key_or_jwt": [{"apiKey": []}, {"jwt": []}],
@@ -28,7 +34,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 
 def _operation(endpoint: Endpoint, schema_of: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": _PATH_PARAM_SCHEMAS.get(name, _STRING)}
         for name in _PATH_PARAM.findall(endpoint.path)
     ]
     parameters += [

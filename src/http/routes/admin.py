@@ -23,7 +23,7 @@ from starlette.responses import Response
 from mosaic.domain.accounts import GRANT_CREDITS_MAX, REASON_CHARS_MAX
 from mosaic.domain.errors import NotFound
 from mosaic.domain.users import normalise_email
-from mosaic.http.errors import NotPermitted
+from mosaic.http.errors import BadRequest, NotPermitted
 from mosaic.http.idempotent import answer_once, body_digest, idempotency_key
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
@@ -34,7 +34,7 @@ Credits = Annotated[int, Meta(ge=1, le=GRANT_CREDITS_MAX)]
 
 
 class RefundRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    charge_id: str
+    charge_id: UUID  # decoded as one, so nothing else (a NUL byte PostgreSQL's text refuses) is looked up
     amount: Credits
     reason: Reason
 
@@ -103,6 +103,19 @@ def _account_id(call: Call) -> str:
         raise NotFound(f"no account {raw}") from None
 
 
+def _charge_cursor(call: Call) -> str:
+    """`after`: empty (the first page) or the charge id a page ended with. Checked, because a NUL
+    byte would reach the query, and PostgreSQL's text refuses it (a 500)."""
+    raw = call.request.query_params.get("after", "")
+    if not raw:
+        return ""
+    try:
+        return str(UUID(raw))
+    except ValueError:
+        message = "after must be the next_after of a page before (a charge id)"
+        raise BadRequest("invalid_query", message) from None
+
+
 def _found(summary: AccountSummary | None, account_id: str) -> AccountSummary:
     """The account as the views show it (encoded as it is: its fields are the body)."""
     if summary is None:
@@ -123,7 +136,7 @@ async def find_account(call: Call) -> Response:
 async def charges(call: Call) -> Response:
     _staff(call)
     account_id = _account_id(call)
-    after = call.request.query_params.get("after", "")
+    after = _charge_cursor(call)
     limit = int_query(call.request, "limit", default=100, low=1, high=STATEMENT_PAGE_MAX)
     rows = await run_in_threadpool(call.use_cases.views.charges_of, account_id, after=after, limit=limit)
     body = ChargesBody(
@@ -147,7 +160,7 @@ async def refund(call: Call) -> Response:
     async def produce() -> Response:
         done = await run_in_threadpool(
             partial(
-                call.use_cases.support.refund, staff_user_id=staff, charge_id=request.charge_id,
+                call.use_cases.support.refund, staff_user_id=staff, charge_id=str(request.charge_id),
                 amount_credits=request.amount, reason=request.reason, idempotency_key=key,
             )
         )
@@ -197,7 +210,7 @@ ENDPOINTS = [
         find_account,
         "Find an account by e-mail (support)",
         response=AccountSummary,
-        errors=(401, 403, 404, 429),
+        errors=(400, 401, 403, 404, 429),
         query=(QueryParam("email", {"type": "string"}, "the account owner's e-mail"),),
         auth="jwt",
         tags=("support",),
@@ -210,7 +223,9 @@ ENDPOINTS = [
         response=ChargesBody,
         errors=(400, 401, 403, 404, 429),
         query=(
-            QueryParam("after", {"type": "string"}, "the `next_after` of the page before"),
+            QueryParam(
+                "after", {"type": "string", "format": "uuid"}, "the `next_after` of the page before"
+            ),
             QueryParam(
                 "limit", {"type": "integer", "minimum": 1, "maximum": STATEMENT_PAGE_MAX}, "charges per page"
             ),

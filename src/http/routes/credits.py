@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mosaic.domain.errors import NotFound
-from mosaic.http.errors import NotPermitted
+from mosaic.http.errors import BadRequest, NotPermitted
 from mosaic.http.params import int_query
 from mosaic.http.routing import Call, Endpoint, QueryParam, json_response
 from mosaic.http.schemas import BalanceBody, HistoryBody, StatementLineBody
@@ -38,7 +40,10 @@ def _account_for_history(call: Call) -> str:
         return call.who.account_id
     if call.who.kind != "jwt" or call.who.role not in STAFF_ROLES:
         raise NotPermitted("forbidden", "only support staff and auditors may read another account")
-    return wanted
+    try:  # account ids are UUIDs; anything else (a NUL byte, which PostgreSQL's text refuses) is a 400
+        return str(UUID(wanted))
+    except ValueError:
+        raise BadRequest("invalid_query", "account_id must be an account id (a UUID)") from None
 
 
 async def history(call: Call) -> Response:
@@ -75,7 +80,10 @@ ENDPOINTS = [
                 "limit", {"type": "integer", "minimum": 1, "maximum": STATEMENT_PAGE_MAX},
                 f"lines per page (default {HISTORY_PAGE_DEFAULT})",
             ),
-            QueryParam("account_id", {"type": "string"}, "support and auditors only: another account"),
+            QueryParam(
+                "account_id", {"type": "string", "format": "uuid"},
+                "support and auditors only: another account",
+            ),
         ),
     ),
 ]
