@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///mosaic.db"
 SECRET_BYTES_MIN = 32
@@ -31,7 +31,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DatabaseUrl:
-    """`sqlite:///relative.db`, `sqlite:////abs/path.db` or `postgresql://user:pw@host:port/db`."""
+    """`sqlite:///relative.db`, `sqlite:////abs/path.db` or `postgresql://user:pw@host:port/db`.
+
+    As in libpq's URIs, a `host` query parameter names the host instead, and a directory there is
+    where the server's Unix socket is: `postgresql://user@/db?host=/var/run/postgresql`."""
 
     url: str
     dialect: str  # "sqlite" | "postgresql"
@@ -54,10 +57,11 @@ class DatabaseUrl:
             dbname = parts.path.lstrip("/")
             if not dbname:
                 raise ConfigError("MOSAIC_DATABASE_URL: name the database, e.g. postgresql://u@h/db")
+            host = parse_qs(parts.query).get("host", [""])[-1] or parts.hostname or "127.0.0.1"
             return cls(
                 url=url,
                 dialect="postgresql",
-                host=parts.hostname or "127.0.0.1",
+                host=host,
                 port=parts.port or 5432,
                 user=unquote(parts.username or "postgres"),
                 password=unquote(parts.password or ""),
@@ -72,10 +76,20 @@ class DatabaseUrl:
             return f"sqlite:///{self.path}"
         from sqlalchemy.engine import URL  # quotes any character a password may hold
 
-        url = URL.create(
-            "postgresql+psycopg", self.user, self.password or None, self.host, self.port, self.dbname
-        )
+        if self.on_unix_socket:  # a directory cannot be the URL's host; libpq takes it as a parameter
+            url = URL.create(
+                "postgresql+psycopg", self.user, self.password or None, database=self.dbname,
+                query={"host": self.host, "port": str(self.port)},
+            )
+        else:
+            url = URL.create(
+                "postgresql+psycopg", self.user, self.password or None, self.host, self.port, self.dbname
+            )
         return url.render_as_string(hide_password=False)
+
+    @property
+    def on_unix_socket(self) -> bool:
+        return self.dialect == "postgresql" and self.host.startswith("/")
 
     @property
     def psycopg_conninfo(self) -> str:

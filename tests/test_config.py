@@ -13,6 +13,18 @@ def test_a_password_with_reserved_characters_survives_both_connection_strings() 
     assert "password='p@ss w\\'rd'" in url.psycopg_conninfo
 
 
+def test_a_host_query_parameter_names_the_unix_socket_directory_for_both_connection_strings() -> None:
+    url = DatabaseUrl.parse("postgresql://bob@/mosaic?host=/var/run/postgresql")
+    assert (url.host, url.port, url.user, url.dbname) == ("/var/run/postgresql", 5432, "bob", "mosaic")
+    assert url.on_unix_socket
+    assert "host=/var/run/postgresql" in url.psycopg_conninfo
+    alchemy = make_url(url.sqlalchemy_url)
+    assert alchemy.host is None, "a directory is not a network host"
+    assert (alchemy.query["host"], alchemy.query["port"], alchemy.database) == ("/var/run/postgresql", "5432", "mosaic")
+    tcp = DatabaseUrl.parse("postgresql://bob@db.example/mosaic")
+    assert (tcp.host, tcp.on_unix_socket, make_url(tcp.sqlalchemy_url).host) == ("db.example", False, "db.example")
+
+
 @pytest.mark.parametrize("bad", ["mysql://x/y", "sqlite:///", "postgresql://u@h/"])
 def test_a_database_url_that_cannot_work_names_the_variable(bad: str) -> None:
     with pytest.raises(ConfigError, match="MOSAIC_DATABASE_URL"):
