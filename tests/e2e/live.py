@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +64,11 @@ class LiveServer:
     port: int
     log_path: Path
     log: IO[str]
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def crash(self) -> None:
         """kill -9 the server and its image workers (its process group): a machine going down."""
@@ -99,16 +100,19 @@ def _wait_until_ready(server: LiveServer) -> None:
 
 
 def start_server(
-    env: dict[str, str], log_path: Path, port: int | None = None, *, args: tuple[str, ...] = ()
+    env: dict[str, str], log_path: Path, port: int | None = None, *, args: tuple[str, ...] = (),
+    host: str = "127.0.0.1", prefix: Sequence[str] = (),
 ) -> LiveServer:
-    """`mosaic serve` on a free loopback port (`args`: more options, e.g. `--workers 2`), once it answers."""
+    """`mosaic serve` on host:port (a free loopback port by default; `args`: more options, e.g.
+    `--workers 2`), once it answers. Run through `prefix` (e.g. `ip netns exec NAME`, which execs it,
+    so the process is still the server's) in a process group of its own."""
     port = port or free_port()
     log = log_path.open("a")
     process = subprocess.Popen(
-        [str(MOSAIC), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        [*prefix, str(MOSAIC), "serve", "--host", host, "--port", str(port), *args],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-    server = LiveServer(process, port, log_path, log)
+    server = LiveServer(process, port, log_path, log, host)
     try:
         _wait_until_ready(server)
     except BaseException:
