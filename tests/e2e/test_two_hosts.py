@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import re
 import time
 import zipfile
@@ -77,11 +78,13 @@ def two_hosts(database_url: str, tmp_path: Path) -> Iterator[TwoHosts]:
     with ExitStack() as stack:
         work = hosts.work_directory(stack)
         redis_uri = hosts.start_redis(stack, work)
+        namespaces = hosts.make_namespaces(stack, 2)
         env = server_env(
             _over_unix_socket(database_url), MOSAIC_RATELIMIT=f"{RATE_LIMIT}/minute",
             MOSAIC_RATELIMIT_STORAGE=redis_uri,
+            # nginx reaches each host from the root side of its veth: the guide's MOSAIC_TRUSTED_PROXIES
+            MOSAIC_TRUSTED_PROXIES=",".join(ns.gateway for ns in namespaces),
         )
-        namespaces = hosts.make_namespaces(stack, 2)
         # The hosts start and the CLI makes the account at the same time: each takes seconds, mostly
         # imports, and none needs another (the servers see the CLI's events through PostgreSQL).
         with ThreadPoolExecutor(3) as pool:
@@ -176,14 +179,37 @@ def _rate_limit_across_hosts(setup: TwoHosts, key: str) -> None:
         if response.status_code == 429:
             assert int(response.headers["Retry-After"]) >= 1
     accepted = sum(count for (_, status), count in statuses.items() if status == 200)
+    for server in (setup.a, setup.b):  # else a host counted alone for a while (a slow Redis), by design
+        assert _metric(server, "mosaic_rate_limiter_failures_total") == 0, f"{server.host}: Redis did not answer"
     # A fresh key's window opens at its first request, and this burst is over long before the window
-    # (a minute) ends, so no second window's quota is in the count.
-    assert accepted == RATE_LIMIT, statuses  # not one more: the shared count is atomic (INCR)
+    # (a minute) ends, so no second window's quota is in the count: the limit, plus one at most (the
+    # README's bound), and never less, since every refusal came after the shared count ran out.
+    assert RATE_LIMIT <= accepted <= RATE_LIMIT + 1, statuses
     assert statuses[setup.a.host, 429] and statuses[setup.b.host, 429], statuses
     through_proxy = httpx.get(f"{setup.nginx.url}/api/credits/balance", headers=_bearer(key), timeout=30)
     assert through_proxy.status_code == 429
     assert int(through_proxy.headers["Retry-After"]) >= 1
     assert through_proxy.headers["RateLimit-Policy"] == f'"api";q={RATE_LIMIT};w=60'
+
+
+def _metric(server: LiveServer, name: str) -> float:
+    """One unlabelled sample of the host's /metrics, read straight from the host (an internal address)."""
+    response = httpx.get(f"{server.url}/metrics", timeout=30)
+    assert response.status_code == 200, response.text
+    found = re.search(rf"^{name} (\S+)$", response.text, flags=re.MULTILINE)
+    assert found, f"{name} is not in {server.host}'s /metrics"
+    return float(found.group(1))
+
+
+def _host_access_line(setup: TwoHosts, request_id: str) -> dict[str, object]:
+    """The access-log line a host wrote for `request_id` (JSON lines in its log)."""
+    for server in (setup.a, setup.b):
+        for line in server.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{") and f'"{request_id}"' in line:
+                entry: dict[str, object] = json.loads(line)
+                if entry.get("logger") == "mosaic.access" and entry.get("request_id") == request_id:
+                    return entry
+    raise AssertionError(f"no host logged request {request_id}")
 
 
 def _revocation_delay(setup: TwoHosts, user: dict[str, str]) -> tuple[float, float]:
@@ -260,6 +286,9 @@ def test_two_hosts_behind_nginx_share_one_ledger_one_rate_limit_and_every_revoca
     assert KEY_CACHE_TTL_S <= REVOCATION_S
     _proxy_edges(setup)
 
+    bulk = _host_access_line(setup, "two-hosts-bulk")  # one id in nginx's log, the host's and the answer
+    assert bulk["client"] == "127.0.0.1", "the host names the client nginx saw (X-Forwarded-For, trusted)"
+    assert "id two-hosts-bulk" in setup.nginx.access_log.read_text()
     served = _served_by(setup.nginx.access_log)
     assert set(served) == {f"{setup.a.host}:{HOST_PORT}", f"{setup.b.host}:{HOST_PORT}"}, served
     assert _balance(proxy, curl_key) == start - charged
