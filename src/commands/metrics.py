@@ -59,7 +59,7 @@ LEDGER_BUSY: Final = Counter(
     "mosaic_ledger_busy", "Ledger commands refused as busy (503): queue full or database down"
 )
 RATE_LIMITER_FAILURES: Final = Counter(
-    "mosaic_rate_limiter_failures", "Requests refused (503) because the rate-limit storage did not answer"
+    "mosaic_rate_limiter_failures", "Times the rate-limit storage did not answer and a process counted alone"
 )
 
 # event class → (movement, the field holding its credits); the writer counts what it committed, so
