@@ -30,7 +30,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from mosaic.commands import metrics
 from mosaic.commands.store import LedgerStore
@@ -278,6 +278,9 @@ class Writer:
             return self.store.replay(aggregate_id), True
         except AggregateNotFoundError:
             return None, True
+        except (OperationalError, InterfaceError) as exc:  # the database went away under the read
+            log.warning("loading an aggregate failed: %s", exc)
+            raise LedgerBusy("the ledger database is busy or unreachable; retry shortly") from None
 
     def _remember(self, touched: dict[UUID, Aggregate]) -> None:
         for aggregate_id, aggregate in touched.items():

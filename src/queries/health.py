@@ -69,13 +69,17 @@ class Health:
     def views_lag(self) -> ViewsLag:
         """The lag of the views every process shares (their tracking row), not of this process's
         runner: the same answer from every worker, for `/metrics`."""
-        with self.db.read() as tx:
-            row = tx.one("SELECT position FROM projection_tracking WHERE name = ?", (TRACKING_NAME,))
-        folded = int(row[0]) if row else 0
-        behind = max(0, (self._log_head() or 0) - folded)
-        if behind == 0:
-            return ViewsLag(0, 0.0)
-        oldest = self._event_time(folded + 1)  # ids have gaps: the next one stored may be later
+        try:
+            with self.db.read() as tx:
+                row = tx.one("SELECT position FROM projection_tracking WHERE name = ?", (TRACKING_NAME,))
+            folded = int(row[0]) if row else 0
+            behind = max(0, (self._log_head() or 0) - folded)
+            if behind == 0:
+                return ViewsLag(0, 0.0)
+            oldest = self._event_time(folded + 1)  # ids have gaps: the next one stored may be later
+        except Exception as exc:  # the event store's own errors as much as ours
+            log.warning("views lag: the database does not answer: %s", exc)
+            raise DatabaseUnavailable("the database does not answer") from None
         age_s = 0.0 if oldest is None else max(0.0, (self._clock() - oldest).total_seconds())
         return ViewsLag(behind, age_s)
 

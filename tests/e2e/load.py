@@ -24,6 +24,7 @@ from tests.e2e.live import cli
 
 FINAL_ANSWER_WAIT_S = 120.0  # a generation's retries give up after this (the test then fails)
 RETRY_LATER = {409, 503}
+IN_PROGRESS = "request_in_progress"  # the one 409 that is not a final answer
 
 
 @dataclass
@@ -116,7 +117,7 @@ class MixedLoad:
                 time.sleep(0.2)
                 continue
             self.outcome.saw(response)
-            if response.status_code in RETRY_LATER:
+            if response.status_code in RETRY_LATER and (response.status_code == 503 or _code(response) == IN_PROGRESS):
                 time.sleep(min(2.0, float(response.headers.get("retry-after", "1")) / 2))
                 continue
             if response.status_code == 200:
@@ -125,6 +126,13 @@ class MixedLoad:
             return
         with self.outcome.lock:
             self.outcome.unanswered.append(headers["Idempotency-Key"])
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def balance_of(url: str, key: str) -> int:
