@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import resource
 import secrets
 import shutil
@@ -460,7 +461,8 @@ def check_ledger(
         [str(MOSAIC), "audit", "verify"], env=env, capture_output=True, text=True, check=False
     )
     config.audit_ok = audit.returncode == 0 and "discrepancies: 0" in audit.stdout
-    config.audit_summary = " ".join(audit.stdout.split())[-160:] or audit.stderr[-300:]
+    found = re.findall(r"position \d+|discrepancies: \d+", audit.stdout)
+    config.audit_summary = ", ".join(found) if found else audit.stderr[-300:]
 
 
 # -- report ----------------------------------------------------------------------------------------
