@@ -570,6 +570,9 @@ def report(configs: list[Configuration], args: argparse.Namespace) -> None:
             f"{'yes' if c.balances_ok else 'NO ' + '; '.join(c.balance_mismatches[:3])};"
             f" audit verify: {'passes' if c.audit_ok else 'FAILS'} ({c.audit_summary}); statuses {statuses}"
         )
+        for name, r in (("balance closed loop", c.closed), ("balance paced", c.paced)):
+            if errors_of(r):  # what the errors were, to tell the server's from the machine's
+                print(f"    {name}: statuses {r['statuses']}, socket errors {r['socket_errors']}")
 
 
 def _wait_for_postgres() -> None:
