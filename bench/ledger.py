@@ -238,7 +238,7 @@ def process_worker(url: str, account: str, threads: int, seconds: float) -> None
 
     started = time.perf_counter()
     writer = services.writer
-    before = {"retries": writer.retries, "commits": writer.commits}
+    before = {"retries": writer.retries, "commits": writer.commits, "loads": writer.loads, "catch_ups": writer.catch_ups}
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for thread in pool:
         thread.start()
@@ -278,7 +278,7 @@ def run_processes(url: str, account_id: uuid.UUID, processes: int, seconds: floa
     latencies = sorted(x for r in reports for x in r["latencies"])
     cycles = len(latencies)
     elapsed = max(r["elapsed_s"] for r in reports)
-    names = ("reserved", "captured", "busy", "retries", "commits")
+    names = ("reserved", "captured", "busy", "retries", "commits", "loads", "catch_ups")
     total = {k: sum(r[k] for r in reports) for k in names}
     return {
         "cycles_per_s": cycles / elapsed,
@@ -318,7 +318,7 @@ def bench_processes(seconds: float, rounds: int) -> None:
                         f"round {round_number}, {processes} process{'es' if processes > 1 else ''}  "
                         f"{r['cycles_per_s']:8,.0f} cycles/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
                         f"retries/cycle {r['retries_per_cycle']:.3f}  busy {r['busy']:.0f}  "
-                        f"commits {r['commits']:,.0f}{ratio}"
+                        f"commits {r['commits']:,.0f}  full replays {r['loads']:.0f}  catch-ups {r['catch_ups']:,.0f}{ratio}"
                     )
             one, two = statistics.median(rates[1]), statistics.median(rates[2])
             print(f"medians: 1 process {one:,.0f}, 2 processes {two:,.0f} cycles/s: x{two / one:.2f} (target >= 0.8)")
