@@ -7,8 +7,9 @@ Both apps are served the same way (uvicorn.run with the same options, one worker
 own processes, and driven by `wrk -t1 -c64` (one load thread, keep-alive, one request in flight per
 connection), whose Lua `done` hook prints the figures as JSON. Each round runs the bare route, then
 ours, so load from other processes on the machine hurts both alike; every round prints requests/s,
-p50 and p99 of each and their ratio (target: ours >= 0.5 of the bare route). With 64 connections
-each waiting for its answer, latency is about 64 / rate.
+p50 and p99 of each and their ratio (target: ours >= 0.5 of the bare route), and each server's CPU
+time per request (from /proc) with its ratio, which time spent waiting for a busy core does not
+blur. With 64 connections each waiting for its answer, latency is about 64 / rate.
 
 `--profile FILE` then runs one more wrk run against each under `py-spy record` (raw collapsed stacks
 in FILE and FILE.bare, idle samples included) and prints the main thread's microseconds per request
@@ -93,16 +94,27 @@ def _wrk_script() -> Iterator[str]:
         os.unlink(f.name)
 
 
-def _wrk(port: int, key: str, seconds: float, connections: int, script: str) -> dict[str, float]:
-    """One `wrk -t1` run; requests/s, p50 and p99 in ms, and answers other than 2xx."""
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(port: int, key: str, seconds: float, connections: int, *, script: str, pid: int) -> dict[str, float]:
+    """One `wrk -t1` run; requests/s, p50 and p99 in ms, answers other than 2xx, and the server's CPU
+    microseconds per request (steadier than requests/s on a shared machine: time spent waiting for
+    a core is not counted)."""
+    cpu_before = _cpu_s(pid)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", script]
     if key:
         command += ["-H", f"Authorization: Bearer {key}"]
     out = subprocess.run(
         [*command, f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, check=True
     ).stdout
+    cpu_s = _cpu_s(pid) - cpu_before
     report = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     return {
+        "cpu_us": 1e6 * cpu_s / max(report["requests"], 1),
         "rps": report["requests"] / (report["duration_us"] / 1e6),
         "p50_ms": report["p50_us"] / 1000,
         "p99_ms": report["p99_us"] / 1000,
@@ -191,7 +203,7 @@ def _profile(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)  # py-spy attaches before the load starts
-    run = _wrk(port, key, args.seconds, args.connections, script)
+    run = _wrk(port, key, args.seconds, args.connections, script=script, pid=pid)
     spy.wait(timeout=args.seconds + 60)
     parts: collections.Counter[str] = collections.Counter()
     for line in Path(output).read_text().splitlines():
@@ -252,21 +264,24 @@ def main() -> None:
             f"ours on {backend} with an API key"
         )
         with _serving(BARE_SERVER, env) as (bare_port, bare_pid), _serving(OUR_SERVER, env) as (our_port, our_pid):
-            _wrk(bare_port, "", WARMUP_S, args.connections, script)
-            _wrk(our_port, key, WARMUP_S, args.connections, script)
-            ratios = []
+            _wrk(bare_port, "", WARMUP_S, args.connections, script=script, pid=bare_pid)
+            _wrk(our_port, key, WARMUP_S, args.connections, script=script, pid=our_pid)
+            ratios, cpu_ratios = [], []
             for number in range(1, args.rounds + 1):  # alternate, so a noisy neighbour hurts both alike
-                bare = _wrk(bare_port, "", args.seconds, args.connections, script)
-                ours = _wrk(our_port, key, args.seconds, args.connections, script)
+                bare = _wrk(bare_port, "", args.seconds, args.connections, script=script, pid=bare_pid)
+                ours = _wrk(our_port, key, args.seconds, args.connections, script=script, pid=our_pid)
                 ratios.append(ours["rps"] / bare["rps"])
+                cpu_ratios.append(bare["cpu_us"] / ours["cpu_us"])
                 print(
-                    f"round {number}: bare {bare['rps']:7.0f} req/s p50 {bare['p50_ms']:5.2f} p99 {bare['p99_ms']:6.2f} ms"
-                    f" | ours {ours['rps']:7.0f} req/s p50 {ours['p50_ms']:5.2f} p99 {ours['p99_ms']:6.2f} ms"
-                    f" | ratio {ratios[-1]:.2f}  (errors: bare {bare['errors']:.0f}, ours {ours['errors']:.0f})"
+                    f"round {number}: bare {bare['rps']:6.0f} req/s p50 {bare['p50_ms']:5.2f} p99 {bare['p99_ms']:6.2f} ms"
+                    f" {bare['cpu_us']:5.1f} us CPU/req | ours {ours['rps']:6.0f} req/s p50 {ours['p50_ms']:5.2f}"
+                    f" p99 {ours['p99_ms']:6.2f} ms {ours['cpu_us']:5.1f} us CPU/req | ratio {ratios[-1]:.2f}"
+                    f" (CPU {cpu_ratios[-1]:.2f})  errors {bare['errors']:.0f}/{ours['errors']:.0f}"
                 )
             print(
                 f"ratio ours/bare: median {statistics.median(ratios):.2f}, {min(ratios):.2f}-{max(ratios):.2f}"
-                " (target >= 0.5)"
+                f" (target >= 0.5); by CPU per request: median {statistics.median(cpu_ratios):.2f},"
+                f" {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}"
             )
             if args.profile:
                 bare_profile = _profile(bare_pid, bare_port, "", args, script, output=f"{args.profile}.bare")
