@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypedDict, cast
@@ -243,6 +244,11 @@ def _topic_class(topic: str) -> tuple[type[Any], int, bool, Callable[[bytes], di
 
 
 CONTENDED_CHANNEL = "mosaic_contended"
+LOCKS_RECONNECT_S = 1.0
+
+
+class _NotNow(Exception):
+    """The lock connection failed less than LOCKS_RECONNECT_S ago: go on without it, quietly."""
 
 
 class AggregateLocks:
@@ -265,6 +271,7 @@ class AggregateLocks:
         self._conninfo = database.psycopg_conninfo
         self._conn: psycopg.Connection[Any] | None = None
         self._held = False
+        self._connect_after = 0.0  # monotonic: after a failure, no new connection before then
 
     @staticmethod
     def key(aggregate_id: UUID) -> int:
@@ -276,6 +283,8 @@ class AggregateLocks:
         try:
             conn = self._connection()
             return [UUID(notify.payload) for notify in conn.notifies(timeout=0)]
+        except _NotNow:
+            return []
         except psycopg.Error as exc:
             log.warning("dropping the lock connection: %s", exc)
             self._drop()
@@ -287,6 +296,8 @@ class AggregateLocks:
                 "SELECT pg_notify(%s, id) FROM unnest(%s::text[]) AS id",
                 (CONTENDED_CHANNEL, [str(i) for i in aggregate_ids]),
             )
+        except _NotNow:
+            pass
         except psycopg.Error as exc:
             log.warning("dropping the lock connection: %s", exc)
             self._drop()
@@ -297,6 +308,8 @@ class AggregateLocks:
             self._connection().execute(
                 "SELECT pg_advisory_lock(%s)", (self.key(aggregate_id),), prepare=True
             )
+        except _NotNow:
+            return False
         except psycopg.Error as exc:
             log.warning("writing %s without its lock: %s", aggregate_id, exc)
             self._drop()
@@ -319,7 +332,14 @@ class AggregateLocks:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            conn = psycopg.connect(self._conninfo, autocommit=True)
+            # The writer asks before every group: with the database gone, one try a second (each
+            # within the connect timeout), not one per group.
+            if time.monotonic() < self._connect_after:
+                raise _NotNow
+            self._connect_after = time.monotonic() + LOCKS_RECONNECT_S
+            conn = psycopg.connect(
+                self._conninfo, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S
+            )
             conn.execute(f"SET lock_timeout = '{POSTGRES_LOCK_TIMEOUT_S}s'")
             conn.execute(f"LISTEN {CONTENDED_CHANNEL}")
             self._conn = conn
@@ -328,6 +348,7 @@ class AggregateLocks:
     def _drop(self) -> None:
         if self._conn is not None:
             self._conn.close()  # the session's locks go with it
+            self._connect_after = time.monotonic() + LOCKS_RECONNECT_S
         self._conn = None
         self._held = False
 
