@@ -3,8 +3,9 @@
 Run: `.venv/bin/python bench/http_balance.py [--seconds 10] [--connections 64] [--rounds 3] [--postgres]
 [--profile FILE]` (`wrk`: the Debian package; `--profile`: py-spy in the venv).
 
-Both apps are served the same way (uvicorn.run with the same options, one worker, loopback) in their
-own processes, and driven by `wrk -t1 -c64` (one load thread, keep-alive, one request in flight per
+Ours is served as `mosaic serve` serves it (one worker, JSON logs with an access line per request,
+written to a file), the bare route by uvicorn with the same options (`uvicorn_options`), each in its
+own process on loopback, and both are driven by `wrk -t1 -c64` (one load thread, keep-alive, one request in flight per
 connection), whose Lua `done` hook prints the figures as JSON. Each round runs the bare route, then
 ours, so load from other processes on the machine hurts both alike; every round prints requests/s,
 p50 and p99 of each and their ratio (target: ours >= 0.5 of the bare route), and each server's CPU
@@ -39,23 +40,28 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parents[1]
 PYTHON: Final = sys.executable
 PY_SPY: Final = str(Path(PYTHON).with_name("py-spy"))
-UVICORN_OPTIONS: Final = "host='127.0.0.1', log_level='warning', access_log=False, workers=1"
-BARE_SERVER: Final = f"""
-import uvicorn
+# Both are served as `mosaic serve` serves (one worker): its uvicorn options (protocol with timeouts,
+# loop, logging config, no uvicorn access log). Ours is `serve` itself, so it also writes its JSON
+# access line per request (to a file here, as to journald in production).
+BARE_SERVER: Final = """
+import sys, uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from mosaic.config import Settings
+from mosaic.http.server import uvicorn_options
 
 async def balance(request):
-    return JSONResponse({{"balance": 742, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}})
+    return JSONResponse({"balance": 742, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"})
 
 app = Starlette(routes=[Route("/api/credits/balance", balance)])
-uvicorn.run(app, port=int(__import__("sys").argv[1]), {UVICORN_OPTIONS})
+uvicorn.run(app, **uvicorn_options(Settings.from_env(), "127.0.0.1", int(sys.argv[1])))
 """
-OUR_SERVER: Final = f"""
-import uvicorn
-uvicorn.run("mosaic.http.server:app_from_env", factory=True, port=int(__import__("sys").argv[1]),
-            {UVICORN_OPTIONS})
+OUR_SERVER: Final = """
+import sys
+from mosaic.config import Settings
+from mosaic.http.server import serve
+serve(Settings.from_env(), "127.0.0.1", int(sys.argv[1]))
 """
 PATH: Final = "/api/credits/balance"
 STARTUP_TIMEOUT_S: Final = 30.0
@@ -146,10 +152,12 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _serving(server_code: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
-    """Run a server process on a free loopback port for the duration of the block: (port, pid)."""
+def _serving(server_code: str, env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
+    """Run a server process on a free loopback port for the duration of the block: (port, pid).
+    Its stderr (its log) goes to `log`."""
     port = _free_port()
-    server = subprocess.Popen([PYTHON, "-c", server_code, str(port)], cwd=ROOT, env=env)
+    with log.open("wb") as stderr:
+        server = subprocess.Popen([PYTHON, "-c", server_code, str(port)], cwd=ROOT, env=env, stderr=stderr)
     try:
         _wait_listening(port, server)
         yield port, server.pid
@@ -263,7 +271,11 @@ def main() -> None:
             f"GET {PATH}, wrk -t1 -c{args.connections} -d{round(args.seconds)}s, one uvicorn worker each, "
             f"ours on {backend} with an API key"
         )
-        with _serving(BARE_SERVER, env) as (bare_port, bare_pid), _serving(OUR_SERVER, env) as (our_port, our_pid):
+        bare_log, our_log = Path(tmp) / "bare.log", Path(tmp) / "ours.log"
+        with (
+            _serving(BARE_SERVER, env, bare_log) as (bare_port, bare_pid),
+            _serving(OUR_SERVER, env, our_log) as (our_port, our_pid),
+        ):
             _wrk(bare_port, "", WARMUP_S, args.connections, script=script, pid=bare_pid)
             _wrk(our_port, key, WARMUP_S, args.connections, script=script, pid=our_pid)
             ratios, cpu_ratios = [], []
@@ -288,6 +300,8 @@ def main() -> None:
                 our_profile = _profile(our_pid, our_port, key, args, script, output=args.profile)
                 _print_profiles(bare_profile, our_profile)
                 print(f"  (raw collapsed stacks in {args.profile} and {args.profile}.bare)")
+        with our_log.open("rb") as lines:
+            print(f"our server's log: {sum(1 for _ in lines):,} lines (one JSON access line a request)")
         if pg_name is not None:
             import psycopg
 
