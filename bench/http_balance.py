@@ -1,116 +1,130 @@
 """HTTP benchmark: `GET /api/credits/balance` with a real API key against a bare Starlette JSON route.
 
-Run: `.venv/bin/python bench/http_balance.py [--seconds 10] [--connections 64] [--rounds 2] [--postgres]`
-(about a minute).
+Run: `.venv/bin/python bench/http_balance.py [--seconds 10] [--connections 64] [--rounds 3] [--postgres]
+[--profile FILE]` (`wrk`: the Debian package; `--profile`: py-spy in the venv).
 
-Both apps are served the same way (uvicorn.run with the same options, one worker, loopback) in their
-own processes; the load generator is a third process (raw asyncio HTTP/1.1 with keep-alive, one
-request in flight per connection), so it does not share the server's core or event loop. Runs
-alternate between the two servers and the best of each is kept, so load from other processes on the
-machine hurts both alike. Prints requests/s, p50 and p99 for each and the ratio (target: ≥ 0.5 of
-the bare route, p99 ≤ 10 ms). With 64 connections each waiting for its answer, latency is about
-64 / rate, so it also runs ours paced at half the bare rate, timing each request from when it was
-due: that p99 is the server's own tail. No assertions. (`wrk` is not needed; for a second opinion: `apt-get install -y wrk` and
-`wrk -c64 -t2 -d10s -H "Authorization: Bearer $KEY" http://127.0.0.1:PORT/api/credits/balance`.)
+Ours is served as `mosaic serve` serves it (one worker, JSON logs with an access line per request,
+written to a file), the bare route by uvicorn with the same options (`uvicorn_options`), each in its
+own process on loopback, and both are driven by `wrk -t1 -c64` (one load thread, keep-alive, one request in flight per
+connection), whose Lua `done` hook prints the figures as JSON. Each round runs the bare route, then
+ours, so load from other processes on the machine hurts both alike; every round prints requests/s,
+p50 and p99 of each and their ratio (target: ours >= 0.5 of the bare route), and each server's CPU
+time per request (from /proc) with its ratio, which time spent waiting for a busy core does not
+blur. With 64 connections each waiting for its answer, latency is about 64 / rate.
+
+`--profile FILE` then runs one more wrk run against each under `py-spy record` (raw collapsed stacks
+in FILE and FILE.bare, idle samples included) and prints the main thread's microseconds per request
+in each part, for both and the difference: the event loop, uvicorn's HTTP protocol, middleware,
+authentication, the rate limit, the balance read, encoding the response, Starlette's routing and
+responses. A sample counts for the first part named in its frames, leaf first.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import collections
 import contextlib
 import json
 import os
-import random
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 PYTHON: Final = sys.executable
-UVICORN_OPTIONS: Final = "host='127.0.0.1', log_level='warning', access_log=False, workers=1"
-BARE_SERVER: Final = f"""
-import uvicorn
+PY_SPY: Final = str(Path(PYTHON).with_name("py-spy"))
+# Both are served as `mosaic serve` serves (one worker): its uvicorn options (protocol with timeouts,
+# loop, logging config, no uvicorn access log). Ours is `serve` itself, so it also writes its JSON
+# access line per request (to a file here, as to journald in production).
+BARE_SERVER: Final = """
+import sys, uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from mosaic.config import Settings
+from mosaic.http.server import uvicorn_options
 
 async def balance(request):
-    return JSONResponse({{"balance": 742, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}})
+    return JSONResponse({"balance": 742, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"})
 
 app = Starlette(routes=[Route("/api/credits/balance", balance)])
-uvicorn.run(app, port=int(__import__("sys").argv[1]), {UVICORN_OPTIONS})
+uvicorn.run(app, **uvicorn_options(Settings.from_env(), "127.0.0.1", int(sys.argv[1])))
 """
-OUR_SERVER: Final = f"""
-import uvicorn
-uvicorn.run("mosaic.http.server:app_from_env", factory=True, port=int(__import__("sys").argv[1]),
-            {UVICORN_OPTIONS})
+OUR_SERVER: Final = """
+import sys
+from mosaic.config import Settings
+from mosaic.http.server import serve
+serve(Settings.from_env(), "127.0.0.1", int(sys.argv[1]))
 """
 PATH: Final = "/api/credits/balance"
 STARTUP_TIMEOUT_S: Final = 30.0
-WARMUP_S: Final = 2.0
-PACED_SHARES: Final = (0.25, 0.5)
+WARMUP_S: Final = 2
+# wrk calls `done` once at the end; its figures are in microseconds.
+WRK_REPORT: Final = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non_2xx":%d,"socket_errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+# Where the server's main thread is, by the first of these found in a sample's frames (leaf first).
+PROFILE_PARTS: Final = (
+    ("authentication", ("http/auth.py",)),
+    ("rate limit", ("http/ratelimit.py", "limits/")),
+    ("balance read", ("http/balances.py", "queries/views.py", "run_in_threadpool", "routes/credits.py:2")),
+    ("encoding the response", ("json_response", "msgspec", "render", "Response.__init__", "init_headers")),
+    ("request-id middleware", ("http/middleware.py",)),
+    ("metrics and logging middleware", ("prometheus", "http/metrics", "logging/", "http/logs")),
+    ("route wrapper", ("http/routing.py",)),
+    ("Starlette (routing, request, response)", ("starlette/",)),
+    ("uvicorn's HTTP protocol", ("uvicorn/", "httptools")),
+)
 
 
-# -- load generator (runs in its own process: `bench/http_balance.py --load PORT KEY SECONDS CONNS`) --------
+@contextlib.contextmanager
+def _wrk_script() -> Iterator[str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_REPORT)
+    try:
+        yield f.name
+    finally:
+        os.unlink(f.name)
 
 
-async def _connection(
-    port: int, request: bytes, *, stop_at: float, warm_at: float, interval_s: float, out: list[float]
-) -> int:
-    """One keep-alive connection. interval_s 0: back to back (closed loop); else one request per
-    interval, latency measured from when it was due (so a slow server cannot hide its queue)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    errors = 0
-    due = time.perf_counter() + random.uniform(0, interval_s)
-    while due < stop_at:
-        if interval_s:
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        else:
-            due = time.perf_counter()
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await reader.readexactly(length)
-        if not head.startswith(b"HTTP/1.1 200"):
-            errors += 1
-        if due >= warm_at:
-            out.append(time.perf_counter() - due)
-        due += interval_s
-    writer.close()
-    return errors
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(port: int, key: str, seconds: float, connections: int, rate: float) -> dict[str, Any]:
-    auth = f"Authorization: Bearer {key}\r\n" if key else ""
-    request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode()
-    start = time.perf_counter()
-    warm_at, stop_at = start + WARMUP_S, start + WARMUP_S + seconds
-    latencies: list[float] = []
-    interval_s = connections / rate if rate else 0.0
-    errors = await asyncio.gather(
-        *(
-            _connection(port, request, stop_at=stop_at, warm_at=warm_at, interval_s=interval_s, out=latencies)
-            for _ in range(connections)
-        )
-    )
-    latencies.sort()
-    n = len(latencies)
+def _wrk(port: int, key: str, seconds: float, connections: int, *, script: str, pid: int) -> dict[str, float]:
+    """One `wrk -t1` run; requests/s, p50 and p99 in ms, answers other than 2xx, and the server's CPU
+    microseconds per request (steadier than requests/s on a shared machine: time spent waiting for
+    a core is not counted)."""
+    cpu_before = _cpu_s(pid)
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", script]
+    if key:
+        command += ["-H", f"Authorization: Bearer {key}"]
+    out = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, check=True
+    ).stdout
+    cpu_s = _cpu_s(pid) - cpu_before
+    report = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     return {
-        "requests": n,
-        "rps": n / seconds,
-        "p50_ms": latencies[n // 2] * 1000 if n else 0.0,
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
-        "errors": sum(errors),
+        "cpu_us": 1e6 * cpu_s / max(report["requests"], 1),
+        "rps": report["requests"] / (report["duration_us"] / 1e6),
+        "p50_ms": report["p50_us"] / 1000,
+        "p99_ms": report["p99_us"] / 1000,
+        "errors": report["non_2xx"] + report["socket_errors"],
     }
 
 
@@ -138,26 +152,18 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _serving(server_code: str, env: dict[str, str]) -> Iterator[int]:
-    """Run a server process on a free loopback port for the duration of the block."""
+def _serving(server_code: str, env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
+    """Run a server process on a free loopback port for the duration of the block: (port, pid).
+    Its stderr (its log) goes to `log`."""
     port = _free_port()
-    server = subprocess.Popen([PYTHON, "-c", server_code, str(port)], cwd=ROOT, env=env)
+    with log.open("wb") as stderr:
+        server = subprocess.Popen([PYTHON, "-c", server_code, str(port)], cwd=ROOT, env=env, stderr=stderr)
     try:
         _wait_listening(port, server)
-        yield port
+        yield port, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _drive(port: int, env: dict[str, str], key: str, args: argparse.Namespace, rate: float) -> dict[str, Any]:
-    """One load run against `port` from a separate process (rate 0: as fast as it answers)."""
-    load = subprocess.run(
-        [PYTHON, __file__, "--load", str(port), key, str(args.seconds), str(args.connections), str(rate)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    )
-    result: dict[str, Any] = json.loads(load.stdout)
-    return result
 
 
 def _database(postgres: bool, tmp: Path) -> tuple[str, str | None]:
@@ -194,14 +200,65 @@ def _api_key(env: dict[str, str]) -> str:
         services.close()
 
 
+def _profile(
+    pid: int, port: int, key: str, args: argparse.Namespace, script: str, *, output: str
+) -> tuple[float, dict[str, float]]:
+    """One more wrk run under py-spy (not pausing the server: --nonblocking); requests/s meanwhile,
+    and the main thread's microseconds per request in each part (its wall time: it is busy or idle)."""
+    spy = subprocess.Popen(
+        [PY_SPY, "record", "--pid", str(pid), "--idle", "--threads", "--nonblocking", "--format", "raw",
+         "--rate", "100", "--duration", str(max(1, round(args.seconds))), "--output", output],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # py-spy attaches before the load starts
+    run = _wrk(port, key, args.seconds, args.connections, script=script, pid=pid)
+    spy.wait(timeout=args.seconds + 60)
+    parts: collections.Counter[str] = collections.Counter()
+    for line in Path(output).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if "MainThread" not in stack:
+            continue  # worker threads (the views' runner, anyio's pool) wait most of the time
+        parts[_part(stack.split(";")[::-1])] += int(count)  # leaf first
+    total = sum(parts.values())
+    per_request_us = 1e6 / run["rps"]
+    return run["rps"], {name: per_request_us * count / total for name, count in parts.items()}
+
+
+def _print_profiles(bare: tuple[float, dict[str, float]], ours: tuple[float, dict[str, float]]) -> None:
+    (bare_rps, bare_us), (our_rps, our_us) = bare, ours
+    print(
+        f"\nprofile under wrk, main thread, microseconds per request (bare {bare_rps:.0f}, ours {our_rps:.0f}"
+        " req/s while sampled; py-spy costs both some speed):"
+    )
+    above = sum(our_us.values()) - sum(bare_us.values())
+    print(f"  {'part':42s} {'bare':>7s} {'ours':>7s} {'above bare':>11s}")
+    for name in sorted(our_us.keys() | bare_us.keys(), key=lambda n: -our_us.get(n, 0.0)):
+        b, o = bare_us.get(name, 0.0), our_us.get(name, 0.0)
+        share = f"{100 * (o - b) / above:5.1f}%" if above > 0 else ""
+        print(f"  {name:42s} {b:7.1f} {o:7.1f} {o - b:+7.1f} {share}")
+    print(f"  {'total':42s} {sum(bare_us.values()):7.1f} {sum(our_us.values()):7.1f} {above:+7.1f}")
+
+
+def _part(frames: list[str]) -> str:
+    if frames and any(w in frames[0] for w in ("select", "epoll", "run_forever", "Runner.run ")):
+        return "event loop in C (uvloop: polling, reading, idle)"  # no Python frame below the loop's
+    for frame in frames:
+        for name, needles in PROFILE_PARTS:
+            if any(needle in frame for needle in needles):
+                return name
+    return "other (event loop, asyncio, interpreter)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each server")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of bare then ours")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1 (else SQLite)")
+    parser.add_argument("--profile", metavar="FILE", help="then profile ours under wrk with py-spy")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    with tempfile.TemporaryDirectory() as tmp, _wrk_script() as script:
         url, pg_name = _database(args.postgres, Path(tmp))
         env = {
             **os.environ,
@@ -210,41 +267,47 @@ def main() -> None:
             "MOSAIC_RATELIMIT": "100000000/minute",
         }
         key = _api_key(env)
-        with _serving(BARE_SERVER, env) as bare_port, _serving(OUR_SERVER, env) as our_port:
-            runs: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
-            for _ in range(args.rounds):  # alternate, so a noisy neighbour hurts both alike
-                runs["bare"].append(_drive(bare_port, env, "", args, 0.0))
-                runs["ours"].append(_drive(our_port, env, key, args, 0.0))
-            bare = max(runs["bare"], key=lambda r: r["rps"])
-            ours = max(runs["ours"], key=lambda r: r["rps"])
-            paced = [(share, _drive(our_port, env, key, args, bare["rps"] * share)) for share in PACED_SHARES]
+        print(
+            f"GET {PATH}, wrk -t1 -c{args.connections} -d{round(args.seconds)}s, one uvicorn worker each, "
+            f"ours on {backend} with an API key"
+        )
+        bare_log, our_log = Path(tmp) / "bare.log", Path(tmp) / "ours.log"
+        with (
+            _serving(BARE_SERVER, env, bare_log) as (bare_port, bare_pid),
+            _serving(OUR_SERVER, env, our_log) as (our_port, our_pid),
+        ):
+            _wrk(bare_port, "", WARMUP_S, args.connections, script=script, pid=bare_pid)
+            _wrk(our_port, key, WARMUP_S, args.connections, script=script, pid=our_pid)
+            ratios, cpu_ratios = [], []
+            for number in range(1, args.rounds + 1):  # alternate, so a noisy neighbour hurts both alike
+                bare = _wrk(bare_port, "", args.seconds, args.connections, script=script, pid=bare_pid)
+                ours = _wrk(our_port, key, args.seconds, args.connections, script=script, pid=our_pid)
+                ratios.append(ours["rps"] / bare["rps"])
+                cpu_ratios.append(bare["cpu_us"] / ours["cpu_us"])
+                print(
+                    f"round {number}: bare {bare['rps']:6.0f} req/s p50 {bare['p50_ms']:5.2f} p99 {bare['p99_ms']:6.2f} ms"
+                    f" {bare['cpu_us']:5.1f} us CPU/req | ours {ours['rps']:6.0f} req/s p50 {ours['p50_ms']:5.2f}"
+                    f" p99 {ours['p99_ms']:6.2f} ms {ours['cpu_us']:5.1f} us CPU/req | ratio {ratios[-1]:.2f}"
+                    f" (CPU {cpu_ratios[-1]:.2f})  errors {bare['errors']:.0f}/{ours['errors']:.0f}"
+                )
+            print(
+                f"ratio ours/bare: median {statistics.median(ratios):.2f}, {min(ratios):.2f}-{max(ratios):.2f}"
+                f" (target >= 0.5); by CPU per request: median {statistics.median(cpu_ratios):.2f},"
+                f" {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}"
+            )
+            if args.profile:
+                bare_profile = _profile(bare_pid, bare_port, "", args, script, output=f"{args.profile}.bare")
+                our_profile = _profile(our_pid, our_port, key, args, script, output=args.profile)
+                _print_profiles(bare_profile, our_profile)
+                print(f"  (raw collapsed stacks in {args.profile} and {args.profile}.bare)")
+        with our_log.open("rb") as lines:
+            print(f"our server's log: {sum(1 for _ in lines):,} lines (one JSON access line a request)")
         if pg_name is not None:
             import psycopg
 
             with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')  # type: ignore[arg-type]
-    backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(
-        f"GET {PATH}, {args.connections} connections, {args.seconds:.0f} s a run, one uvicorn worker each;"
-        f" best of {args.rounds} alternating runs"
-    )
-    rows = [("bare Starlette JSON route", bare), (f"ours, API key, {backend}", ours)]
-    rows += [(f"ours paced at {share:.0%} of bare", result) for share, result in paced]
-    for name, r in rows:
-        print(
-            f"  {name:34s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
-            f"  non-200: {r['errors']}"
-        )
-    print(f"  ratio ours/bare: {ours['rps'] / bare['rps']:.2f}  (target >= 0.5; p99 target <= 10 ms)")
-    print(
-        "  (closed loop: each connection waits for its answer, so latency is about connections / rate;"
-        " paced runs offer a share of the bare rate and time each request from when it was due)"
-    )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 7 and sys.argv[1] == "--load":
-        _, _, port, key, seconds, conns, rate = sys.argv
-        print(json.dumps(asyncio.run(_load(int(port), key, float(seconds), int(conns), float(rate)))))
-    else:
-        main()
+    main()

@@ -16,7 +16,7 @@ from mosaic.commands.paid import Payments
 from mosaic.commands.plans import PlanCatalogue
 from mosaic.commands.pool import ImagePool
 from mosaic.commands.schema import ensure_schema, head_revision
-from mosaic.commands.store import LedgerStore, open_store
+from mosaic.commands.store import AggregateLocks, LedgerStore, open_store
 from mosaic.commands.support import Support
 from mosaic.commands.sweeper import Sweeper
 from mosaic.commands.upstream import Upstream
@@ -77,7 +77,8 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
     runner = ProjectionRunner(
         store, Database(settings.database, application_name=RUNNER_APPLICATION_NAME, pool_max=2)
     )
-    writer = Writer(store, on_commit=runner.notify)
+    locks = AggregateLocks(settings.database) if settings.database.dialect == "postgresql" else None
+    writer = Writer(store, on_commit=runner.notify, locks=locks)
     ledger = Ledger(
         store=store,
         writer=writer,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypedDict, cast
 from uuid import UUID
 
 import msgspec
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate, OriginatorVersionError
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent, Transcoder
@@ -23,6 +26,8 @@ from eventsourcing.utils import resolve_topic, retry
 from psycopg.rows import tuple_row
 
 from mosaic.config import DatabaseUrl
+
+log = logging.getLogger(__name__)
 
 POSTGRES_LOCK_TIMEOUT_S = 5
 SQLITE_LOCK_TIMEOUT_S = 10
@@ -236,6 +241,116 @@ def _topic_class(topic: str) -> tuple[type[Any], int, bool, Callable[[bytes], di
         decode = msgspec.json.Decoder(state_type).decode
         found = _topics[topic] = (cls, getattr(cls, "class_version", 1), plain, decode)
     return found
+
+
+CONTENDED_CHANNEL = "mosaic_contended"
+LOCKS_RECONNECT_S = 1.0
+
+
+class _NotNow(Exception):
+    """The lock connection failed less than LOCKS_RECONNECT_S ago: go on without it, quietly."""
+
+
+class AggregateLocks:
+    """PostgreSQL advisory locks, one per aggregate, held by one writer across a group's read and save,
+    and a channel on which writers tell each other which aggregates they collided on.
+
+    Session-level locks on a connection of their own (the store's pool connections are autocommit and
+    shared). They only serialise writers that take them: correctness never depends on them, since the
+    store's (aggregate, version) key still refuses a conflicting save. So any failure (the connection
+    lost, `lock_timeout`, a deadlock between two writers locking in opposite orders) is logged and the
+    group goes on unlocked; closing the session releases whatever it held.
+
+    The channel is needed because only the loser of a collision learns of it: the winner's save
+    succeeded, and its cache goes stale only once the loser commits, which it cannot do while the
+    winner keeps committing unlocked. So the loser announces the aggregate and every writer reads the
+    channel before each group (a poll of the socket, no round trip).
+    """
+
+    def __init__(self, database: DatabaseUrl) -> None:
+        self._conninfo = database.psycopg_conninfo
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held = False
+        self._connect_after = 0.0  # monotonic: after a failure, no new connection before then
+
+    @staticmethod
+    def key(aggregate_id: UUID) -> int:
+        """The lock's bigint: the id's first 8 bytes (a collision only serialises two aggregates)."""
+        return int.from_bytes(aggregate_id.bytes[:8], "big", signed=True)
+
+    def announced(self) -> list[UUID]:
+        """Aggregates other writers (or this one) collided on since the last call."""
+        try:
+            conn = self._connection()
+            return [UUID(notify.payload) for notify in conn.notifies(timeout=0)]
+        except _NotNow:
+            return []
+        except psycopg.Error as exc:
+            log.warning("dropping the lock connection: %s", exc)
+            self._drop()
+            return []
+
+    def announce(self, aggregate_ids: list[UUID]) -> None:
+        try:
+            self._connection().execute(
+                "SELECT pg_notify(%s, id) FROM unnest(%s::text[]) AS id",
+                (CONTENDED_CHANNEL, [str(i) for i in aggregate_ids]),
+            )
+        except _NotNow:
+            pass
+        except psycopg.Error as exc:
+            log.warning("dropping the lock connection: %s", exc)
+            self._drop()
+
+    def acquire(self, aggregate_id: UUID) -> bool:
+        """Wait for the aggregate's lock (at most POSTGRES_LOCK_TIMEOUT_S); False if not taken."""
+        try:
+            self._connection().execute(
+                "SELECT pg_advisory_lock(%s)", (self.key(aggregate_id),), prepare=True
+            )
+        except _NotNow:
+            return False
+        except psycopg.Error as exc:
+            log.warning("writing %s without its lock: %s", aggregate_id, exc)
+            self._drop()
+            return False
+        self._held = True
+        return True
+
+    def release_all(self) -> None:
+        if not self._held or self._conn is None:
+            return
+        self._held = False
+        try:
+            self._conn.execute("SELECT pg_advisory_unlock_all()", prepare=True)
+        except psycopg.Error as exc:
+            log.warning("dropping the lock connection: %s", exc)
+            self._drop()
+
+    def close(self) -> None:
+        self._drop()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            # The writer asks before every group: with the database gone, one try a second (each
+            # within the connect timeout), not one per group.
+            if time.monotonic() < self._connect_after:
+                raise _NotNow
+            self._connect_after = time.monotonic() + LOCKS_RECONNECT_S
+            conn = psycopg.connect(
+                self._conninfo, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S
+            )
+            conn.execute(f"SET lock_timeout = '{POSTGRES_LOCK_TIMEOUT_S}s'")
+            conn.execute(f"LISTEN {CONTENDED_CHANNEL}")
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the session's locks go with it
+            self._connect_after = time.monotonic() + LOCKS_RECONNECT_S
+        self._conn = None
+        self._held = False
 
 
 def library_env(database: DatabaseUrl) -> dict[str, str]:

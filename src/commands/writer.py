@@ -11,6 +11,16 @@ raises `IntegrityError`; the writer forgets the aggregates of that group, reload
 group, so no conflict reaches a caller (after `CONFLICT_RETRIES_MAX` it answers `LedgerBusy`, a 503).
 A command refused by a rule on an aggregate that might be stale (cached, and another process may
 have written since) is re-checked once against the stored events before the refusal stands.
+
+An aggregate that conflicted is contended: another process writes it too. The writer that lost
+announces it to the others (`AggregateLocks`, on PostgreSQL), and for `CONTENDED_S` after the last
+sign of another writer, each writer takes the aggregate's lock before using it, brings the cached
+copy up to date with the events written since (a read of a few rows), and releases the lock once
+its save has committed. Two writers on one hot account then take
+turns instead of colliding: a conflict costs a reload from event zero (the aggregate in memory has
+the failed group's events applied, and copying one to keep a clean spare costs as much as a replay),
+and a long account's replay takes long enough for the other writer to commit again before it ends,
+so without the lock the loser conflicts, reloads and conflicts again.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from mosaic.commands import metrics
-from mosaic.commands.store import LedgerStore
+from mosaic.commands.store import AggregateLocks, LedgerStore
 from mosaic.domain.errors import DomainError, ErrorKind, Failure
 
 log = logging.getLogger(__name__)
@@ -47,6 +57,11 @@ CONFLICT_RETRIES_MAX = 20
 CONFLICT_BACKOFF_BASE_S = 0.001
 CONFLICT_BACKOFF_CAP_S = 0.1
 COMMAND_TIMEOUT_S = 30.0
+# An aggregate is written under its lock until this long after a conflict on it, or after the last
+# time catching it up found events of another process. Long enough to outlast a burst of traffic,
+# short enough that a process left alone soon saves the lock's round trips again.
+CONTENDED_S = 10.0
+CONTENDED_AGGREGATES_MAX = 10_000
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -137,14 +152,27 @@ class Unit:
 class Writer:
     """The process's single writer thread (see the module docstring)."""
 
-    def __init__(self, store: LedgerStore, *, on_commit: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        on_commit: Callable[[int], None] | None = None,
+        locks: AggregateLocks | None = None,
+    ) -> None:
         self.store = store
         self._on_commit = on_commit
+        self._locks = locks
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=QUEUE_COMMANDS_MAX)
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._contended: dict[UUID, float] = {}  # aggregate id -> monotonic time it stops being
+        self._locked = False  # whether the group running holds a lock
+        # Counters for metrics: version conflicts retried, commits, commands committed, aggregates
+        # replayed from event zero, contended aggregates caught up before use.
         self.retries = 0
         self.commits = 0
         self.commands = 0
+        self.loads = 0
+        self.catch_ups = 0
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
@@ -176,6 +204,8 @@ class Writer:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=COMMAND_TIMEOUT_S)
+        if self._locks is not None:
+            self._locks.close()
 
     # -- writer thread -------------------------------------------------------------------------
 
@@ -184,31 +214,48 @@ class Writer:
             first = self._queue.get()
             if first is None:
                 return
-            jobs = [first]
-            with contextlib.suppress(queue.Empty):
-                while len(jobs) < BATCH_COMMANDS_MAX:
-                    job = self._queue.get_nowait()
-                    if job is None:
-                        self._queue.put(None)
-                        break
-                    jobs.append(job)
-            jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]  # drop withdrawn
+            jobs = [first] if first.future.set_running_or_notify_cancel() else []
+            self._take_waiting(jobs)
             if not jobs:
                 continue
             try:
                 self._run_group(jobs)
             except BaseException as exc:  # a bug in the writer itself must not strand callers
                 log.exception("ledger writer failed a group")
+                self._unlock()
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(exc)
 
+    def _take_waiting(self, jobs: list[_Job]) -> None:
+        """Append the commands waiting, up to BATCH_COMMANDS_MAX in all, less those withdrawn."""
+        with contextlib.suppress(queue.Empty):
+            while len(jobs) < BATCH_COMMANDS_MAX:
+                job = self._queue.get_nowait()
+                if job is None:
+                    self._queue.put(None)
+                    return
+                if job.future.set_running_or_notify_cancel():
+                    jobs.append(job)
+
     def _run_group(self, jobs: list[_Job]) -> None:
+        """Run `jobs` and commit them together. `jobs` may grow: a group that waited for another
+        writer's lock takes in the commands that arrived meanwhile (the caller sees them too)."""
+        if self._locks is not None:
+            self._contend(self._locks.announced())
         for attempt in range(CONFLICT_RETRIES_MAX + 1):
             unit = Unit(self)
+            self._locked = False
             try:
                 outcomes = [self._run_one(unit, job) for job in jobs]
+                if self._locked:
+                    # The lock is held until the save commits, and the other writer saves under it
+                    # too: the fewer groups, the fewer turns, each a few round trips and a commit.
+                    extra = len(jobs)
+                    self._take_waiting(jobs)
+                    outcomes += [self._run_one(unit, job) for job in jobs[extra:]]
             except _Poisoned:
+                self._unlock()
                 self._forget(unit.touched)
                 if len(jobs) == 1:
                     return  # its future already holds the exception
@@ -216,20 +263,27 @@ class Writer:
                     if not job.future.done():
                         self._run_group([job])
                 return
+            written = [a.id for a in unit.touched.values() if a.pending_events]  # saving collects them
             try:
                 position = self._save(unit.touched.values())
             except IntegrityError:
+                self._unlock()
                 self._forget(unit.touched)
+                self._contend(written)
+                if self._locks is not None:
+                    self._locks.announce(written)
                 self.retries += 1
                 metrics.LEDGER_CONFLICTS.inc()
                 backoff_s = min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_BASE_S * 2**attempt)
                 time.sleep(random.uniform(0, backoff_s))
                 continue
             except OperationalError as exc:
+                self._unlock()
                 self._forget(unit.touched)
                 log.warning("ledger group failed: %s", exc)  # the operator's; callers get no internals
                 self._fail(jobs, LedgerBusy("the ledger database is busy or unreachable; retry shortly"))
                 return
+            self._unlock()  # committed: the other writer may go on before our callers hear back
             self._remember(unit.touched)
             self.commits += 1
             self.commands += len(jobs)
@@ -270,17 +324,71 @@ class Writer:
         return position
 
     def _load(self, aggregate_id: UUID) -> tuple[Aggregate | None, bool]:
-        cached = self._cache.get(aggregate_id)
-        if cached is not None:
-            self._cache.move_to_end(aggregate_id)
-            return cached, False
+        """`_load_from_store`, with a database that went away under the read a LedgerBusy (503)."""
         try:
-            return self.store.replay(aggregate_id), True
-        except AggregateNotFoundError:
-            return None, True
-        except (OperationalError, InterfaceError) as exc:  # the database went away under the read
+            return self._load_from_store(aggregate_id)
+        except (OperationalError, InterfaceError) as exc:
             log.warning("loading an aggregate failed: %s", exc)
             raise LedgerBusy("the ledger database is busy or unreachable; retry shortly") from None
+
+    def _load_from_store(self, aggregate_id: UUID) -> tuple[Aggregate | None, bool]:
+        """The aggregate, and whether it was just read from the store (so it is current).
+
+        A contended aggregate is replayed (if not cached) before its lock is taken, so the other
+        writer is not kept waiting through a long replay, then caught up under the lock.
+        """
+        aggregate: Aggregate | None = self._cache.get(aggregate_id)
+        fresh = aggregate is None
+        if aggregate is not None:
+            self._cache.move_to_end(aggregate_id)
+        else:
+            try:
+                aggregate = self.store.replay(aggregate_id)
+            except AggregateNotFoundError:
+                aggregate = None
+            else:
+                self.loads += 1
+        if not self._is_contended(aggregate_id):
+            return aggregate, fresh
+        if self._locks is not None:
+            # Not taken: go on unlocked, the store still arbitrates.
+            self._locked = self._locks.acquire(aggregate_id) or self._locked
+        if aggregate is None:
+            try:
+                aggregate = self.store.replay(aggregate_id)  # created meanwhile by the other writer?
+            except AggregateNotFoundError:
+                return None, True
+        else:
+            self._catch_up(aggregate_id, aggregate)  # clean: the cache holds only committed state
+        return aggregate, True
+
+    def _is_contended(self, aggregate_id: UUID) -> bool:
+        until = self._contended.get(aggregate_id)
+        if until is None:
+            return False
+        if time.monotonic() > until:
+            del self._contended[aggregate_id]
+            return False
+        return True
+
+    def _catch_up(self, aggregate_id: UUID, aggregate: Aggregate) -> None:
+        version = aggregate.version
+        self.store.replay(aggregate_id, into=aggregate)
+        self.catch_ups += 1
+        if aggregate.version != version:  # another process is still writing it
+            self._contend([aggregate_id])
+
+    def _contend(self, aggregate_ids: Iterable[UUID]) -> None:
+        until = time.monotonic() + CONTENDED_S
+        for aggregate_id in aggregate_ids:
+            self._contended[aggregate_id] = until
+        if len(self._contended) > CONTENDED_AGGREGATES_MAX:
+            now = time.monotonic()
+            self._contended = {i: t for i, t in self._contended.items() if t > now}
+
+    def _unlock(self) -> None:
+        if self._locks is not None:
+            self._locks.release_all()
 
     def _remember(self, touched: dict[UUID, Aggregate]) -> None:
         for aggregate_id, aggregate in touched.items():

@@ -29,7 +29,7 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 
 from mosaic.commands.owners import Owners
-from mosaic.domain.keys import KEY_PREFIX, is_well_formed_key
+from mosaic.domain.keys import KEY_CHARS, KEY_PREFIX, is_well_formed_key
 from mosaic.domain.plans import api_access_refusal
 from mosaic.domain.users import ROLES
 from mosaic.http.errors import NotPermitted, Unauthorized
@@ -127,11 +127,15 @@ class Authenticator:
     # -- API keys ------------------------------------------------------------------------------
 
     async def _api_key(self, key: str) -> Principal:
-        if not is_well_formed_key(key):
-            raise unauthorized("invalid_api_key", "this API key is malformed (its checksum is wrong)")
+        if len(key) != KEY_CHARS or not key.isascii():
+            raise _malformed_key()
         key_hash = self.owners.key_hash(key)
         hit, grant = self.cache.get(key_hash)
         if not hit:
+            # The checksum saves a lookup for a mistyped key; a key whose keyed hash is cached is
+            # known already (its checksum was checked when it was cached), so only a miss needs it.
+            if not is_well_formed_key(key):
+                raise _malformed_key()
             lookup = self._lookups.get(key_hash)
             if lookup is None:
                 lookup = self._lookups[key_hash] = asyncio.ensure_future(self._lookup_and_cache(key_hash))
@@ -185,6 +189,10 @@ class Authenticator:
             raise unauthorized("invalid_token", "this token's claims are not valid")
         assert isinstance(user_id, str) and isinstance(account_id, str) and isinstance(role, str)
         return Principal("jwt", user_id, account_id, role)
+
+
+def _malformed_key() -> Unauthorized:
+    return unauthorized("invalid_api_key", "this API key is malformed (its checksum is wrong)")
 
 
 def _bearer_token(authorization: str | None) -> str:

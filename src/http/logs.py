@@ -15,6 +15,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -30,6 +31,8 @@ _PATTERNS: Final = (
     re.compile(r"(?i)(bearer\s+)\S+"),  # whatever follows "Bearer", in a header someone logged
 )
 _SECRETS_CHARS_MIN: Final = 6  # shorter configured values would redact ordinary words
+
+
 
 
 class _Redactor:
@@ -48,6 +51,9 @@ class _Redactor:
         for value in self._values:
             if value in text:
                 text = text.replace(value, REDACTED)
+        # Each pattern starts with one of these: a line holding none (most lines) needs no substitution.
+        if "us_live_" not in text and "eyJ" not in text and "bearer" not in text.lower():
+            return text
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
         return text
@@ -84,9 +90,41 @@ class JsonLines(JsonFormatter):
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             timestamp=False,
         )
+        assert not self.defaults and not self.static_fields and not self.rename_fields_keep_missing
+        self._required_names = [(f, self.rename_fields.get(f, f)) for f in self._required_fields]
+        self._second = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+    # The library's own versions of the two below cost most of a line's formatting (~24 us of an
+    # access line's ~42): a loop over the record's attributes that looks each up in several places,
+    # and `strftime` for every line. These give the same fields, in the same order, for this
+    # formatter's settings (no defaults, no static fields, no timestamp field).
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        attrs = record.__dict__
+        for field, name in self._required_names:
+            log_data[name] = attrs.get(field)
+        rename = self.rename_fields
+        for key, value in message_dict.items():
+            log_data[rename.get(key, key)] = value
+        skip = self._skip_fields
+        for key, value in attrs.items():
+            if key not in skip and not (isinstance(key, str) and key.startswith("_")):
+                log_data[rename.get(key, key)] = value
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, text = self._second
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, text)  # one tuple: a thread reading it sees a pair that belongs together
+        return f"{text},{int(record.msecs):03d}"  # logging's default_msec_format, "%s,%03d"
 
 
 class TextLines(logging.Formatter):

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +54,9 @@ class RequestIdMiddleware:
     def __init__(self, app: ASGIApp, *, access_log_on: bool = True) -> None:
         self.app = app
         self.access_log_on = access_log_on
+        # prometheus-client's `labels()` takes a lock and checks its labels on every call; a route,
+        # method and status seen before reuse their children (the set is small: route templates)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,14 +92,22 @@ class RequestIdMiddleware:
     def _observe(self, scope: Scope, status: int, duration_s: float) -> None:
         route = scope.get(ROUTE_SCOPE_KEY, UNMATCHED_ROUTE)
         method = scope["method"]
-        metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
-        metrics.HTTP_LATENCY.labels(route, method).observe(duration_s)
-        if self.access_log_on:
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = self._children[(route, method, status)] = (
+                metrics.HTTP_REQUESTS.labels(route, method, str(status)),
+                metrics.HTTP_LATENCY.labels(route, method),
+            )
+        children[0].inc()
+        children[1].observe(duration_s)
+        if self.access_log_on and access_log.isEnabledFor(logging.INFO):
             client = scope.get("client")
-            access_log.info(
-                "%s %s %d", method, scope["path"], status,
+            # made and handled directly: `info()` would first walk the stack for the caller's file and
+            # line, which no log format of ours shows, on every request
+            access_log.handle(access_log.makeRecord(
+                access_log.name, logging.INFO, __file__, 0, "%s %s %d", (method, scope["path"], status), None,
                 extra={
                     "method": method, "path": scope["path"], "route": route, "status": status,
                     "duration_ms": round(duration_s * 1000, 2), "client": client[0] if client else None,
                 },
-            )
+            ))

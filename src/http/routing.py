@@ -16,6 +16,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from mosaic.commands.use_cases import UseCases
 from mosaic.domain.errors import Failure
@@ -143,11 +144,27 @@ def route_for(endpoint: Endpoint, http: HttpContext) -> Route:
                     )
             parsed = await body.read(request) if body is not None else None
             response = await endpoint.handler(Call(request, http, principal, parsed))
-            if verdict is not None:
-                response.headers["RateLimit"] = verdict.ratelimit_header
+            if verdict is not None:  # a handler never sets it: append, not `headers[...] =`'s scan
+                response.raw_headers.append((b"ratelimit", verdict.ratelimit_header.encode("latin-1")))
             return response
         except Failure as exc:  # the one place failures become answers; anything else is a bug (a 500)
             return response_for(exc, request_id_of(request))
 
-    asgi_endpoint.__name__ = endpoint.handler.__name__
-    return Route(endpoint.path, asgi_endpoint, methods=[endpoint.method])
+    name = endpoint.handler.__name__
+    return Route(endpoint.path, _AsgiEndpoint(asgi_endpoint), methods=[endpoint.method], name=name)
+
+
+class _AsgiEndpoint:
+    """A route's ASGI app: Starlette wraps a plain function in `request_response`, which adds a layer of
+    exception handling around every request and every message sent. `asgi_endpoint` turns every
+    failure of ours into its answer itself; anything else (a Starlette HTTPException, a bug) goes on
+    to the app's own exception middleware, which holds the same handlers."""
+
+    __slots__ = ("_endpoint",)
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self._endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)

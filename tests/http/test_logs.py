@@ -59,3 +59,40 @@ def test_no_key_token_password_or_secret_reaches_a_log_line(
     assert text.count(REDACTED) >= 3
     for secret in (key, key[:20], user.token, PASSWORD, TEST_SECRET):
         assert secret not in text
+
+
+def test_json_lines_are_what_python_json_logger_itself_writes() -> None:
+    """JsonLines replaces two of the library's methods for speed; the lines must not change."""
+    import datetime
+    import sys
+    import uuid
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    ours = JsonLines()
+    library = JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        timestamp=False,
+    )
+    logger = logging.getLogger("mosaic.test")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc_info = sys.exc_info()
+    records = [
+        logger.makeRecord(
+            "mosaic.access", logging.INFO, __file__, 1, "%s %s %d", ("GET", "/api/credits/balance", 200), None,
+            extra={"method": "GET", "route": "/api/credits/balance", "status": 200, "duration_ms": 0.42, "client": None},
+        ),
+        logger.makeRecord("mosaic.test", logging.ERROR, __file__, 2, "failed %s", ("x",), exc_info),
+        logger.makeRecord("mosaic.test", logging.INFO, __file__, 3, {"event": "dict", "name": "n"}, (), None),
+        logger.makeRecord(
+            "mosaic.test", logging.WARNING, __file__, 4, "odd values", (), None,
+            extra={"at": datetime.datetime(2026, 12, 2, tzinfo=datetime.UTC), "id": uuid.UUID(int=7), "_hidden": 1},
+        ),
+    ]
+    for second, record in enumerate(records):
+        record.request_id = "req-1"
+        record.created += second  # the time text is cached per second
+        assert ours.format(record) == redact(library.format(record))
