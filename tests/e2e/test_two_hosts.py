@@ -82,6 +82,7 @@ def two_hosts(database_url: str, tmp_path: Path) -> Iterator[TwoHosts]:
         env = server_env(
             _over_unix_socket(database_url), MOSAIC_RATELIMIT=f"{RATE_LIMIT}/minute",
             MOSAIC_RATELIMIT_STORAGE=redis_uri,
+            MOSAIC_ACCESS_LOG="on",  # the hosts' own line per request, to find the bulk request in
             # nginx reaches each host from the root side of its veth: the guide's MOSAIC_TRUSTED_PROXIES
             MOSAIC_TRUSTED_PROXIES=",".join(ns.gateway for ns in namespaces),
         )

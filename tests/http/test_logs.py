@@ -31,8 +31,10 @@ def log_lines(services: Services) -> Iterator[Callable[[], list[dict[str, object
 
 
 def test_every_line_of_a_request_carries_its_request_id(
-    client: AppClient, log_lines: Callable[[], list[dict[str, object]]]
+    make_services: Callable[..., Services], make_client: Callable[..., AppClient],
+    log_lines: Callable[[], list[dict[str, object]]],
 ) -> None:
+    client = make_client(make_services(MOSAIC_ACCESS_LOG="on"))
     response = client.get("/api/credits/balance", headers={"X-Request-ID": "req-42"})
     assert response.status_code == 401
     lines = [line for line in log_lines() if line["logger"] == "mosaic.access"]
@@ -42,6 +44,13 @@ def test_every_line_of_a_request_carries_its_request_id(
     assert access["status"] == 401 and access["route"] == "/api/credits/balance" and access["method"] == "GET"
     assert isinstance(access["duration_ms"], float)
     assert {"time", "level", "logger", "message"} <= access.keys()
+
+
+def test_the_access_line_is_off_unless_asked_for(
+    client: AppClient, log_lines: Callable[[], list[dict[str, object]]]
+) -> None:
+    assert client.get("/api/credits/balance").status_code == 401
+    assert [line for line in log_lines() if line["logger"] == "mosaic.access"] == []
 
 
 def test_no_key_token_password_or_secret_reaches_a_log_line(
