@@ -75,7 +75,9 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
     # the views' runner folds on connections of its own: requests never wait for one behind it, nor
     # it behind them, and an operator sees it by name (`RUNNER_APPLICATION_NAME`)
     runner = ProjectionRunner(
-        store, Database(settings.database, application_name=RUNNER_APPLICATION_NAME, pool_max=2)
+        store, Database(
+            settings.database, application_name=RUNNER_APPLICATION_NAME, pool_max=2, check_connections=True
+        )
     )
     locks = AggregateLocks(settings.database) if settings.database.dialect == "postgresql" else None
     writer = Writer(store, on_commit=runner.notify, locks=locks)

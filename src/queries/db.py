@@ -206,9 +206,12 @@ def _first_line(exc: BaseException) -> str:
 
 class Database:
     def __init__(
-        self, url: DatabaseUrl, *, application_name: str = "mosaic", pool_max: int = POOL_CONNECTIONS_MAX
+        self, url: DatabaseUrl, *, application_name: str = "mosaic", pool_max: int = POOL_CONNECTIONS_MAX,
+        check_connections: bool = False,
     ) -> None:
-        """`application_name` names its connections in `pg_stat_activity` (an operator's view)."""
+        """`application_name` names its connections in `pg_stat_activity` (an operator's view);
+        `check_connections` tries each pooled connection before handing it out (a round trip, worth it
+        for a few long transactions a second, not for every request)."""
         self.url = url
         self.application_name = application_name
         self.dialect = url.dialect
@@ -221,6 +224,7 @@ class Database:
             self._pool = ConnectionPool(
                 url.psycopg_conninfo,
                 kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": application_name},
+                check=ConnectionPool.check_connection if check_connections else None,
                 min_size=1,
                 max_size=pool_max,
                 timeout=POOL_TIMEOUT_S,
