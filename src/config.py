@@ -20,6 +20,7 @@ WORK_SHARE_OF_RESERVATION: Final = 0.8  # of the reservation timeout for paid wo
 AI_TIMEOUTS_PER_CALL_MAX: Final = 2  # an upstream call: up to its timeout for a slot, then for the call
 JOB_TIMEOUT_S_MAX: Final = 300.0  # one worker job taking longer is abandoned (its credits released)
 SWEEP_INTERVAL_S_MAX: Final = 30.0
+DATABASE_CONNECT_TIMEOUT_S: Final = 3  # every PostgreSQL connection: a server gone fails in seconds
 SWEEPS_PER_TIMEOUT: Final = 2  # a stale reservation is released at most 1.5 timeouts after it was made
 LOG_FORMATS: Final = ("json", "text")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")

@@ -25,14 +25,13 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic, retry
 from psycopg.rows import tuple_row
 
-from mosaic.config import DatabaseUrl
+from mosaic.config import DATABASE_CONNECT_TIMEOUT_S, DatabaseUrl
 
 log = logging.getLogger(__name__)
 
 POSTGRES_LOCK_TIMEOUT_S = 5
 SQLITE_LOCK_TIMEOUT_S = 10
 POSTGRES_POOL_SIZE = 4
-POSTGRES_CONNECT_TIMEOUT_S = 3
 
 
 def events_table(dialect: str) -> str:
@@ -338,7 +337,7 @@ class AggregateLocks:
                 raise _NotNow
             self._connect_after = time.monotonic() + LOCKS_RECONNECT_S
             conn = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S
+                self._conninfo, autocommit=True, connect_timeout=DATABASE_CONNECT_TIMEOUT_S
             )
             conn.execute(f"SET lock_timeout = '{POSTGRES_LOCK_TIMEOUT_S}s'")
             conn.execute(f"LISTEN {CONTENDED_CHANNEL}")
@@ -371,7 +370,7 @@ def library_env(database: DatabaseUrl) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
         # a database that went away fails the writer's group in seconds (503), not after the
         # library's 30-s default, during which every command of this process would queue behind it
-        "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_S),
+        "POSTGRES_CONNECT_TIMEOUT": str(DATABASE_CONNECT_TIMEOUT_S),
         "POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE),
         "POSTGRES_MAX_OVERFLOW": "4",
         "CREATE_TABLE": "n",

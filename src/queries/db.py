@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mosaic.config import DatabaseUrl
+from mosaic.config import DATABASE_CONNECT_TIMEOUT_S, DatabaseUrl
 from mosaic.domain.errors import ErrorKind, Failure
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ POOL_CONNECTIONS_MAX = 16
 POOL_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 1.0  # the pool's wait for a connection while the database was last seen down
 DOWN_FOR_S = 1.0
-CONNECT_TIMEOUT_S = 3
 STREAM_BATCH_ROWS = 5_000
 
 Row = tuple[Any, ...]
@@ -223,7 +222,7 @@ class Database:
         if url.dialect == "postgresql":
             self._pool = ConnectionPool(
                 url.psycopg_conninfo,
-                kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": application_name},
+                kwargs={"connect_timeout": DATABASE_CONNECT_TIMEOUT_S, "application_name": application_name},
                 check=ConnectionPool.check_connection if check_connections else None,
                 min_size=1,
                 max_size=pool_max,

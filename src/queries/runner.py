@@ -16,9 +16,10 @@ from typing import Any, Protocol
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 
+from mosaic.config import DATABASE_CONNECT_TIMEOUT_S
 from mosaic.domain.errors import ErrorKind, Failure
 from mosaic.queries.chain import GENESIS, decode_body, next_hash
-from mosaic.queries.db import CONNECT_TIMEOUT_S, Database, DatabaseUnavailable, Tx
+from mosaic.queries.db import Database, DatabaseUnavailable, Tx
 from mosaic.queries.projections import TRACKING_NAME, VIEW_TABLES, Batch, project
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class ProjectionRunner:
             try:
                 with psycopg.connect(
                     self.db.url.psycopg_conninfo, autocommit=True, application_name=self.db.application_name,
-                    connect_timeout=CONNECT_TIMEOUT_S,
+                    connect_timeout=DATABASE_CONNECT_TIMEOUT_S,
                 ) as conn:
                     conn.execute(f'LISTEN "{channel}"')
                     while not self._stopping.is_set():

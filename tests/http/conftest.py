@@ -115,6 +115,16 @@ def signed_in_user(
     return User(email, str(registered.user_id), str(registered.account_id), response.json()["access_token"])
 
 
+def staff(services: Services, client: AppClient, role: str) -> User:
+    """A signed-in member of staff (`support` or `auditor`)."""
+    email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+    committed = services.ledger.register_user(email=email, password=PASSWORD, role=role)
+    services.settle(committed)
+    response = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return User(email, str(committed.value.user_id), str(committed.value.account_id), response.json()["access_token"])
+
+
 def create_key(client: AppClient, user: User, name: str = "my app") -> dict[str, Any]:
     response = client.post("/api/keys", json={"name": name}, headers=user.auth)
     assert response.status_code == 201, response.text

@@ -8,21 +8,12 @@ from mosaic.bootstrap import Services
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routes import all_endpoints
 from tests.conftest import both_backends
-from tests.http.conftest import AppClient, User, signed_in_user
+from tests.http.conftest import AppClient, signed_in_user, staff
 
 
 def documented(method: str, path: str) -> set[int]:
     operation = openapi_document(all_endpoints())["paths"][path][method.lower()]
     return {int(status) for status in operation["responses"]}
-
-
-def staff(services: Services, client: AppClient, role: str) -> User:
-    email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
-    committed = services.ledger.register_user(email=email, password="correct horse battery", role=role)
-    services.settle(committed)
-    response = client.post("/api/auth/login", json={"email": email, "password": "correct horse battery"})
-    assert response.status_code == 200, response.text
-    return User(email, str(committed.value.user_id), str(committed.value.account_id), response.json()["access_token"])
 
 
 def test_finding_an_account_by_an_email_with_control_characters_is_a_documented_400(

@@ -13,16 +13,7 @@ from mosaic.queries import digest as digests
 from mosaic.queries.audit_log import verify_export
 from tests import charging
 from tests.conftest import TEST_SECRET, both_backends
-from tests.http.conftest import AppClient, User, signed_in_user
-
-
-def staff(services: Services, client: AppClient, role: str) -> User:
-    email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
-    committed = services.ledger.register_user(email=email, password="correct horse battery", role=role)
-    services.settle(committed)
-    response = client.post("/api/auth/login", json={"email": email, "password": "correct horse battery"})
-    assert response.status_code == 200, response.text
-    return User(email, str(committed.value.user_id), str(committed.value.account_id), response.json()["access_token"])
+from tests.http.conftest import AppClient, User, signed_in_user, staff
 
 
 def charge(services: Services, user: User, cost: int = 10, summary: str = "mode=cbn colors=12") -> str:
