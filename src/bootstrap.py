@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mosaic.commands.billing import Billing
 from mosaic.commands.generate import Generate
 from mosaic.commands.idempotency import IdempotencyStore
 from mosaic.commands.ledger import Clock, Ledger, utc_now
@@ -17,6 +18,7 @@ from mosaic.commands.plans import PlanCatalogue
 from mosaic.commands.pool import ImagePool
 from mosaic.commands.schema import ensure_schema, head_revision
 from mosaic.commands.store import AggregateLocks, LedgerStore, open_store
+from mosaic.commands.stripe_gateway import StripeGateway
 from mosaic.commands.support import Support
 from mosaic.commands.sweeper import Sweeper
 from mosaic.commands.upstream import Upstream
@@ -104,6 +106,10 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
     use_cases = UseCases(
         generate=Generate(pool=pool, payments=payments, upstream=upstream),
         owners=Owners(ledger=ledger, views=views, usage=usage, settle=settle),
+        billing=Billing(
+            ledger=ledger, views=views, settle=settle, gateway=StripeGateway.from_settings(settings),
+            public_url=settings.public_url,
+        ),
         support=Support(ledger=ledger, views=views, settle=settle, catch_up=runner.catch_up),
         views=views,
         audit=AuditReads(

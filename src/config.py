@@ -127,6 +127,15 @@ class Settings:
     ai_model: str = "gpt-image-1"
     ai_timeout_s: float = 60.0
     ai_concurrency: int = 4
+    # Stripe (optional): without the secret key, billing routes answer 503 billing_unavailable
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = "https://api.stripe.com"  # another for a test double (stripe-mock, a fake)
+    public_url: str = ""  # the base URL people reach this server at: checkout and mail links return here
+
+    @property
+    def billing_configured(self) -> bool:
+        return bool(self.stripe_secret_key)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, existing: bool = False) -> Settings:
@@ -180,7 +189,21 @@ class Settings:
             ai_model=text("ai_model", "MOSAIC_AI_MODEL"),
             ai_timeout_s=float(whole("ai_timeout_s", "MOSAIC_AI_TIMEOUT_S", 1, 600)),
             ai_concurrency=whole("ai_concurrency", "MOSAIC_AI_CONCURRENCY", 1, 64),
+            stripe_secret_key=env.get("MOSAIC_STRIPE_SECRET_KEY", ""),
+            stripe_webhook_secret=env.get("MOSAIC_STRIPE_WEBHOOK_SECRET", ""),
+            stripe_api_base=_url(env, "MOSAIC_STRIPE_API_BASE", str(default["stripe_api_base"])),
+            public_url=_url(env, "MOSAIC_PUBLIC_URL", ""),
         )
+        if settings.stripe_secret_key and not settings.stripe_webhook_secret:
+            raise ConfigError(
+                "MOSAIC_STRIPE_SECRET_KEY is set without MOSAIC_STRIPE_WEBHOOK_SECRET: payments could "
+                "start but never be credited (set the webhook endpoint's signing secret, whsec_...)"
+            )
+        if settings.stripe_secret_key and not settings.public_url:
+            raise ConfigError(
+                "MOSAIC_STRIPE_SECRET_KEY needs MOSAIC_PUBLIC_URL (e.g. https://studio.example.com): "
+                "Stripe's checkout and portal send customers back there"
+            )
         settings.time_budget()  # refuses timeouts that do not fit, naming the variables
         return settings
 
@@ -264,6 +287,13 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
             ) from None
     return tuple(items)
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if value and not (value.startswith(("http://", "https://")) and len(value) > len("https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    return value.rstrip("/")
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:

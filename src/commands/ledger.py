@@ -13,9 +13,10 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 
-from mosaic.commands import accounts, credits, keys
+from mosaic.commands import accounts, credits, keys, payments
 from mosaic.commands.plans import PlanCatalogue
 from mosaic.commands.store import LedgerStore
+from mosaic.commands.stripe_events import Notice
 from mosaic.commands.writer import Committed, Writer
 from mosaic.domain.errors import InvalidInput
 from mosaic.domain.keys import KEY_NAME_CHARS_MAX
@@ -182,4 +183,17 @@ class Ledger:
             lambda unit: credits.release_expired_reservations(
                 unit, account_id=account_id, now=now, timeout=timeout
             )
+        )
+
+    # -- payments ----------------------------------------------------------------------------------
+
+    def link_customer(self, *, account_id: UUID, customer_id: str) -> Committed[str]:
+        return self.writer.execute(
+            lambda unit: payments.link_customer(unit, account_id=account_id, customer_id=customer_id)
+        )
+
+    def apply_payment_event(self, notice: Notice) -> Committed[payments.Applied]:
+        plans = self.plans
+        return self.writer.execute(
+            lambda unit: payments.apply_payment_event(unit, notice=notice, catalogue=plans)
         )

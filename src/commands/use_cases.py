@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mosaic.commands.billing import Billing
 from mosaic.commands.generate import Generate
 from mosaic.commands.idempotency import IdempotencyStore
 from mosaic.commands.lifecycle import Background
@@ -22,6 +23,7 @@ from mosaic.queries.views import Views
 class UseCases:
     generate: Generate
     owners: Owners
+    billing: Billing
     support: Support
     views: Views
     audit: AuditReads

@@ -31,6 +31,7 @@ from mosaic.domain.errors import (
 from mosaic.domain.plans import (
     SUBSCRIPTION_STATUSES,
     USABLE_SUBSCRIPTION_STATUSES,
+    Pack,
     Plan,
     api_access_refusal,
 )
@@ -55,6 +56,31 @@ class Reservation:
     cost_credits: int
     tool: str
     reserved_at: datetime
+
+
+@dataclass(slots=True)
+class PackCredits:
+    """One pack bought: its credits, what is left of them, and how much of it was refunded."""
+
+    pack_name: str
+    credits: int
+    paid_cents: int
+    remaining_credits: int
+    refunded_cents: int = 0
+    asked_back_credits: int = 0  # what refunds of its payment asked back (some may have been spent)
+
+
+def pack_draws(packs: dict[str, PackCredits], credits: int) -> list[tuple[str, int]]:
+    """Which packs `credits` of spending beyond the quota come from: the oldest purchase first."""
+    draws = []
+    for purchase_id, pack in packs.items():
+        if credits <= 0:
+            break
+        take = min(pack.remaining_credits, credits)
+        if take > 0:
+            draws.append((purchase_id, take))
+            credits -= take
+    return draws
 
 
 @dataclass(slots=True)
@@ -103,6 +129,16 @@ class Account(Aggregate):
         self.refunds: dict[str, tuple[str, int]] = {}  # refund id -> (charge id, amount_credits)
         self.goodwill_grants: dict[str, int] = {}  # grant id -> amount_credits
         self.key_ids: set[str] = set()
+        # Payments (Stripe): the customer, the live subscription, and every payment event applied,
+        # so a redelivered event changes nothing.
+        self.customer_id = ""
+        self.subscription_id = ""
+        self.subscription_as_of = 0  # the Stripe timestamp of the newest status change applied
+        self.subscription_ended = False  # a paid subscription ended: back on the free plan
+        self.period_ends_at = ""
+        self.payment_events: set[str] = set()
+        self.packs: dict[str, PackCredits] = {}  # purchase id -> pack, in order of purchase
+        self.ended_subscriptions: set[str] = set()
 
     @classmethod
     def open(cls, *, account_id: UUID, owner_user_id: UUID, plan: Plan, sub_status: str) -> Account:
@@ -210,7 +246,10 @@ class Account(Aggregate):
             del account.reservations[self.request_id]
             account.reserved_credits -= self.cost_credits
             account.balance_credits -= self.cost_credits
-            account.quota_remaining_credits = max(0, account.quota_remaining_credits - self.cost_credits)
+            from_quota = min(account.quota_remaining_credits, self.cost_credits)
+            account.quota_remaining_credits -= from_quota
+            for purchase_id, credits in pack_draws(account.packs, self.cost_credits - from_quota):
+                account.packs[purchase_id].remaining_credits -= credits
             account.charges[self.request_id] = Charge(self.cost_credits, self.tool)
 
     def release(self, *, request_id: UUID, reason: str) -> bool:
@@ -297,32 +336,41 @@ class Account(Aggregate):
             account.balance_credits += self.amount_credits
 
     def start_period(self, *, period: str) -> bool:
-        """Expire the last period's unspent quota and grant this period's, once (rule 6).
+        """Expire the last period's unspent quota and grant this calendar period's, once (rule 6).
 
         Monthly credits do not roll over: what is left of the last grant (spending draws on quota
-        first) expires when the next period starts. Credits from refunds and goodwill grants stay.
-        False, and no event, if `period` was granted already.
+        first) expires when the next period starts. Credits from packs, refunds and goodwill grants
+        stay. False, and no event, if `period` was granted already, or if a paid subscription's
+        invoices grant this account's periods instead.
         """
+        if self.subscription_id:
+            return False
+        if self.sub_status not in USABLE_SUBSCRIPTION_STATUSES and not self.subscription_ended:
+            return False  # no quota for a lapsed subscription (one that ended is on the free plan)
+        return self._grant_period(period, self.monthly_quota_credits)
+
+    def _grant_period(self, period: str, amount_credits: int) -> bool:
+        """Grant `period` once. Periods are ordered as strings: calendar months ('2026-12') and paid
+        periods (their start, '2026-12-02T19:07:05Z') sort in time order together."""
         if period in self.granted_periods:
             return False
-        if self.sub_status not in USABLE_SUBSCRIPTION_STATUSES:
-            return False  # no quota for a lapsed subscription
         if self.granted_periods and period < max(self.granted_periods):
-            return False  # a late runner (clock skew) never grants a past period
-        if self.granted_periods:
-            last_period = max(self.granted_periods)
-            leftover = min(self.available_credits, self.quota_remaining_credits)
-            if leftover > 0:
-                self.trigger_event(
-                    self.CreditsExpired, period=last_period, amount_credits=leftover
-                )
+            return False  # a late runner or a late delivery never grants a past period
+        self._expire_quota()
         self.trigger_event(
             self.MonthlyQuotaGranted,
             period=period,
             grant_id=str(grant_id_for(self.id, period)),
-            amount_credits=self.monthly_quota_credits,
+            amount_credits=amount_credits,
         )
         return True
+
+    def _expire_quota(self) -> None:
+        if not self.granted_periods:
+            return
+        leftover = min(self.available_credits, self.quota_remaining_credits)
+        if leftover > 0:
+            self.trigger_event(self.CreditsExpired, period=max(self.granted_periods), amount_credits=leftover)
 
     class MonthlyQuotaGranted(Aggregate.Event):
         period: str
@@ -415,18 +463,219 @@ class Account(Aggregate):
             account.api_access = self.api_access
 
     def change_subscription_status(self, *, sub_status: str) -> bool:
+        """An operator's change (the admin CLI); the provider's go through set_subscription_status."""
         _check_status(sub_status)
         if sub_status == self.sub_status:
             return False
-        self.trigger_event(self.SubscriptionStatusChanged, sub_status=sub_status)
+        self.trigger_event(
+            self.SubscriptionStatusChanged,
+            sub_status=sub_status,
+            subscription_id=self.subscription_id,
+            as_of=self.subscription_as_of,
+        )
         return True
 
     class SubscriptionStatusChanged(Aggregate.Event):
+        """v2 added the subscription and the provider's timestamp; v1 events read as "" and 0."""
+
+        class_version = 2
         sub_status: str
+        subscription_id: str
+        as_of: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["subscription_id"] = ""
+            state["as_of"] = 0
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
             account.sub_status = self.sub_status
+            account.subscription_as_of = max(account.subscription_as_of, self.as_of)
+
+    # -- payments: a customer of the payment provider, its subscription and its packs -----------
+
+    def record_payment_event(self, *, event_id: str, event_type: str) -> bool:
+        """Note a payment provider's event as applied; False if it was (a redelivery: do nothing)."""
+        assert event_id and event_type
+        if event_id in self.payment_events:
+            return False
+        self.trigger_event(self.PaymentEventRecorded, event_id=event_id, event_type=event_type)
+        return True
+
+    class PaymentEventRecorded(Aggregate.Event):
+        event_id: str
+        event_type: str
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            account.payment_events.add(self.event_id)
+
+    def link_customer(self, *, customer_id: str) -> bool:
+        """Remember the payment provider's customer of this account; False if it is linked already."""
+        assert customer_id
+        if self.customer_id:
+            return False  # the first link stands; a second customer made by a race is left unused
+        self.trigger_event(self.CustomerLinked, customer_id=customer_id)
+        return True
+
+    class CustomerLinked(Aggregate.Event):
+        customer_id: str
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            account.customer_id = self.customer_id
+
+    def follow_subscription(self, *, subscription_id: str, plan: Plan, period_ends_at: str) -> bool:
+        """Take `subscription_id` as this account's subscription to `plan`, with a period ending at
+        `period_ends_at` (the latest seen is kept). False if that subscription ended already (a late
+        delivery). A customer has one live subscription: a new one replaces the one followed."""
+        assert subscription_id
+        if subscription_id in self.ended_subscriptions:
+            return False
+        same = subscription_id == self.subscription_id
+        newer_end = max(period_ends_at, self.period_ends_at) if same else period_ends_at
+        if (subscription_id, newer_end) != (self.subscription_id, self.period_ends_at):
+            self.trigger_event(
+                self.SubscriptionFollowed, subscription_id=subscription_id, period_ends_at=newer_end
+            )
+        self.change_plan(plan=plan)
+        return True
+
+    class SubscriptionFollowed(Aggregate.Event):
+        subscription_id: str
+        period_ends_at: str
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            account.subscription_id = self.subscription_id
+            account.period_ends_at = self.period_ends_at
+            account.subscription_ended = False
+
+    def grant_paid_period(self, *, period: str, amount_credits: int) -> bool:
+        """A paid period's quota, once (its grant id is derived from the period's start); it expires
+        when the next period is granted or the subscription ends."""
+        if not 0 <= amount_credits <= GRANT_CREDITS_MAX:
+            raise InvalidCredits(f"a period's quota must be 0..{GRANT_CREDITS_MAX} credits")
+        return self._grant_period(period, amount_credits)
+
+    def set_subscription_status(self, *, subscription_id: str, sub_status: str, as_of: int) -> bool:
+        """The subscription's status as the provider saw it at `as_of` (its timestamp, seconds).
+
+        A status older than the newest one applied is a late delivery and changes nothing, nor does
+        anything about a subscription that ended: statuses never move backwards.
+        """
+        _check_status(sub_status)
+        if sub_status == "canceled":
+            raise AssertionError("a subscription ends through end_subscription")
+        if subscription_id != self.subscription_id or as_of < self.subscription_as_of:
+            return False
+        if sub_status == self.sub_status:
+            return False
+        self.trigger_event(
+            self.SubscriptionStatusChanged,
+            sub_status=sub_status,
+            subscription_id=subscription_id,
+            as_of=as_of,
+        )
+        return True
+
+    def end_subscription(self, *, subscription_id: str, free_plan: Plan, as_of: int) -> bool:
+        """The subscription ended: its quota expires and the account is back on `free_plan`, whose
+        calendar months are granted again from the next one. False if it had ended already."""
+        if subscription_id in self.ended_subscriptions:
+            return False
+        if subscription_id != self.subscription_id:
+            # another subscription of this customer (one replaced, or never followed): noted only
+            self.trigger_event(self.SubscriptionEnded, subscription_id=subscription_id, current=False)
+            return True
+        self._expire_quota()
+        self.change_plan(plan=free_plan)
+        self.trigger_event(
+            self.SubscriptionStatusChanged,
+            sub_status="canceled",
+            subscription_id=subscription_id,
+            as_of=max(as_of, self.subscription_as_of),
+        )
+        self.trigger_event(self.SubscriptionEnded, subscription_id=subscription_id, current=True)
+        return True
+
+    class SubscriptionEnded(Aggregate.Event):
+        subscription_id: str
+        current: bool  # whether it was the account's subscription (or an older one of the customer)
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            account.ended_subscriptions.add(self.subscription_id)
+            if self.current:
+                account.subscription_id = ""
+                account.period_ends_at = ""
+                account.subscription_ended = True
+
+    def buy_pack(self, *, purchase_id: str, pack: Pack, paid_cents: int) -> bool:
+        """A pack's credits, once per purchase (the provider's payment id). They never expire."""
+        assert purchase_id
+        if purchase_id in self.packs:
+            return False
+        if paid_cents < 0:
+            raise InvalidCredits("a pack's payment cannot be negative")
+        self.trigger_event(
+            self.PackPurchased,
+            purchase_id=purchase_id,
+            pack_name=pack.name,
+            amount_credits=pack.credits,
+            paid_cents=paid_cents,
+        )
+        return True
+
+    class PackPurchased(Aggregate.Event):
+        purchase_id: str
+        pack_name: str
+        amount_credits: int
+        paid_cents: int
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            account.packs[self.purchase_id] = PackCredits(
+                self.pack_name, self.amount_credits, self.paid_cents, self.amount_credits
+            )
+            account.balance_credits += self.amount_credits
+
+    def refund_pack(self, *, purchase_id: str, refunded_cents: int) -> bool:
+        """The payment of a pack was refunded, `refunded_cents` in all so far: take back that share
+        of its credits, as far as they are unspent and available (never below zero). False if there
+        is no such purchase or nothing more to ask back."""
+        pack = self.packs.get(purchase_id)
+        if pack is None:
+            return False
+        refunded_cents = min(max(refunded_cents, 0), pack.paid_cents)
+        if refunded_cents <= pack.refunded_cents:
+            return False
+        share = pack.credits * refunded_cents // pack.paid_cents if pack.paid_cents else pack.credits
+        asked = share - pack.asked_back_credits
+        taken = max(0, min(asked, pack.remaining_credits, self.available_credits))
+        self.trigger_event(
+            self.PackRefunded,
+            purchase_id=purchase_id,
+            amount_credits=taken,
+            asked_credits=asked,
+            refunded_cents=refunded_cents,
+        )
+        return True
+
+    class PackRefunded(Aggregate.Event):
+        purchase_id: str
+        amount_credits: int  # taken back
+        asked_credits: int  # what the refund's share of the pack was (the rest had been spent)
+        refunded_cents: int  # refunded of the pack's payment so far
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            pack = account.packs[self.purchase_id]
+            pack.remaining_credits -= self.amount_credits
+            pack.asked_back_credits += self.asked_credits
+            pack.refunded_cents = self.refunded_cents
+            account.balance_credits -= self.amount_credits
 
     # -- keys: the account counts them so the cap holds across servers ----------------------------
 

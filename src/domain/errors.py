@@ -128,6 +128,11 @@ class UnknownPlan(DomainError):
     code = "unknown_plan"
 
 
+class UnknownPack(DomainError):
+    kind = ErrorKind.INVALID_INPUT
+    code = "unknown_pack"
+
+
 class InvalidSubscriptionStatus(DomainError):
     kind = ErrorKind.INVALID_INPUT
     code = "invalid_subscription_status"
@@ -173,6 +178,7 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     KeyRevoked,
     EmailTaken,
     UnknownPlan,
+    UnknownPack,
     InvalidSubscriptionStatus,
     InvalidCredits,
     IdempotencyKeyReused,

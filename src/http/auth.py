@@ -147,7 +147,7 @@ class Authenticator:
             raise unauthorized("api_key_revoked", "this API key has been revoked")
         refusal = api_access_refusal(api_access=grant.api_access, sub_status=grant.sub_status)
         if refusal is not None:
-            raise NotPermitted("plan_required", refusal)
+            raise NotPermitted(*refusal)
         return Principal("api_key", grant.user_id, grant.account_id, "user", key_id=grant.key_id)
 
     async def _lookup_and_cache(self, key_hash: str) -> KeyGrant | None:

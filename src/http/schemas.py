@@ -5,7 +5,7 @@ Request bodies forbid unknown fields, so a typo (or a `plan` sent to register) i
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -105,3 +105,53 @@ class ReadyBody(msgspec.Struct, frozen=True):
     database: str
     schema_revision: str
     views_lag_events: int
+
+
+# -- billing -----------------------------------------------------------------------------------------
+
+CatalogueName = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Exactly one of `plan` (a subscription, monthly or annual) and `pack` (credits bought once)."""
+
+    plan: CatalogueName | None = None
+    pack: CatalogueName | None = None
+    interval: Literal["month", "year"] = "month"
+
+
+class SessionUrlBody(msgspec.Struct, frozen=True):
+    url: str  # send the customer's browser here (Stripe's page)
+
+
+class PlanOnSaleBody(msgspec.Struct, frozen=True):
+    name: str
+    title: str
+    monthly_credits: int
+    api_access: bool
+    price_cents_monthly: int
+    price_cents_annual: int | None
+    intervals: list[str]  # those with a Stripe price here: "month", "year"
+
+
+class PackOnSaleBody(msgspec.Struct, frozen=True):
+    name: str
+    title: str
+    credits: int
+    price_cents: int
+    on_sale: bool
+
+
+class BillingBody(msgspec.Struct, frozen=True):
+    plan_name: str
+    sub_status: str
+    renews_at: str | None  # the end of the paid period (ISO 8601), while a subscription lives
+    subscribed: bool
+    currency: str
+    plans: list[PlanOnSaleBody]
+    packs: list[PackOnSaleBody]
+
+
+class WebhookBody(msgspec.Struct, frozen=True):
+    received: bool
+    outcome: str  # applied, duplicate (a redelivery: nothing changed) or ignored

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypedDict, cast
+from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 
 import msgspec
 
@@ -30,6 +30,8 @@ from mosaic.queries.chain import (
 ACCOUNT = "mosaic.domain.accounts:Account."
 KEY = "mosaic.domain.keys:ApiKey."
 GRANT_NAMESPACE = uuid.UUID("8a7f2c1e-43b5-4e0a-9c77-0d6f3f7c2b10")  # = domain.accounts, restated
+# = domain.plans, restated: the auditor's fold uses no domain code
+SUBSCRIPTION_STATUSES = frozenset({"active", "trialing", "past_due", "unpaid", "canceled"})
 DISCREPANCIES_KEPT_MAX = 1_000
 
 
@@ -64,6 +66,12 @@ class AccountState:
     released: set[str] = field(default_factory=set)
     periods: set[str] = field(default_factory=set)
     refund_ids: set[str] = field(default_factory=set)
+    # spending order (quota first, then packs, oldest first), replayed to bound what a pack refund
+    # may take back
+    quota: int = 0
+    packs: dict[str, list[int]] = field(default_factory=dict)  # purchase id -> [credits, remaining]
+    payment_events: set[str] = field(default_factory=set)
+    status_as_of: int = 0
 
     @property
     def available(self) -> int:
@@ -376,6 +384,13 @@ def _capture(state: AccountState, body: dict[str, Any], aggregate: str) -> str |
     state.reserved_credits -= cost
     state.settled -= cost
     state.charges[body["request_id"]] = [cost, 0]
+    from_quota = min(state.quota, cost)
+    state.quota -= from_quota
+    beyond = cost - from_quota
+    for pack in state.packs.values():
+        take = min(pack[1], beyond)
+        pack[1] -= take
+        beyond -= take
     return None
 
 
@@ -410,6 +425,7 @@ def _monthly_grant(state: AccountState, body: dict[str, Any], aggregate: str) ->
         return f"grant id of period {period} is not the deterministic one"
     state.periods.add(period)
     state.settled += body["amount_credits"]
+    state.quota = body["amount_credits"]
     return None
 
 
@@ -419,7 +435,52 @@ def _grant(state: AccountState, body: dict[str, Any], aggregate: str) -> str | N
 
 
 def _expire(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
-    state.settled -= body["amount_credits"]
+    amount = body["amount_credits"]
+    if not 0 < amount <= state.quota:
+        return f"expires {amount} credit(s) with {state.quota} of the period's quota unspent"
+    state.settled -= amount
+    state.quota -= amount
+    return None
+
+
+def _pack_bought(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    purchase, amount = body["purchase_id"], body["amount_credits"]
+    if purchase in state.packs:
+        return f"grants the pack of purchase {purchase} a second time"
+    if amount <= 0:
+        return f"grants a pack of {amount} credit(s)"
+    state.packs[purchase] = [amount, amount]
+    state.settled += amount
+    return None
+
+
+def _pack_refund(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    pack, amount = state.packs.get(body["purchase_id"]), body["amount_credits"]
+    if pack is None:
+        return f"refunds purchase {body['purchase_id']}, which bought no pack"
+    if not 0 <= amount <= min(pack[1], state.available):
+        return (
+            f"takes back {amount} credit(s) of a pack with {pack[1]} unspent and {state.available} available"
+        )
+    pack[1] -= amount
+    state.settled -= amount
+    return None
+
+
+def _payment_event(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    if body["event_id"] in state.payment_events:
+        return f"applies payment event {body['event_id']} twice"
+    state.payment_events.add(body["event_id"])
+    return None
+
+
+def _status(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    status, as_of = body["sub_status"], body.get("as_of", 0)
+    if status not in SUBSCRIPTION_STATUSES:
+        return f"sets the unknown subscription status {status!r}"
+    if not isinstance(as_of, int) or as_of < state.status_as_of:
+        return f"moves the subscription status back in time (to {as_of}, after {state.status_as_of})"
+    state.status_as_of = as_of
     return None
 
 
@@ -431,6 +492,10 @@ _RULE_FIELDS: dict[str, tuple[str, ...]] = {  # what each rule reads of a body
     "MonthlyQuotaGranted": ("period", "grant_id", "amount_credits"),
     "CreditsGranted": ("amount_credits",),
     "CreditsExpired": ("amount_credits",),
+    "PackPurchased": ("purchase_id", "amount_credits"),
+    "PackRefunded": ("purchase_id", "amount_credits"),
+    "PaymentEventRecorded": ("event_id",),
+    "SubscriptionStatusChanged": ("sub_status", "as_of?"),  # ?: absent from v1 bodies
 }
 
 
@@ -438,7 +503,8 @@ def rule_fields(topic: str) -> type:
     """A TypedDict of the body fields the rules read for `topic`: decoding into it skips the rest."""
     what, _, kind = _TOPICS.get(topic) or _classify(topic)
     fields = _RULE_FIELDS.get(kind, ()) if what is _ACCOUNT_EVENT else ()
-    state: type = cast(Any, TypedDict)(f"{kind}RuleFields", dict.fromkeys(fields, Any))
+    types = {name.rstrip("?"): NotRequired[Any] if name.endswith("?") else Any for name in fields}
+    state: type = cast(Any, TypedDict)(f"{kind}RuleFields", types)
     return state
 
 
@@ -450,6 +516,10 @@ _RULES: dict[str, Rule] = {
     "MonthlyQuotaGranted": _monthly_grant,
     "CreditsGranted": _grant,
     "CreditsExpired": _expire,
+    "PackPurchased": _pack_bought,
+    "PackRefunded": _pack_refund,
+    "PaymentEventRecorded": _payment_event,
+    "SubscriptionStatusChanged": _status,
 }
 
 

@@ -1,9 +1,10 @@
 """Event → view rows. One `Batch` folds many events in memory and writes them in one transaction.
 
 The views: `balances` (the spec's balance body), `statement` (every credit event with the running
-available balance), `api_keys` (list and lookup by keyed hash), `users` (sign-in), `open_reservations`
-(for the sweeper) and `charges` (refundable amounts). Every value comes from the events, so a rebuild
-from event zero gives the same rows.
+available balance, and every payment event applied), `api_keys` (list and lookup by keyed hash),
+`users` (sign-in), `open_reservations` (for the sweeper), `charges` (refundable amounts) and
+`billing_accounts` (payment customer, subscription, renewal date). Every value comes from the
+events, so a rebuild from event zero gives the same rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from mosaic.domain.keys import ApiKey
 from mosaic.domain.users import User
 from mosaic.queries.db import Tx
 
-VIEW_TABLES = ("balances", "statement", "api_keys", "users", "open_reservations", "charges")
+VIEW_TABLES = (
+    "balances", "statement", "api_keys", "users", "open_reservations", "charges", "billing_accounts",
+)
 TRACKING_NAME = "views"
 
 
@@ -298,6 +301,59 @@ def _plan(batch: Batch, e: Any, position: int) -> None:
 @handles(Account.SubscriptionStatusChanged)
 def _status(batch: Batch, e: Any, position: int) -> None:
     batch.balance(str(e.originator_id)).sub_status = e.sub_status
+
+
+# -- payments ------------------------------------------------------------------------------------
+
+
+@handles(Account.PaymentEventRecorded)
+def _payment_event(batch: Batch, e: Any, position: int) -> None:
+    batch.line(e, position, "payment", 0, reference=e.event_id, reason=e.event_type)
+
+
+@handles(Account.PackPurchased)
+def _pack(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).settled_credits += e.amount_credits
+    batch.line(e, position, "pack", e.amount_credits, reference=e.purchase_id, reason=e.pack_name)
+
+
+@handles(Account.PackRefunded)
+def _pack_refund(batch: Batch, e: Any, position: int) -> None:
+    batch.balance(str(e.originator_id)).settled_credits -= e.amount_credits
+    batch.line(
+        e, position, "pack_refund", -e.amount_credits, reference=e.purchase_id,
+        reason=f"payment refunded: {e.refunded_cents} cents in all",
+    )
+
+
+def _billing_row(batch: Batch, account_id: str, **values: str) -> None:
+    columns = ", ".join(f"{name} = ?" for name in values)
+    batch.tx.execute(
+        "INSERT INTO billing_accounts (account_id) SELECT ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM billing_accounts WHERE account_id = ?)",
+        (account_id, account_id),
+    )
+    batch.tx.execute(
+        f"UPDATE billing_accounts SET {columns} WHERE account_id = ?", (*values.values(), account_id)
+    )
+
+
+@handles(Account.CustomerLinked)
+def _customer(batch: Batch, e: Any, position: int) -> None:
+    _billing_row(batch, str(e.originator_id), customer_id=e.customer_id)
+
+
+@handles(Account.SubscriptionFollowed)
+def _subscription(batch: Batch, e: Any, position: int) -> None:
+    _billing_row(
+        batch, str(e.originator_id), subscription_id=e.subscription_id, period_ends_at=e.period_ends_at
+    )
+
+
+@handles(Account.SubscriptionEnded)
+def _subscription_ended(batch: Batch, e: Any, position: int) -> None:
+    if e.current:
+        _billing_row(batch, str(e.originator_id), subscription_id="", period_ends_at="")
 
 
 # -- users and keys ------------------------------------------------------------------------------

@@ -78,6 +78,16 @@ class KeyGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class BillingRow:
+    """An account's payment customer and live subscription ("" where there is none)."""
+
+    account_id: str
+    customer_id: str
+    subscription_id: str
+    period_ends_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatementLine:
     line: int
     position: int
@@ -125,6 +135,15 @@ class Views:
         if row is None:
             return None
         return Balance(account_id, int(row[0]), int(row[1]), row[2], row[3], bool(row[4]), int(row[5]))
+
+    def billing(self, account_id: str) -> BillingRow:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT customer_id, subscription_id, period_ends_at FROM billing_accounts "
+                "WHERE account_id = ?",
+                (account_id,),
+            )
+        return BillingRow(account_id, *row) if row else BillingRow(account_id, "", "", "")
 
     def user_by_email(self, email: str) -> UserRow | None:
         with self.db.read() as tx:

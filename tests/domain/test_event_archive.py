@@ -14,6 +14,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 from mosaic.commands.store import MsgspecTranscoder
 from mosaic.domain.accounts import Account
+from mosaic.domain.billing import BillingCustomer
 from mosaic.domain.keys import ApiKey
 from mosaic.domain.users import EmailIndex, User
 
@@ -44,13 +45,22 @@ def replay_archive(path: Path = ARCHIVE) -> dict[type[Aggregate], Aggregate]:
     return aggregates
 
 
-@pytest.mark.parametrize("archive", ["archive-v1.jsonl", "archive-v2.jsonl"])
+@pytest.mark.parametrize("archive", ["archive-v1.jsonl", "archive-v2.jsonl", "archive-v3.jsonl"])
 def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> None:
     aggregates = replay_archive(ARCHIVES / archive)
     account = aggregates[Account]
     assert isinstance(account, Account)
     assert (account.plan_name, account.sub_status, account.api_access) == ("free", "canceled", False)
-    assert account.available_credits == 800 + 1 + 5  # 2026-11 quota + the refund and goodwill kept
+    if archive == "archive-v3.jsonl":
+        # the paid period's grant expired the 2026-11 quota; its own expired when the subscription
+        # ended; the pack was refunded whole
+        assert account.available_credits == 1 + 5
+        assert account.customer_id == "cus_archive" and account.subscription_ended
+        assert account.packs["pi_archive"].remaining_credits == 0
+        index = aggregates[BillingCustomer]
+        assert isinstance(index, BillingCustomer) and index.account_id == str(account.id)
+    else:
+        assert account.available_credits == 800 + 1 + 5  # 2026-11 quota + the refund and goodwill kept
     assert account.key_ids == set()
     key = aggregates[ApiKey]
     assert isinstance(key, ApiKey) and key.is_revoked
@@ -60,9 +70,11 @@ def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> N
 
 
 def test_the_archive_covers_every_event_class_the_domain_defines() -> None:
-    topics = {json.loads(line)["topic"] for line in ARCHIVE.read_text().splitlines()}
+    topics = {
+        json.loads(line)["topic"] for path in ARCHIVES.glob("archive-v*.jsonl") for line in path.read_text().splitlines()
+    }
     defined = set()
-    for aggregate in (Account, ApiKey, User, EmailIndex):
+    for aggregate in (Account, ApiKey, User, EmailIndex, BillingCustomer):
         events = [c for c in vars(aggregate).values() if isinstance(c, type) and issubclass(c, Aggregate.Event)]
         named_creation = [c for c in events if issubclass(c, Aggregate.Created) and c.__name__ != "Created"]
         for cls in events:

@@ -172,7 +172,7 @@ def test_an_api_key_needs_an_active_plan_with_api_access(services: Services, cli
     services.settle(committed)
     lapsed = client.get(BALANCE, headers=bearer(create_key(client, commercial, "after")["key"]))
     assert lapsed.status_code == 403
-    assert lapsed.json()["error"]["code"] == "plan_required"
+    assert lapsed.json()["error"]["code"] == "subscription_past_due"
     assert "past_due" in lapsed.json()["error"]["message"]
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from mosaic.http.routes import admin, ai, audit, auth, bulk, credits, generate, keys, meta, page
+from mosaic.http.routes import admin, ai, audit, auth, billing, bulk, credits, generate, keys, meta, page
 from mosaic.http.routing import Endpoint
 
 ROUTE_MODULES: tuple[ModuleType, ...] = (
-    auth, credits, keys, meta, admin, audit, ai, generate, bulk, page,
+    auth, credits, keys, billing, meta, admin, audit, ai, generate, bulk, page,
 )
 
 
