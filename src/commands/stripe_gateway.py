@@ -62,7 +62,9 @@ class StripeGateway:
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base},
-            http_client=stripe.HTTPXClient(timeout=TIMEOUT_S, allow_sync_methods=True),
+            # the library's own default transport (requests, its dependency): its httpx client
+            # uploads through an argument httpx deprecates
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_S),
             max_network_retries=NETWORK_RETRIES,
         )
         self._webhook_secret = webhook_secret

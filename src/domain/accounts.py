@@ -350,11 +350,17 @@ class Account(Aggregate):
         return self._grant_period(period, self.monthly_quota_credits)
 
     def _grant_period(self, period: str, amount_credits: int) -> bool:
-        """Grant `period` once. Periods are ordered as strings: calendar months ('2026-12') and paid
-        periods (their start, '2026-12-02T19:07:05Z') sort in time order together."""
+        """Grant `period` once, and never one older than the newest granted of its track.
+
+        Periods are strings that sort in time order: calendar months ('2026-12') and paid periods
+        (their start, '2026-12-02T19:07:05Z'). A calendar month follows every period before it; a
+        paid period only other paid ones: a payment made just before a month's start, applied after
+        that month's free grant, still gets its period.
+        """
         if period in self.granted_periods:
             return False
-        if self.granted_periods and period < max(self.granted_periods):
+        track = [p for p in self.granted_periods if _is_paid_period(p) or not _is_paid_period(period)]
+        if track and period < max(track):
             return False  # a late runner or a late delivery never grants a past period
         self._expire_quota()
         self.trigger_event(
@@ -706,6 +712,10 @@ class Account(Aggregate):
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
             account.key_ids.discard(self.key_id)
+
+
+def _is_paid_period(period: str) -> bool:
+    return "T" in period
 
 
 def _check_status(sub_status: str) -> None:
