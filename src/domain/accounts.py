@@ -576,8 +576,8 @@ class Account(Aggregate):
             raise AssertionError("a subscription ends through end_subscription")
         if subscription_id != self.subscription_id or as_of < self.subscription_as_of:
             return False
-        if sub_status == self.sub_status:
-            return False
+        if sub_status == self.sub_status and as_of == self.subscription_as_of:
+            return False  # an unchanged status is still recorded when newer: it bars older ones
         self.trigger_event(
             self.SubscriptionStatusChanged,
             sub_status=sub_status,

@@ -97,10 +97,17 @@ class KeyGrantCache:
                 self._entries.popitem(last=False)
 
     def forget_key(self, key_id: str) -> None:
+        self._forget(lambda grant: grant.key_id == key_id)
+
+    def forget_account(self, account_id: str) -> None:
+        """Drop the account's keys (its subscription changed): looked up afresh on next use."""
+        self._forget(lambda grant: grant.account_id == account_id)
+
+    def _forget(self, matches: Callable[[KeyGrant], bool]) -> None:
         with self._lock:
             self.epoch += 1
             for key_hash, (grant, _) in list(self._entries.items()):
-                if grant is not None and grant.key_id == key_id:
+                if grant is not None and matches(grant):
                     del self._entries[key_hash]
 
 
@@ -158,6 +165,9 @@ class Authenticator:
 
     def forget_key(self, key_id: str) -> None:
         self.cache.forget_key(key_id)
+
+    def forget_account(self, account_id: str) -> None:
+        self.cache.forget_account(account_id)
 
     # -- JWT -----------------------------------------------------------------------------------
 

@@ -278,7 +278,7 @@ def _nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     for key, value in pairs:
         parts = key.replace("]", "").split("[")
         node: Any = root
-        for part, following in zip(parts, parts[1:], strict=False):
+        for part, following in itertools.pairwise(parts):
             child: Any = [] if following.isdigit() else {}
             if isinstance(node, list):
                 index = int(part)

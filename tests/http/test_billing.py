@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
 
 from mosaic.bootstrap import Services
+from tests.charging import capture, reserve
 from tests.conftest import both_backends
 from tests.fakes.stripe_server import WEBHOOK_SECRET, Delivery, FakeStripe, sign
 from tests.http.billing_helpers import WEBHOOK, Shop, fake_stripe, shop
 from tests.http.conftest import AppClient, bearer, create_key, event_count, signed_in_user
 
 __all__ = ["fake_stripe", "shop"]  # fixtures
+
+
+def charge(services: Services, account_id: str, credits: int) -> None:
+    request_id = uuid.uuid4()
+    reserve(services, uuid.UUID(account_id), request_id, cost_credits=credits)
+    services.settle(capture(services, uuid.UUID(account_id), request_id))
 
 
 def statement_kinds(shop: Shop, user: object) -> list[str]:
@@ -277,3 +285,92 @@ def test_the_secrets_never_reach_the_logs_or_the_database(
         assert secret not in caplog.text and secret not in stored
         assert secret not in repr(shop.services.settings)
     assert fake_stripe.authorizations == {f"Bearer {SECRET_KEY}"}
+
+
+@both_backends()
+def test_a_customer_subscribes_lapses_pays_again_and_buys_and_returns_a_pack(shop: Shop) -> None:
+    """The whole journey, through the public routes only."""
+    from tests.http.conftest import PASSWORD, User
+
+    client = shop.client
+    email = "seller@example.com"
+    registered = client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    assert registered.status_code == 201, registered.text
+    login = client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()
+    user = User(email, registered.json()["user_id"], registered.json()["account_id"], login["access_token"])
+    assert shop.balance(user)["plan_name"] == "free"
+
+    subscription = shop.subscribe(user)
+    assert shop.balance(user) == {
+        "balance": 800, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"
+    }
+    key = bearer(create_key(client, user)["key"])
+    assert client.get("/api/credits/balance", headers=key).status_code == 200
+
+    # the renewal's payment fails: the key is refused, naming the status
+    assert shop.delivered(shop.stripe.invoice_event("invoice.payment_failed", subscription, period=1)) == "applied"
+    refused = client.get("/api/credits/balance", headers=key)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "subscription_past_due"
+    assert shop.balance(user)["sub_status"] == "past_due"
+
+    # the customer updates the card; Stripe retries and the invoice is paid: the new period, once
+    paid = shop.stripe.invoice_event("invoice.paid", subscription, period=1)
+    assert shop.delivered(paid) == "applied"
+    assert client.get("/api/credits/balance", headers=key).status_code == 200
+    assert shop.balance(user)["balance"] == 800  # the old period's unspent quota expired, the new granted
+    renewal = shop.stripe.subscription_event("customer.subscription.updated", subscription, status="active")
+    assert shop.delivered(renewal) == "applied" and shop.delivered(paid) == "duplicate"
+    assert shop.balance(user) == {
+        "balance": 800, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"
+    }
+
+    # a pack: bought, then its payment refunded: its credits taken back
+    for delivery in shop.stripe.complete_checkout(shop.checkout(user, pack="credits_100")):
+        assert shop.delivered(delivery) == "applied"
+    assert shop.balance(user)["balance"] == 900
+    purchase = shop.stripe.sessions[-1]["payment_intent"]
+    assert shop.delivered(shop.stripe.refund_event(purchase, amount=999, refunded=999)) == "applied"
+    assert shop.balance(user)["balance"] == 800
+    kinds = statement_kinds(shop, user)
+    assert kinds.count("monthly_grant") == 3 and kinds.count("pack") == 1 and kinds.count("pack_refund") == 1
+    shop.audit_clean()
+
+
+def test_pack_credits_are_spent_after_the_quota_outlive_a_renewal_and_are_kept_when_the_plan_ends(
+    shop: Shop,
+) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    subscription = shop.subscribe(user)
+    for delivery in shop.stripe.complete_checkout(shop.checkout(user, pack="credits_100")):
+        shop.delivered(delivery)
+    assert shop.balance(user)["balance"] == 900
+    charge(shop.services, user.account_id, 790)  # from the quota: 10 of it left, the pack untouched
+    assert shop.delivered(shop.stripe.invoice_event("invoice.paid", subscription, period=1)) == "applied"
+    assert shop.balance(user)["balance"] == 900  # 10 expired, 800 granted, the pack's 100 kept
+    charge(shop.services, user.account_id, 850)  # 800 of the quota, then 50 of the pack
+    ended = shop.stripe.subscription_event("customer.subscription.deleted", subscription, status="canceled")
+    assert shop.delivered(ended) == "applied"
+    assert shop.balance(user) == {"balance": 50, "monthly_quota": 5, "plan_name": "free", "sub_status": "canceled"}
+    key = bearer(create_key(shop.client, user)["key"])
+    refused = shop.client.get("/api/credits/balance", headers=key)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "subscription_canceled"
+    # a refund of the pack now takes back what is left of it, not what was spent
+    purchase = shop.stripe.sessions[-1]["payment_intent"]
+    assert shop.delivered(shop.stripe.refund_event(purchase, amount=999, refunded=999)) == "applied"
+    assert shop.balance(user)["balance"] == 0
+    shop.audit_clean()
+
+
+def test_a_status_delivered_late_never_moves_the_subscription_backwards(shop: Shop) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    subscription = shop.subscribe(user)
+    early = shop.stripe.subscription_event("customer.subscription.updated", subscription, status="past_due")
+    late = shop.stripe.subscription_event("customer.subscription.updated", subscription, status="active")
+    ended = shop.stripe.subscription_event("customer.subscription.deleted", subscription, status="canceled")
+    assert shop.delivered(late) == "applied"
+    assert shop.delivered(early) == "applied"  # recorded, but older than the status it would replace
+    assert shop.balance(user)["sub_status"] == "active"
+    assert shop.delivered(ended) == "applied"
+    assert shop.delivered(shop.stripe.invoice_event("invoice.paid", subscription, period=1)) == "applied"
+    assert shop.balance(user) == {"balance": 0, "monthly_quota": 5, "plan_name": "free", "sub_status": "canceled"}
+    shop.audit_clean()

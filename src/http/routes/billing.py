@@ -79,6 +79,9 @@ async def webhook(call: Call) -> Response:
     applied = await run_in_threadpool(
         call.use_cases.billing.receive, b"".join(chunks), call.request.headers.get("stripe-signature")
     )
+    if applied.outcome == "applied":
+        # this server refuses or admits the account's keys at once; the others within their cache TTL
+        call.http.auth.forget_account(applied.account_id)
     return json_response(WebhookBody(True, applied.outcome))
 
 
