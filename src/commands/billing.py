@@ -74,10 +74,6 @@ class Billing:
         self.gateway = gateway
         self.public_url = public_url
 
-    @property
-    def configured(self) -> bool:
-        return self.gateway is not None
-
     def _gateway(self) -> StripeGateway:
         if self.gateway is None:
             raise BillingUnavailable(
@@ -106,7 +102,6 @@ class Billing:
         self,
         *,
         account_id: str,
-        email: str,
         plan: str | None = None,
         pack: str | None = None,
         interval: Interval = "month",
@@ -141,7 +136,7 @@ class Billing:
             if not price_id:
                 raise NotForSale(f"the pack {bought.title!r} is not on sale here")
             mode, metadata = "payment", {"pack": bought.name}
-        customer_id = billing.customer_id or self._new_customer(gateway, account_id, email)
+        customer_id = billing.customer_id or self._new_customer(gateway, account_id)
         return gateway.checkout_url(
             mode=mode,
             customer_id=customer_id,
@@ -152,8 +147,10 @@ class Billing:
             cancel_url=f"{self.public_url}/billing/cancel",
         )
 
-    def _new_customer(self, gateway: StripeGateway, account_id: str, email: str) -> str:
-        customer_id = gateway.create_customer(account_id=account_id, email=email)
+    def _new_customer(self, gateway: StripeGateway, account_id: str) -> str:
+        owner = self.views.user_of_account(account_id)
+        assert owner is not None, "every account has its owner"
+        customer_id = gateway.create_customer(account_id=account_id, email=owner.email)
         committed = self.ledger.link_customer(account_id=UUID(account_id), customer_id=customer_id)
         self.settle(committed)
         return committed.value

@@ -102,7 +102,7 @@ def _account_of(unit: Unit, notice: Notice) -> Account | None:
 def _price_target(notice: Notice, catalogue: PlanCatalogue) -> PriceTarget | str | None:
     """What the event's price buys; None if the event has no price; a reason (str) to ignore it."""
     if notice.pack_name:
-        pack = next((p for p in catalogue.packs() if p.name == notice.pack_name), None)
+        pack = catalogue.find_pack(notice.pack_name)
         return PriceTarget(pack=pack) if pack is not None else f"pack {notice.pack_name!r} is not sold"
     price_id = notice.subscription.price_id if notice.subscription is not None else notice.price_id
     if not price_id:

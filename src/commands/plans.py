@@ -77,8 +77,11 @@ class PlanCatalogue:
     def all(self) -> list[Plan]:
         return [self._plans[name] for name in sorted(self._plans)]
 
+    def find_pack(self, name: str) -> Pack | None:
+        return self._packs.get(name)
+
     def pack(self, name: str) -> Pack:
-        pack = self._packs.get(name)
+        pack = self.find_pack(name)
         if pack is None:
             on_sale = ", ".join(sorted(self._packs)) or "none"
             raise UnknownPack(f"unknown pack {name!r}; packs: {on_sale}")

@@ -48,13 +48,10 @@ async def overview(call: Call) -> Response:
 
 async def checkout(call: Call) -> Response:
     assert isinstance(call.body, CheckoutRequest)
-    owner = await run_in_threadpool(call.use_cases.views.user_of_account, call.who.account_id)
-    assert owner is not None, "a signed-in user's account has its owner"
     url = await run_in_threadpool(
         partial(
             call.use_cases.billing.checkout,
             account_id=call.who.account_id,
-            email=owner.email,
             plan=call.body.plan,
             pack=call.body.pack,
             interval=call.body.interval,
