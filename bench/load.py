@@ -67,6 +67,12 @@ PASSWORD: Final = "load bench password"
 PLAN: Final = "load"
 START_CREDITS: Final = 1_000_000
 PLANS_TOML: Final = f"""
+[plans.free]
+title = "Free"
+price_cents_monthly = 0
+monthly_credits = 0
+api_access = false
+
 [plans.{PLAN}]
 title = "Load benchmark"
 price_cents_monthly = 0

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.engine import make_url
 
+from mosaic.commands.plans import PlanCatalogue
 from mosaic.config import ConfigError, DatabaseUrl, Settings
 
 
@@ -75,3 +78,12 @@ def test_trusted_proxies_are_addresses_or_networks_and_nothing_else() -> None:
 def test_a_log_setting_outside_its_choices_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({**PG, name: value})
+
+
+def test_a_plans_file_without_the_free_plan_is_refused_at_start(tmp_path: Path) -> None:
+    plans = tmp_path / "plans.toml"
+    plans.write_text(
+        '[plans.pro]\ntitle = "Pro"\nprice_cents_monthly = 900\nmonthly_credits = 100\napi_access = true\n'
+    )
+    with pytest.raises(ConfigError, match="no plan named 'free'"):
+        PlanCatalogue.load(plans)

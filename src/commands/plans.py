@@ -34,8 +34,11 @@ class PlanCatalogue:
     def __init__(
         self, plans: dict[str, Plan], packs: dict[str, Pack] | None = None, *, currency: str = "usd"
     ) -> None:
-        assert plans, "a catalogue has at least one plan"
-        assert FREE_PLAN_NAME in plans, "the catalogue has a free plan (sign-up and ended subscriptions)"
+        # Raised, not asserted: a bad file must be refused under `python -O` too.
+        if FREE_PLAN_NAME not in plans:
+            raise ConfigError(
+                f"plans file: no plan named {FREE_PLAN_NAME!r} (sign-up and ended plans use it)"
+            )
         self._plans = plans
         self._packs = packs or {}
         self.currency = currency
@@ -61,7 +64,7 @@ class PlanCatalogue:
             plans = {name: _plan(name, fields) for name, fields in data["plans"].items()}
             packs = {name: _pack(name, fields) for name, fields in data.get("packs", {}).items()}
             return cls(plans, packs, currency=str(data.get("currency", "usd")))
-        except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"plans file {path or 'bundled'}: {exc!r}") from None
 
     @property
