@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import getaddresses, make_msgid
 from typing import Final
 
 from mosaic.config import SmtpUrl
@@ -58,7 +58,11 @@ class Outbox:
         return self._pool.submit(run)
 
     def send(self, *, to: str, subject: str, text: str) -> None:
-        """Deliver one plain-text mail now, in the calling thread; raises on any failure."""
+        """Deliver one plain-text mail now, in the calling thread, to `to` alone; raises on any failure."""
+        # Sign-up accepts addresses such as "a@x.com,b@y.com" (one '@' before the domain is all it
+        # checks): as a header that would be two recipients, so a mail goes to exactly one, or none.
+        if len(getaddresses([to])) != 1 or any(c in to for c in ",;<>"):
+            raise ValueError("a mail goes to exactly one address")
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
@@ -68,7 +72,7 @@ class Outbox:
         with self._connect() as client:
             if self.smtp.user:
                 client.login(self.smtp.user, self.smtp.password)
-            client.send_message(message)
+            client.send_message(message, to_addrs=[to])
 
     def _connect(self) -> smtplib.SMTP:
         smtp = self.smtp

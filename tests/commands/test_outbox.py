@@ -75,3 +75,14 @@ def test_a_failed_job_is_logged_by_what_it_was_without_its_text(caplog: pytest.L
         outbox.close()
     assert "could not send the reset mail: ConnectionRefusedError" in caplog.text
     assert "secret-token-text" not in caplog.text
+
+
+def test_an_address_that_would_make_two_recipients_gets_no_mail() -> None:
+    with serving() as mailbox:
+        outbox = Outbox(SmtpUrl.parse(mailbox.url), sender=SENDER)
+        try:
+            with pytest.raises(ValueError, match="exactly one"):
+                outbox.send(to="ada@example.com,eve@example.com", subject="Hello", text="x\n")
+        finally:
+            outbox.close()
+    assert mailbox.messages == []
