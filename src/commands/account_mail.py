@@ -63,10 +63,6 @@ class AccountMail:
         self.outbox = outbox
         self.public_url = public_url.rstrip("/")
 
-    @property
-    def configured(self) -> bool:
-        return self.outbox is not None
-
     def _outbox(self) -> Outbox:
         if self.outbox is None:
             raise MailUnavailable(
