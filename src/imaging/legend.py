@@ -53,10 +53,9 @@ class LegendEntry:
     count: int
     code: str | None = None
 
-    @property
-    def label(self) -> str:
-        """The name as printed: with the maker's code where there is one."""
-        return self.name if self.code is None else f"{self.name} {self.code}"
+    def detail(self, text: str) -> str:
+        """`text` (the hex value, the count) after the maker's code where there is one."""
+        return text if self.code is None else f"{self.code}  ·  {text}"
 
 
 def legend_entries(artwork: Artwork) -> list[LegendEntry]:
@@ -108,10 +107,10 @@ def _draw_band_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, m
     swatch_h = max(20, int(cell.height * 0.42))
     swatch = Box(cell.x + pad, cell.y, inner_w, swatch_h)
     draw_swatch(draw, swatch, entry, number_px=max(12, swatch_h * 3 // 5))
-    name_px = _fitted_size_px(entry.label, max(10, cell.height // 7), inner_w)
+    name_px = _fitted_size_px(entry.name, max(10, cell.height // 7), inner_w)
     name_y = cell.y + swatch_h + pad
-    draw.text((cell.x + pad, name_y), entry.label, fill=INK_RGB, font=sans(name_px))
-    count_text = count_label(mode, entry.count)
+    draw.text((cell.x + pad, name_y), entry.name, fill=INK_RGB, font=sans(name_px))
+    count_text = entry.detail(count_label(mode, entry.count))
     count_px = _fitted_size_px(count_text, max(10, cell.height // 8), inner_w)
     draw.text((cell.x + pad, name_y + name_px + pad // 2), count_text, fill=FOOTER_RGB, font=sans(count_px))
 
@@ -162,9 +161,9 @@ def _draw_page_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, m
     draw_swatch(draw, Box(cell.x, swatch_y, swatch_w, swatch_h), entry, number_px=swatch_h // 2)
     text_x = cell.x + swatch_w + 40
     text_w = cell.width - swatch_w - 60
-    name_px = _fitted_size_px(entry.label, LEGEND_TEXT_PX, text_w)
-    draw.text((text_x, swatch_y), entry.label, fill=INK_RGB, font=sans(name_px))
-    detail = f"{entry.hex}  ·  {count_label(mode, entry.count)}"
+    name_px = _fitted_size_px(entry.name, LEGEND_TEXT_PX, text_w)
+    draw.text((text_x, swatch_y), entry.name, fill=INK_RGB, font=sans(name_px))
+    detail = entry.detail(f"{entry.hex}  ·  {count_label(mode, entry.count)}")
     detail_px = _fitted_size_px(detail, LEGEND_DETAIL_PX, text_w)
     draw.text((text_x, swatch_y + swatch_h), detail, fill=FOOTER_RGB, font=sans(detail_px), anchor="ld")
 

@@ -139,10 +139,11 @@ def _legend_entry(pdf: FPDF, entry: LegendEntry, artwork: Artwork, *, x: float, 
     pdf.text(number_x, y + swatch_h / 2 + DIGIT_CENTRE_EM * number_pt, number)
     pdf.set_text_color(0)
     pdf.set_font(PDF_FONT, size=LEGEND_NAME_PT)
-    pdf.text(x + swatch_w + 12, y + LEGEND_NAME_PT, entry.label)
+    pdf.text(x + swatch_w + 12, y + LEGEND_NAME_PT, entry.name)
     pdf.set_text_color(*FOOTER_RGB)
     pdf.set_font(PDF_FONT, size=LEGEND_DETAIL_PT)
-    pdf.text(x + swatch_w + 12, y + swatch_h, f"{entry.hex}  ·  {count_label(artwork.mode, entry.count)}")
+    detail = entry.detail(f"{entry.hex}  ·  {count_label(artwork.mode, entry.count)}")
+    pdf.text(x + swatch_w + 12, y + swatch_h, detail)
 
 
 def _legend_page(pdf: FPDF, artwork: Artwork, title: str) -> None:

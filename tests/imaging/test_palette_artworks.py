@@ -95,14 +95,14 @@ def test_the_legend_names_each_paint_and_its_maker_s_code() -> None:
     for entry in entries:
         paint = by_number[entry.number]
         assert (entry.name, entry.code, entry.hex) == (paint.name, paint.code, paint.hex)
-        assert entry.label == f"{paint.name} {paint.code}"
+        assert entry.detail("3 cells") == f"{paint.code}  ·  3 cells"
     document = palette_document(artwork)
     assert [(c["number"], c["code"]) for c in document["palette"]] == [(e.number, e.code) for e in entries]
 
 
 def test_a_custom_color_is_named_in_everyday_words_in_the_legend() -> None:
     entries = legend_entries(_artwork("astronaut", "cbn", FIVE, 5))
-    assert all(e.name and e.code is None and e.label == e.name for e in entries)
+    assert all(e.name and e.code is None and e.detail("#abcdef") == "#abcdef" for e in entries)
 
 
 @pytest.mark.parametrize("mode", NUMBERED_MODES)
