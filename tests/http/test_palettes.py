@@ -80,3 +80,25 @@ def test_a_bad_palette_is_a_400_naming_the_problem_and_nothing_is_charged(
     assert error["message"].startswith(f"{field}:") and says in error["message"], error
     assert studio.events() == events
     assert studio.credit_lines() == []
+
+
+def test_a_bulk_of_two_photos_keeps_each_paint_s_set_number_in_both(studio: Studio) -> None:
+    photos = [("cat.png", images.photo_png(name="chelsea.png")), ("cup.png", images.photo_png(name="coffee.png"))]
+    response = studio.bulk(photos, mode="hex", output="zip", palette="crayola-64", colors="10")
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        palettes = [json.loads(archive.read(f"{folder}/palette.json"))["palette"] for folder in ("cat", "cup")]
+    crayons = find_set("crayola-64")
+    assert crayons is not None
+    set_number = {p.hex: p.number for p in crayons.paints}
+    for palette in palettes:
+        assert len(palette) == 10 and all(set_number[c["hex"]] == c["number"] for c in palette)
+    assert {c["hex"] for c in palettes[0]} != {c["hex"] for c in palettes[1]}
+
+
+def test_a_bulk_with_a_bad_palette_is_refused_whole_and_nothing_is_charged(studio: Studio) -> None:
+    events = studio.events()
+    response = studio.bulk([("a.png", images.photo_png())], mode="cbn", palette="#ff0000,#00ff00,#0000ff")
+    assert response.status_code == 400, response.text
+    assert error_of(response)["message"] == "palette: lists 3 colors; a custom palette has 4 to 64"
+    assert studio.events() == events and studio.credit_lines() == []
