@@ -109,7 +109,8 @@ class Artwork:
         (H, W) int32, H == box.height, W == box.width: the region (cell) index of every pixel, 0..R-1.
         Every pixel belongs to exactly one region, so borders are shared and there are no gaps.
     region_color
-        (R,) int32: palette index 0..N-1 of each region. The printed number is index + 1.
+        (R,) int32: palette index 0..N-1 of each region. The printed number is `number_of(index)`:
+        index + 1, or with `paints` the paint's number in its set.
     palette_rgb
         (N, 3) uint8: the colors, in number order. Exactly the requested count for cbn/hex/voronoi.
     anchors_xy
