@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 
 from mosaic.commands import ai
-from mosaic.commands.bulk_archive import Outcome, bulk_zip, unique_folders
+from mosaic.commands.bulk_archive import Outcome, bulk_book, bulk_zip, unique_folders
 from mosaic.commands.idempotency import Payer
 from mosaic.commands.paid import Charge, Done, Held, Payments, failure_reason
 from mosaic.commands.pool import GenerationTimedOut, ImagePool
@@ -231,12 +231,15 @@ class Generate:
         with self.pool.admit(concurrent_jobs):
             paid = await self.payments.pay_for(
                 [item.charge for item in usable],
-                lambda held: self._bulk_zip(
+                lambda held: self._bulk_file(
                     held, refused, usable, request.options, concurrent_jobs=concurrent_jobs
                 ),
             )
-        filename = f"bulk-{request.options.mode}.zip"
-        return PaidFile(paid.value, "application/zip", filename, paid.charged_credits, paid.remaining_credits)
+        if request.options.output == "book":
+            filename, media_type = f"book-{request.options.mode}.pdf", "application/pdf"
+        else:
+            filename, media_type = f"bulk-{request.options.mode}.zip", "application/zip"
+        return PaidFile(paid.value, media_type, filename, paid.charged_credits, paid.remaining_credits)
 
     def _refused_and_usable(self, request: BulkRequest) -> tuple[list[Outcome], list[_Usable]]:
         """The outcomes of refused images (final) and the usable ones (to generate), in upload order."""
@@ -263,18 +266,22 @@ class Generate:
             raise NoUsableImage(f"none of the images can be used ({reasons})")
         return refused, usable
 
-    async def _bulk_zip(
+    async def _bulk_file(
         self, held: Held, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions, *,
         concurrent_jobs: int,
     ) -> Done[bytes]:
-        """The ZIP of every outcome; the images that failed are named, so only the others are captured."""
+        """The ZIP (or the book) of every outcome; the images that failed are named, so only the
+        others are captured."""
         turn = asyncio.Semaphore(concurrent_jobs)
         done = await asyncio.gather(*(self._bulk_one(item, options, turn, held) for item in usable))
         outcomes = sorted([*refused, *(outcome for outcome, _ in done)], key=lambda o: o.index)
-        archive = await anyio.to_thread.run_sync(
-            lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
-        )
-        return Done(archive, failed={index: reason for index, (_, reason) in enumerate(done) if reason})
+        if options.output == "book":
+            made = await anyio.to_thread.run_sync(lambda: bulk_book(outcomes, options))
+        else:
+            made = await anyio.to_thread.run_sync(
+                lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
+            )
+        return Done(made, failed={index: reason for index, (_, reason) in enumerate(done) if reason})
 
     async def _bulk_one(
         self, item: _Usable, options: GenerateOptions, turn: asyncio.Semaphore, held: Held
