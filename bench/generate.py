@@ -11,7 +11,7 @@ Run: `.venv/bin/python bench/generate.py [--requests 16] [--clients 4] [--bulk-i
    (target ≥ 0.85). Meanwhile one more client asks `GET /api/credits/balance` every 20 ms: its p99
    while both cores generate is the server's responsiveness (target ≤ 50 ms).
 3. One `POST /api/bulk` of `--bulk-images` photos against generating them in the pool directly.
-4. Print products (`--print-products` runs only this): the same `POST /api/bulk` as `output=book` against
+4. Print products (`--print-products book|poster|both` runs only this): the same `POST /api/bulk` as `output=book` against
    the ZIP, on one server, alternately (target: book ≤ 1.2× the ZIP's time); and a `tiles=3x3` cbn
    poster against one page (`generate()` in this process, the default ZIP; target ≤ 4×).
 Prints figures; no assertions.
@@ -180,16 +180,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--bulk-images", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--print-products", action="store_true", help="only the book and poster comparisons")
+    parser.add_argument(
+        "--print-products", choices=("book", "poster", "both"), help="only the book and/or poster comparison"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the print products")
-    parser.add_argument("--skip-poster", action="store_true")
     args = parser.parse_args()
     photo = photo_jpeg()
     sizes = dict(workers=args.workers, requests=args.requests, clients=args.clients, bulk_images=args.bulk_images)
     print(f"photo {PHOTO_PX[0]}x{PHOTO_PX[1]} JPEG {len(photo) // 1024} kB, {FIELDS}, {sizes}, load {os.getloadavg()[0]:.1f}")
     if args.print_products:
-        book_against_zip(photo, workers=args.workers, bulk_images=args.bulk_images, rounds=args.rounds)
-        if not args.skip_poster:
+        if args.print_products != "poster":
+            book_against_zip(photo, workers=args.workers, bulk_images=args.bulk_images, rounds=args.rounds)
+        if args.print_products != "book":
             poster_against_page(photo, rounds=args.rounds)
         print(f"load {os.getloadavg()[0]:.1f}")
         return

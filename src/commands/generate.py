@@ -49,6 +49,14 @@ COST_CREDITS_BY_MODE: Final[Mapping[str, int]] = {
     "ai": ai.COST_CREDITS_BY_QUALITY[ai.AI_COLORING_QUALITY],
 }
 assert set(COST_CREDITS_BY_MODE) == set(MODES), "every mode has its price"
+
+
+def cost_credits(options: GenerateOptions) -> int:
+    """What one photo's result costs: its mode's price for each sheet it is printed on (a poster of
+    3x3 sheets costs nine pages)."""
+    return COST_CREDITS_BY_MODE[options.mode] * options.sheets
+
+
 BULK_IMAGES_MAX: Final = 50  # the spec's "Max 50 images"
 FILE_STEM_CHARS_MAX: Final = 64
 _UNSAFE_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -121,9 +129,10 @@ def safe_stem(filename: str, fallback: str = "image") -> str:
 def summary_of(options: GenerateOptions, photo: Photo, header: ImageHeader) -> str:
     """What support staff see next to the charge."""
     preset = f" preset={options.preset}" if options.preset else ""
+    tiles = f" tiles={options.tiles}x{options.tiles}" if options.tiles > 1 else ""
     return (
         f"mode={options.mode} output={options.output} colors={options.colors} page={options.page} "
-        f"detail={options.detail} density={options.density}{preset} "
+        f"detail={options.detail} density={options.density}{preset}{tiles} "
         f"image={safe_stem(photo.filename)} {header.format} {header.width_px}x{header.height_px}"
     )
 
@@ -198,13 +207,16 @@ class Generate:
             self.upstream.check_available()
         charge = Charge(
             request.payer.account_id, request.payer.request_id(), options.mode,
-            COST_CREDITS_BY_MODE[options.mode], summary_of(options, request.photo, request.header),
+            cost_credits(options), summary_of(options, request.photo, request.header),
         )
         with self.pool.admit(1):
             # read before reserving: nothing may fail between the reservation and the work
             data = await anyio.to_thread.run_sync(request.photo.read)
             paid = await self.payments.pay_for_one(charge, lambda held: self._render(data, options))
-        suffix = "" if options.output == "zip" else f"-{options.output}"
+        if options.tiles > 1:
+            suffix = f"-poster-{options.tiles}x{options.tiles}"
+        else:
+            suffix = "" if options.output == "zip" else f"-{options.output}"
         filename = f"{safe_stem(request.photo.filename)}-{options.mode}{suffix}.{paid.value.extension}"
         return PaidFile(
             paid.value.data, paid.value.media_type, filename, paid.charged_credits, paid.remaining_credits
@@ -258,7 +270,7 @@ class Generate:
             assert item.header is not None
             charge = Charge(
                 request.payer.account_id, request.payer.item(index).request_id(), options.mode,
-                COST_CREDITS_BY_MODE[options.mode], f"bulk {summary_of(options, item.photo, item.header)}",
+                cost_credits(options), f"bulk {summary_of(options, item.photo, item.header)}",
             )
             usable.append(_Usable(outcome, item.photo, charge))
         if not usable:

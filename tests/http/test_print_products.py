@@ -8,8 +8,9 @@ import io
 import pypdf
 import pytest
 
+from mosaic.bootstrap import Services
 from tests.http import faults, images
-from tests.http.generation_helpers import Studio, error_of, studio
+from tests.http.generation_helpers import Studio, error_of, open_studio, studio
 
 __all__ = ["studio"]
 
@@ -57,6 +58,31 @@ def test_a_book_where_no_image_made_a_puzzle_is_refused_and_nothing_is_charged(s
     assert error_of(response)["code"] == "no_usable_image"
     assert studio.balance() == before
     assert [kind for kind, _ in studio.credit_lines()] == ["reserve", "release"]
+
+
+def test_a_poster_is_one_pdf_and_costs_a_credit_per_sheet(studio: Studio) -> None:
+    before = studio.balance()
+    response = studio.generate(images.photo_jpeg(), filename="garden.jpg", mode="voronoi", tiles="2x2")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert "garden-voronoi-poster-2x2.pdf" in response.headers["content-disposition"]
+    assert response.headers["x-credits-charged"] == "4"
+    assert _pages(response.content) == 1 + 4 + 1, "assembly map, four sheets, color key"
+    assert studio.credit_lines() == [("reserve", -4), ("capture", 0)]
+    assert studio.balance() == before - 4
+
+
+def test_a_poster_the_balance_cannot_cover_is_402_and_nothing_is_reserved(services: Services) -> None:
+    poor = open_studio(services, plan="free")  # 5 credits: a 2x2 poster, not a 3x3 one
+    try:
+        events = poor.events()
+        response = poor.generate(images.photo_png(), mode="hex", tiles="3x3")
+        assert response.status_code == 402, response.text
+        assert error_of(response)["code"] == "insufficient_credits"
+        assert poor.events() == events and poor.credit_lines() == []
+    finally:
+        poor.client.close()
+        poor.generations.close()
 
 
 @pytest.mark.parametrize(
