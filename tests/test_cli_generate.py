@@ -26,6 +26,12 @@ def test_generate_takes_the_options_of_the_api(tmp_path: Path) -> None:
     assert b'viewBox="0 0 595 842"' in out.read_bytes()
 
 
+def test_generate_makes_a_poster_pdf_offline(tmp_path: Path) -> None:
+    out = tmp_path / "poster.pdf"
+    assert main(["generate", str(IMAGES / "coffee.png"), "--mode", "hex", "--tiles", "2x2", "-o", str(out)]) == EXIT_OK
+    assert out.read_bytes().startswith(b"%PDF-")
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -33,6 +39,8 @@ def test_generate_takes_the_options_of_the_api(tmp_path: Path) -> None:
         (["--mode", "mosaic"], "--mode"),
         (["--preset", "nope"], "--preset"),
         (["--mode", "ai"], "upstream AI"),
+        (["--output", "book"], "/api/bulk"),
+        (["--tiles", "9x9"], "--tiles"),
     ],
 )
 def test_a_bad_option_exits_2_naming_it(

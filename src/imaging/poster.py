@@ -159,7 +159,7 @@ def _mark(pdf: FPDF, x: float, y: float) -> None:
     pdf.set_draw_color(0)
     pdf.set_line_width(MARK_LINE_PT)
     r = MARK_RADIUS_PT
-    pdf.circle(x, y, r, style="D")
+    pdf.ellipse(x - r, y - r, 2 * r, 2 * r, style="D")  # circle()'s arguments changed in fpdf2 2.8.1
     pdf.line(x - 1.5 * r, y, x + 1.5 * r, y)
     pdf.line(x, y - 1.5 * r, x, y + 1.5 * r)
 
