@@ -92,6 +92,8 @@ def _boxed(page: PDFPage, boxes: PageBoxes) -> _BoxedPage:
         for name in getattr(cls, "__slots__", ()):
             if hasattr(page, name):
                 setattr(boxed, name, getattr(page, name))
+    for name, value in getattr(page, "__dict__", {}).items():  # what no slot holds
+        setattr(boxed, name, value)
     boxed.trim_box = "[{:.2f} {:.2f} {:.2f} {:.2f}]".format(*boxes.trim)
     boxed.bleed_box = "[{:.2f} {:.2f} {:.2f} {:.2f}]".format(*boxes.bleed)
     return boxed

@@ -75,7 +75,7 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
 def _page(options: GenerateOptions) -> Page:
     """What the artwork is laid out on: a page, a book's page, or a whole poster."""
     if options.tiles > 1:
-        return poster_page(options.page, options.tiles)
+        return poster_page(options.page, options.tiles)  # turned once the photo's shape is known
     if options.output == "book":
         return book_page(options.page)
     return page_for(options.page)
@@ -139,12 +139,15 @@ def generate(
     page = _page(options)
     report("decode", 0.0)
     photo = decode_photo(image_bytes, max_side_px=_photo_side_px(options, page))
+    landscape = photo.shape[1] > photo.shape[0]  # a poster's sheets turn to fit the picture
+    if options.tiles > 1:
+        page = poster_page(options.page, options.tiles, landscape=landscape)
     report(f"analyse {options.mode}", PROGRESS_DECODED)
     artwork = _analyse(photo, options, page)
     report("render", PROGRESS_ANALYSED)
     title = preset_title(options.preset) if options.preset else ""
     if options.tiles > 1:
-        poster = poster_pdf(artwork, page=options.page, tiles=options.tiles, title=title)
+        poster = poster_pdf(artwork, page=options.page, tiles=options.tiles, landscape=landscape, title=title)
         rendered = Rendered(poster, MEDIA_TYPES["pdf"], "pdf")
     else:
         rendered = _render(artwork, options.output, title=title, on_progress=report)

@@ -54,14 +54,30 @@ ROWS: Final = "ABCDEFGHIJ"
 class Layout:
     """Where each sheet's printable area lies on the poster (poster pixels)."""
 
-    sheet: Page  # the paper: its size and margins
+    page: Page  # the paper upright: its size and margins
     tiles: int
     overlap_px: int
+    landscape: bool  # sheets turned, for a picture wider than tall
+
+    @property
+    def sheet_px(self) -> tuple[int, int]:
+        size = (self.page.width_px, self.page.height_px)
+        return (size[1], size[0]) if self.landscape else size
+
+    @property
+    def sheet_pt(self) -> tuple[float, float]:
+        size = (self.page.width_pt, self.page.height_pt)
+        return (size[1], size[0]) if self.landscape else size
+
+    @property
+    def margin_px(self) -> int:
+        return self.page.margin_px
 
     @property
     def cell(self) -> tuple[int, int]:
         """Width and height of a sheet's printable area."""
-        return self.sheet.width_px - 2 * self.sheet.margin_px, self.sheet.height_px - 2 * self.sheet.margin_px
+        width, height = self.sheet_px
+        return width - 2 * self.margin_px, height - 2 * self.margin_px
 
     @property
     def size(self) -> tuple[int, int]:
@@ -94,13 +110,15 @@ class Layout:
         return found
 
 
-def layout(page: PageChoice, tiles: int) -> Layout:
-    return Layout(page_for(page), tiles, round(OVERLAP_IN * DPI))
+def layout(page: PageChoice, tiles: int, *, landscape: bool = False) -> Layout:
+    return Layout(page_for(page), tiles, round(OVERLAP_IN * DPI), landscape)
 
 
-def poster_page(page: PageChoice, tiles: int) -> Page:
-    """The 'page' a poster's artwork is laid out on: the whole poster, at 300 dpi."""
-    width, height = layout(page, tiles).size
+def poster_page(page: PageChoice, tiles: int, *, landscape: bool = False) -> Page:
+    """The 'page' a poster's artwork is laid out on: the whole poster, at 300 dpi. `landscape`
+    turns the sheets (not the grid), so a wide picture fills a wide poster; the longer side is the
+    same either way."""
+    width, height = layout(page, tiles, landscape=landscape).size
     art = Box(FRAME_ROOM_PX, FRAME_ROOM_PX, width - 2 * FRAME_ROOM_PX, height - 2 * FRAME_ROOM_PX)
     band = Box(0, height, width, 0)  # no legend under it: the color key is a page of its own
     return Page(page, width, height, pt_from_px(width), pt_from_px(height), FRAME_ROOM_PX, art, band)
@@ -122,10 +140,10 @@ def _map_image(artwork: Artwork) -> Image.Image:
 
 
 def _assembly_map(pdf: FPDF, artwork: Artwork, plan: Layout, title: str) -> None:
-    sheet = plan.sheet
-    margin = pt_from_px(sheet.margin_px)
-    usable_w = sheet.width_pt - 2 * margin
-    usable_h = sheet.height_pt - 2 * margin - 3 * MAP_HEADING_PT
+    sheet_w, sheet_h = plan.sheet_pt
+    margin = pt_from_px(plan.margin_px)
+    usable_w = sheet_w - 2 * margin
+    usable_h = sheet_h - 2 * margin - 3 * MAP_HEADING_PT
     poster_w, poster_h = (pt_from_px(v) for v in plan.size)
     scale = min(usable_w / poster_w, usable_h / poster_h)
     left = margin + (usable_w - poster_w * scale) / 2
@@ -168,7 +186,7 @@ def _sheet(
     pdf: FPDF, puzzle: NDArray[np.uint8], plan: Layout, *, row: int, column: int, footer: str
 ) -> None:
     area = plan.area(row, column)
-    margin = pt_from_px(plan.sheet.margin_px)
+    margin = pt_from_px(plan.margin_px)
     crop = puzzle[area.y : area.y + area.height, area.x : area.x + area.width]
     strip = pt_from_px(plan.overlap_px)
     w, h = pt_from_px(area.width), pt_from_px(area.height)
@@ -187,18 +205,21 @@ def _sheet(
     pdf.set_text_color(110)
     name, tiles = sheet_name(row, column), plan.tiles
     label = f"Sheet {name}: row {row + 1}, column {column + 1} of {tiles} × {tiles}"
-    base = plan.sheet.height_pt - margin / 2
-    pdf.text(margin, base, f"{label}  ·  {footer}")
-    pdf.text(plan.sheet.width_pt - margin - pdf.get_string_width(MAKER), base, MAKER)
+    sheet_w, sheet_h = plan.sheet_pt
+    pdf.text(margin, sheet_h - margin / 2, f"{label}  ·  {footer}")
+    pdf.text(sheet_w - margin - pdf.get_string_width(MAKER), sheet_h - margin / 2, MAKER)
 
 
-def poster_pdf(artwork: Artwork, *, page: PageChoice, tiles: int, title: str = "") -> bytes:
-    """The poster of `artwork` (laid out on `poster_page(page, tiles)`): map, sheets, color key."""
+def poster_pdf(
+    artwork: Artwork, *, page: PageChoice, tiles: int, landscape: bool = False, title: str = ""
+) -> bytes:
+    """The poster of `artwork` (laid out on `poster_page(page, tiles, landscape=…)`): the map and
+    the sheets on sheets turned as the poster's, then the color key upright."""
     assert artwork.numbered and artwork.ink is None, "a poster's sheets are numbered regions"
-    plan = layout(page, tiles)
+    plan = layout(page, tiles, landscape=landscape)
     assert (artwork.page.width_px, artwork.page.height_px) == plan.size, "laid out on poster_page()"
-    sheet = plan.sheet
-    pdf = new_document(sheet.width_pt, sheet.height_pt, title=title or footer_text(artwork, ""))
+    upright = plan.page
+    pdf = new_document(*plan.sheet_pt, title=title or footer_text(artwork, ""))
     pdf.add_page()
     _assembly_map(pdf, artwork, plan, title)
     puzzle = puzzle_grey(artwork)
@@ -209,14 +230,18 @@ def poster_pdf(artwork: Artwork, *, page: PageChoice, tiles: int, title: str = "
             _sheet(pdf, puzzle, plan, row=row, column=column, footer=footer)
     del puzzle
     art = print_art(artwork, [], title=title)
+    upright_pt = (upright.width_pt, upright.height_pt)
     key = msgspec.structs.replace(
-        art,
-        page_pt=(sheet.width_pt, sheet.height_pt),
-        art=rect_pt(sheet.art),
-        band=rect_pt(sheet.band),
+        art, page_pt=upright_pt, art=rect_pt(upright.art), band=rect_pt(upright.band)
     )
-    pdf.add_page()
+    pdf.add_page(format=key.page_pt)  # two columns of up to 10 colors need the page upright
     draw_legend(pdf, key)
     draw_footer(pdf, key, left=footer)
-    whole = (0.0, 0.0, sheet.width_pt, sheet.height_pt)
-    return write_pdf(pdf, {n: PageBoxes(trim=whole, bleed=whole) for n in range(1, pdf.page + 1)})
+    boxes = {n: _whole(plan.sheet_pt) for n in range(1, pdf.page)}
+    return write_pdf(pdf, {**boxes, pdf.page: _whole(key.page_pt)})
+
+
+def _whole(size_pt: tuple[float, float]) -> PageBoxes:
+    """No bleed: the page is cut nowhere, so trim and bleed are the whole page."""
+    whole = (0.0, 0.0, *size_pt)
+    return PageBoxes(trim=whole, bleed=whole)

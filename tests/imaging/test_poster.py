@@ -100,12 +100,17 @@ def test_the_poster_is_analysed_at_full_size_so_it_has_many_more_regions_of_the_
     assert hexes_poster.region_count >= 3 * hexes_page.region_count, "cells keep their size on paper"
 
 
-def test_the_same_poster_request_gives_the_same_bytes() -> None:
+def test_the_same_poster_request_gives_the_same_bytes_on_sheets_turned_to_the_picture() -> None:
     options = parse_options({"mode": "hex", "tiles": "2x2"})
     first = generate(COFFEE, options)
     assert (first.media_type, first.extension) == ("application/pdf", "pdf")
     assert first.data == generate(COFFEE, options).data
-    assert len(_read(first.data).pages) == 6
+    pages = _read(first.data).pages
+    assert len(pages) == 6
+    assert decode_photo(COFFEE).shape[1] > decode_photo(COFFEE).shape[0], "a wide photo"
+    sizes = [tuple(float(v) for v in page.mediabox[2:]) for page in pages]
+    assert sizes == [(792, 612)] * 5 + [(612, 792)], "map and sheets landscape, the color key upright"
+    assert all([float(v) for v in page.trimbox] == [0, 0, *size] for page, size in zip(pages, sizes, strict=True))
 
 
 @pytest.mark.parametrize(
