@@ -11,6 +11,9 @@ Run: `.venv/bin/python bench/generate.py [--requests 16] [--clients 4] [--bulk-i
    (target ≥ 0.85). Meanwhile one more client asks `GET /api/credits/balance` every 20 ms: its p99
    while both cores generate is the server's responsiveness (target ≤ 50 ms).
 3. One `POST /api/bulk` of `--bulk-images` photos against generating them in the pool directly.
+4. Print products (`--print-products book|poster|both` runs only this): the same `POST /api/bulk` as `output=book` against
+   the ZIP, on one server, alternately (target: book ≤ 1.2× the ZIP's time); and a `tiles=3x3` cbn
+   poster against one page (`generate()` in this process, the default ZIP; target ≤ 4×).
 Prints figures; no assertions.
 """
 
@@ -132,16 +135,67 @@ def over_http(photo: bytes, *, workers: int, requests: int, clients: int, bulk_i
     return {"single": single, "bulk_s": bulk_s, "balance": _figures(balance_s, 1.0)}
 
 
+def book_against_zip(photo: bytes, *, workers: int, bulk_images: int, rounds: int) -> None:
+    """`rounds` × (bulk ZIP, bulk book) of the same photos on one server; each time and the ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = server_env(f"sqlite:///{tmp}/bench.db", MOSAIC_IMAGE_WORKERS=str(workers), MOSAIC_RATELIMIT="100000/minute")
+        key = create_user_with_key(env, "bench@example.com")
+        auth = {"Authorization": f"Bearer {key}"}
+        files = [("images", (f"photo{n}.jpg", photo)) for n in range(bulk_images)]
+        with serving(env, Path(tmp) / "server.log") as server, httpx.Client(base_url=server.url, timeout=900) as http:
+
+            def timed(output: str, sent: list[tuple[str, tuple[str, bytes]]] = files) -> tuple[float, int]:
+                started = time.perf_counter()
+                response = http.post("/api/bulk", headers=auth, files=sent, data={**FIELDS, "output": output})
+                assert response.status_code == 200, response.text
+                return time.perf_counter() - started, len(response.content)
+
+            timed("zip", files[:workers])  # warm the path and the workers
+            timed("book", files[:workers])
+            for n in range(rounds):
+                zip_s, zip_bytes = timed("zip")
+                book_s, book_bytes = timed("book")
+                print(f"round {n + 1}: bulk of {bulk_images} as ZIP {zip_s:.1f} s ({zip_bytes / 1e6:.1f} MB), "
+                      f"as book {book_s:.1f} s ({book_bytes / 1e6:.1f} MB): book ÷ ZIP {book_s / zip_s:.2f} (target ≤ 1.2)")
+
+
+def poster_against_page(photo: bytes, *, rounds: int) -> None:
+    """A 3×3 cbn poster against one cbn page (the default ZIP), alternately in this process."""
+    page, poster = parse_options(FIELDS), parse_options({"mode": "cbn", "colors": "12", "tiles": "3x3"})
+    generate(photo, page)  # warm the imports and caches
+    for n in range(rounds):
+        started, cpu = time.perf_counter(), time.process_time()
+        generate(photo, page)
+        page_s, page_cpu = time.perf_counter() - started, time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
+        rendered = generate(photo, poster)
+        poster_s, poster_cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(f"round {n + 1}: one cbn page {page_s:.1f} s (CPU {page_cpu:.1f} s), 3x3 poster {poster_s:.1f} s "
+              f"(CPU {poster_cpu:.1f} s, {len(rendered.data) / 1e6:.1f} MB): poster ÷ page {poster_s / page_s:.2f}, "
+              f"by CPU {poster_cpu / page_cpu:.2f} (target ≤ 4)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--bulk-images", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--print-products", choices=("book", "poster", "both"), help="only the book and/or poster comparison"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the print products")
     args = parser.parse_args()
     photo = photo_jpeg()
     sizes = dict(workers=args.workers, requests=args.requests, clients=args.clients, bulk_images=args.bulk_images)
     print(f"photo {PHOTO_PX[0]}x{PHOTO_PX[1]} JPEG {len(photo) // 1024} kB, {FIELDS}, {sizes}, load {os.getloadavg()[0]:.1f}")
+    if args.print_products:
+        if args.print_products != "poster":
+            book_against_zip(photo, workers=args.workers, bulk_images=args.bulk_images, rounds=args.rounds)
+        if args.print_products != "book":
+            poster_against_page(photo, rounds=args.rounds)
+        print(f"load {os.getloadavg()[0]:.1f}")
+        return
     base = direct(photo, **sizes)
     http = over_http(photo, **sizes)
     for name, figures in (("direct generate()", base["single"]), ("POST /api/generate", http["single"])):

@@ -33,6 +33,10 @@ def test_generate_colors_with_a_paint_set(tmp_path: Path) -> None:
     assert main([*argv, "--palette", "ff0000,00ff00,0000ff,ffffff", "-o", str(out)]) == EXIT_OK
     fills = set(re.findall(rb'data-fill="(#[0-9a-f]{6})"', out.read_bytes()))
     assert fills and fills <= {b"#ff0000", b"#00ff00", b"#0000ff", b"#ffffff"}
+def test_generate_makes_a_poster_pdf_offline(tmp_path: Path) -> None:
+    out = tmp_path / "poster.pdf"
+    assert main(["generate", str(IMAGES / "coffee.png"), "--mode", "hex", "--tiles", "2x2", "-o", str(out)]) == EXIT_OK
+    assert out.read_bytes().startswith(b"%PDF-")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,8 @@ def test_generate_colors_with_a_paint_set(tmp_path: Path) -> None:
         (["--mode", "ai"], "upstream AI"),
         (["--palette", "crayola-9"], "--palette: 'crayola-9' is not a paint set"),
         (["--palette", "crayola-8", "--colors", "9"], "--colors: 9 is more than the 8 colors"),
+        (["--output", "book"], "/api/bulk"),
+        (["--tiles", "9x9"], "--tiles"),
     ],
 )
 def test_a_bad_option_exits_2_naming_it(

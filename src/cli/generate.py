@@ -19,6 +19,7 @@ from mosaic.imaging.options import (
     DETAILS,
     OUTPUTS,
     PAGES,
+    TILES,
     InvalidOption,
     LocalMode,
     parse_options,
@@ -31,7 +32,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # the output could not be written
 EXIT_BAD_INPUT: Final = 2  # unreadable image, bad option or rejected image (argparse uses 2 too)
 IMAGE_FILE_BYTES_MAX: Final = 100 * 1024 * 1024
-OPTION_FLAGS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "palette")
+OPTION_FLAGS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "palette", "tiles")
 LOCAL_MODES: Final[tuple[str, ...]] = get_args(LocalMode)
 
 
@@ -46,7 +47,7 @@ def add_generate_command(subparsers: Subparsers) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a PNG, JPEG or WebP photo")
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="FILE", help="where to write")
     parser.add_argument("--mode", help=_choices(LOCAL_MODES, DEFAULTS.mode))
-    parser.add_argument("--output", help=_choices(OUTPUTS, DEFAULTS.output))
+    parser.add_argument("--output", help=_choices(tuple(o for o in OUTPUTS if o != "book"), DEFAULTS.output))
     colors = f"number of colors, {COLORS_MIN}-{COLORS_MAX} (default {DEFAULTS.colors})"
     parser.add_argument("--colors", help=colors)
     parser.add_argument("--page", help=_choices(PAGES, DEFAULTS.page))
@@ -57,6 +58,7 @@ def add_generate_command(subparsers: Subparsers) -> None:
         "--palette",
         help="cbn, hex and voronoi: a paint set (GET /api/palettes) or 4-64 colors rrggbb,rrggbb,...",
     )
+    parser.add_argument("--tiles", help=f"a poster PDF over that many sheets: {_choices(TILES, '1x1')}")
     parser.set_defaults(handler=run_generate)
 
 
@@ -112,6 +114,8 @@ def run_generate(args: argparse.Namespace) -> int:
         return _fail(f"--{exc.field}: {exc.message}")
     if options.mode == "ai":
         return _fail("--mode ai needs the upstream AI service; use the server's /api/generate")
+    if options.output == "book":
+        return _fail("--output book: a book is one PDF of many photos; use the server's /api/bulk")
     try:
         image = _read_image(args.image)
     except OSError as exc:

@@ -1,4 +1,5 @@
-"""The ZIP of `POST /api/bulk`: one folder per input image and a `manifest.json` saying what became of each.
+"""The ZIP of `POST /api/bulk`: one folder per input image and a `manifest.json` saying what became of each;
+or, with `output=book`, the book of every image that succeeded, in upload order.
 
 Folder names come from the uploads' file names, reduced to safe characters and made unique
 (`cat`, `cat-2`, …). A generated ZIP is unpacked into its image's folder; a single file is put in it
@@ -14,10 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mosaic.domain.errors import ErrorKind, Failure
+from mosaic.imaging.book import book_pdf
+from mosaic.imaging.options import GenerateOptions
 from mosaic.imaging.pipeline import Rendered
+from mosaic.imaging.printart import decode
 
 MANIFEST_NAME: Final = "manifest.json"
 ZIP_DATE_TIME: Final = (1980, 1, 1, 0, 0, 0)  # fixed, so the same results give the same bytes
+
+
+class NoPuzzleMade(Failure):
+    """Not one image of a book could be made; nothing was charged."""
+
+    kind = ErrorKind.INVALID_INPUT
+    code = "no_usable_image"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +115,12 @@ def bulk_zip(outcomes: Sequence[Outcome], *, output: str, options: dict[str, Any
         body = json.dumps(manifest(outcomes, options), indent=2, ensure_ascii=False).encode()
         _add(archive, MANIFEST_NAME, body, compress=True)
     return buffer.getvalue()
+
+
+def bulk_book(outcomes: Sequence[Outcome], options: GenerateOptions) -> bytes:
+    """The book of every outcome that succeeded (each a `PrintArt`), in upload order."""
+    arts = [decode(o.rendered.data) for o in outcomes if o.rendered is not None]
+    if not arts:
+        reasons = "; ".join(f"{o.filename or o.folder}: {o.error_message}" for o in outcomes[:5])
+        raise NoPuzzleMade(f"none of the images could be made into a puzzle ({reasons})")
+    return book_pdf(arts, title=options.title, page=options.page, bleed=options.bleed)

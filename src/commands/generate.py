@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 
 from mosaic.commands import ai
-from mosaic.commands.bulk_archive import Outcome, bulk_zip, unique_folders
+from mosaic.commands.bulk_archive import Outcome, bulk_book, bulk_zip, unique_folders
 from mosaic.commands.idempotency import Payer
 from mosaic.commands.paid import Charge, Done, Held, Payments, failure_reason
 from mosaic.commands.pool import GenerationTimedOut, ImagePool
@@ -49,6 +49,14 @@ COST_CREDITS_BY_MODE: Final[Mapping[str, int]] = {
     "ai": ai.COST_CREDITS_BY_QUALITY[ai.AI_COLORING_QUALITY],
 }
 assert set(COST_CREDITS_BY_MODE) == set(MODES), "every mode has its price"
+
+
+def cost_credits(options: GenerateOptions) -> int:
+    """What one photo's result costs: its mode's price for each sheet it is printed on (a poster of
+    3x3 sheets costs nine pages)."""
+    return COST_CREDITS_BY_MODE[options.mode] * options.sheets
+
+
 BULK_IMAGES_MAX: Final = 50  # the spec's "Max 50 images"
 FILE_STEM_CHARS_MAX: Final = 64
 _UNSAFE_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -122,9 +130,10 @@ def summary_of(options: GenerateOptions, photo: Photo, header: ImageHeader) -> s
     """What support staff see next to the charge."""
     preset = f" preset={options.preset}" if options.preset else ""
     palette = f" palette={options.palette.id}" if options.palette else ""
+    tiles = f" tiles={options.tiles}x{options.tiles}" if options.tiles > 1 else ""
     return (
         f"mode={options.mode} output={options.output} colors={options.colors} page={options.page} "
-        f"detail={options.detail} density={options.density}{preset}{palette} "
+        f"detail={options.detail} density={options.density}{preset}{palette}{tiles} "
         f"image={safe_stem(photo.filename)} {header.format} {header.width_px}x{header.height_px}"
     )
 
@@ -199,13 +208,16 @@ class Generate:
             self.upstream.check_available()
         charge = Charge(
             request.payer.account_id, request.payer.request_id(), options.mode,
-            COST_CREDITS_BY_MODE[options.mode], summary_of(options, request.photo, request.header),
+            cost_credits(options), summary_of(options, request.photo, request.header),
         )
         with self.pool.admit(1):
             # read before reserving: nothing may fail between the reservation and the work
             data = await anyio.to_thread.run_sync(request.photo.read)
             paid = await self.payments.pay_for_one(charge, lambda held: self._render(data, options))
-        suffix = "" if options.output == "zip" else f"-{options.output}"
+        if options.tiles > 1:
+            suffix = f"-poster-{options.tiles}x{options.tiles}"
+        else:
+            suffix = "" if options.output == "zip" else f"-{options.output}"
         filename = f"{safe_stem(request.photo.filename)}-{options.mode}{suffix}.{paid.value.extension}"
         return PaidFile(
             paid.value.data, paid.value.media_type, filename, paid.charged_credits, paid.remaining_credits
@@ -232,12 +244,15 @@ class Generate:
         with self.pool.admit(concurrent_jobs):
             paid = await self.payments.pay_for(
                 [item.charge for item in usable],
-                lambda held: self._bulk_zip(
+                lambda held: self._bulk_file(
                     held, refused, usable, request.options, concurrent_jobs=concurrent_jobs
                 ),
             )
-        filename = f"bulk-{request.options.mode}.zip"
-        return PaidFile(paid.value, "application/zip", filename, paid.charged_credits, paid.remaining_credits)
+        if request.options.output == "book":
+            filename, media_type = f"book-{request.options.mode}.pdf", "application/pdf"
+        else:
+            filename, media_type = f"bulk-{request.options.mode}.zip", "application/zip"
+        return PaidFile(paid.value, media_type, filename, paid.charged_credits, paid.remaining_credits)
 
     def _refused_and_usable(self, request: BulkRequest) -> tuple[list[Outcome], list[_Usable]]:
         """The outcomes of refused images (final) and the usable ones (to generate), in upload order."""
@@ -256,7 +271,7 @@ class Generate:
             assert item.header is not None
             charge = Charge(
                 request.payer.account_id, request.payer.item(index).request_id(), options.mode,
-                COST_CREDITS_BY_MODE[options.mode], f"bulk {summary_of(options, item.photo, item.header)}",
+                cost_credits(options), f"bulk {summary_of(options, item.photo, item.header)}",
             )
             usable.append(_Usable(outcome, item.photo, charge))
         if not usable:
@@ -264,18 +279,22 @@ class Generate:
             raise NoUsableImage(f"none of the images can be used ({reasons})")
         return refused, usable
 
-    async def _bulk_zip(
+    async def _bulk_file(
         self, held: Held, refused: list[Outcome], usable: list[_Usable], options: GenerateOptions, *,
         concurrent_jobs: int,
     ) -> Done[bytes]:
-        """The ZIP of every outcome; the images that failed are named, so only the others are captured."""
+        """The ZIP (or the book) of every outcome; the images that failed are named, so only the
+        others are captured."""
         turn = asyncio.Semaphore(concurrent_jobs)
         done = await asyncio.gather(*(self._bulk_one(item, options, turn, held) for item in usable))
         outcomes = sorted([*refused, *(outcome for outcome, _ in done)], key=lambda o: o.index)
-        archive = await anyio.to_thread.run_sync(
-            lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
-        )
-        return Done(archive, failed={index: reason for index, (_, reason) in enumerate(done) if reason})
+        if options.output == "book":
+            made = await anyio.to_thread.run_sync(lambda: bulk_book(outcomes, options))
+        else:
+            made = await anyio.to_thread.run_sync(
+                lambda: bulk_zip(outcomes, output=options.output, options=_options_record(options))
+            )
+        return Done(made, failed={index: reason for index, (_, reason) in enumerate(done) if reason})
 
     async def _bulk_one(
         self, item: _Usable, options: GenerateOptions, turn: asyncio.Semaphore, held: Held

@@ -14,6 +14,7 @@ import anyio.to_thread
 from mosaic.commands.generate import (
     BULK_IMAGES_MAX,
     IMAGING_ERRORS,
+    LOCAL_PAGE_COST_CREDITS,
     BulkItem,
     BulkRequest,
     PageRequest,
@@ -25,6 +26,7 @@ from mosaic.http.idempotent import payer
 from mosaic.http.routing import Call
 from mosaic.http.uploads import UPLOAD_BYTES_MAX, Form, Upload
 from mosaic.imaging.options import (
+    BLEEDS,
     COLORS_MAX,
     COLORS_MIN,
     DEFAULTS,
@@ -33,6 +35,8 @@ from mosaic.imaging.options import (
     MODES,
     OUTPUTS,
     PAGES,
+    TILES,
+    TITLE_CHARS_MAX,
     GenerateOptions,
     InvalidOption,
     parse_options,
@@ -64,6 +68,10 @@ async def screened(upload: Upload) -> ImageHeader:
 async def page_request(call: Call, form: Form) -> PageRequest:
     request_payer = payer(call)
     options = options_from(form)
+    if options.output == "book":
+        raise BadRequest(
+            "invalid_option", "output: book is one PDF of many photos; send them to POST /api/bulk"
+        )
     if not form.uploads:
         raise BadRequest("missing_image", "send the photo in the 'image' field (curl -F image=@photo.jpg)")
     upload = form.uploads[0]
@@ -76,6 +84,10 @@ async def bulk_request(call: Call, form: Form) -> BulkRequest:
     options = options_from(form)
     if options.mode == "ai":
         raise BadRequest("invalid_option", "mode: ai is not available for bulk generation")
+    if options.tiles > 1:
+        raise BadRequest(
+            "invalid_option", "tiles: posters are made one photo at a time, by POST /api/generate"
+        )
     if not form.uploads:
         raise BadRequest("missing_images", f"send 1 to {BULK_IMAGES_MAX} photos in the 'images' field")
     items = []
@@ -99,7 +111,10 @@ def form_schema(file_field: str, *, many: bool) -> dict[str, Any]:
         "properties": {
             file_field: image,
             "mode": {"type": "string", "enum": list(MODES), "default": DEFAULTS.mode},
-            "output": {"type": "string", "enum": list(OUTPUTS), "default": DEFAULTS.output},
+            "output": {
+                "type": "string", "default": DEFAULTS.output,
+                "enum": [o for o in OUTPUTS if many or o != "book"],  # a book is of many photos
+            },
             "colors": {
                 "type": "integer", "minimum": COLORS_MIN, "maximum": COLORS_MAX, "default": DEFAULTS.colors
             },
@@ -112,5 +127,30 @@ def form_schema(file_field: str, *, many: bool) -> dict[str, Any]:
                 "type": "string", "maxLength": PALETTE_CHARS_MAX,
                 "description": "a paint set (see /api/palettes) or 4 to 64 colors #rrggbb,#rrggbb,…",
             },
+            **print_fields_schema(many=many),
+        },
+    }
+
+
+def print_fields_schema(*, many: bool) -> dict[str, Any]:
+    """The book's fields (bulk) or the poster's (one photo), for OpenAPI."""
+    if many:
+        return {
+            "title": {
+                "type": "string", "maxLength": TITLE_CHARS_MAX,
+                "description": "output=book: the text of its title page (none without it)",
+            },
+            "bleed": {
+                "type": "string", "enum": list(BLEEDS), "default": "none",
+                "description": "output=book: 0.125in adds a bleed on every side (TrimBox and BleedBox set)",
+            },
+        }
+    return {
+        "tiles": {
+            "type": "string", "enum": list(TILES), "default": "1x1",
+            "description": (
+                "a poster over 2x2 or 3x3 sheets (not mode=lineart): one PDF with the assembly map, the "
+                f"sheets and the color key; {LOCAL_PAGE_COST_CREDITS} credit per sheet"
+            ),
         },
     }

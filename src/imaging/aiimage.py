@@ -173,5 +173,6 @@ def render_ai_coloring(
     title = preset_title(options.preset) if options.preset else ""
     if options.output == "zip":
         return Rendered(bundle_zip(artwork, title=title), MEDIA_TYPES["zip"], "zip")
+    assert options.output != "book", "books come from bulk requests, which refuse mode=ai"
     extension = "svg" if options.output == "svg" else "png"
     return Rendered(render_file(artwork, options.output, title=title), MEDIA_TYPES[extension], extension)

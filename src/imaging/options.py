@@ -16,21 +16,30 @@ from mosaic.imaging.palettes import PaintSet, PaletteRefused, parse_palette
 
 LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by the upstream AI service
 GenerationMode = Literal[LocalMode, "ai"]
-Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg"]
+Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg", "book"]
 PageChoice = Literal["letter", "a4"]
 Detail = Literal["simple", "standard", "detailed", "expert"]
 Density = Literal["easy", "standard", "detailed", "expert"]
+Bleed = Literal["none", "0.125in"]
+Tiles = Literal["1x1", "2x2", "3x3"]
 
 MODES: Final[tuple[GenerationMode, ...]] = get_args(GenerationMode)
 OUTPUTS: Final[tuple[Output, ...]] = get_args(Output)
 PAGES: Final[tuple[PageChoice, ...]] = get_args(PageChoice)
 DETAILS: Final[tuple[Detail, ...]] = get_args(Detail)
 DENSITIES: Final[tuple[Density, ...]] = get_args(Density)
+BLEEDS: Final[tuple[Bleed, ...]] = get_args(Bleed)
+TILES: Final[tuple[Tiles, ...]] = get_args(Tiles)
+POSTER_MODES_NOT: Final = ("lineart", "ai")  # a poster's sheets need numbered regions
+TITLE_CHARS_MAX: Final = 80
 COLORS_MIN: Final = 4
 COLORS_MAX: Final = 20
 COLORS_DEFAULT: Final = 12
 HINT_CHARS_MAX: Final = 200
-FIELDS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette")
+FIELDS: Final = (
+    "mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette", "title", "bleed",
+    "tiles",
+)
 PALETTE_MODES: Final[tuple[LocalMode, ...]] = ("cbn", "hex", "voronoi")  # the modes that color with paints
 _COLORS_PATTERN: Final = re.compile(r"[1-9][0-9]?")
 
@@ -63,6 +72,9 @@ class GenerateOptions:
     hint: str = ""
     preset: str | None = None
     palette: PaintSet | None = None  # the paints to choose `colors` of, by `palette=`
+    title: str = ""  # output=book: its title page
+    bleed: bool = False  # output=book: 0.125 in on every side
+    tiles: int = 1  # a poster of tiles × tiles sheets (1: a page)
 
     def __post_init__(self) -> None:
         assert self.mode in MODES and self.output in OUTPUTS and self.page in PAGES
@@ -70,6 +82,12 @@ class GenerateOptions:
         assert COLORS_MIN <= self.colors <= COLORS_MAX and len(self.hint) <= HINT_CHARS_MAX
         if self.palette is not None:
             assert self.mode in PALETTE_MODES and self.colors <= self.palette.size, (self.mode, self.colors)
+        assert len(self.title) <= TITLE_CHARS_MAX and f"{self.tiles}x{self.tiles}" in TILES
+
+    @property
+    def sheets(self) -> int:
+        """Sheets of paper the result is printed on, what a poster is priced by."""
+        return self.tiles * self.tiles
 
 
 DEFAULTS: Final = GenerateOptions()
@@ -129,6 +147,28 @@ def _with_preset(fields: Mapping[str, str]) -> tuple[dict[str, str], str | None]
     return merged, name
 
 
+def _title(fields: Mapping[str, str]) -> str:
+    title = fields.get("title", "").strip()
+    if len(title) > TITLE_CHARS_MAX:
+        raise InvalidOption("title", f"is {len(title)} characters; at most {TITLE_CHARS_MAX} are accepted")
+    if not title.isprintable():
+        raise InvalidOption("title", "holds a control character (a line break, a tab); send one line of text")
+    return title
+
+
+def _print_fields(fields: Mapping[str, str], options: GenerateOptions) -> None:
+    """Refuse a book's or a poster's field where it does not apply, rather than ignore it."""
+    if options.output != "book":
+        for field in ("title", "bleed"):
+            if fields.get(field, "") != "":
+                raise InvalidOption(field, "applies to output=book only")
+    if options.tiles > 1:
+        if options.mode in POSTER_MODES_NOT:
+            raise InvalidOption("tiles", f"a poster needs numbered regions; mode={options.mode} has none")
+        if fields.get("output", "") != "":
+            raise InvalidOption("output", "a poster (tiles) is one PDF; leave output out")
+
+
 def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
     """Parse the form fields of a generate request; a preset's fields override the request's.
 
@@ -143,7 +183,7 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
         raise InvalidOption("hint", f"is {len(hint)} characters; at most {HINT_CHARS_MAX} are accepted")
     mode = _choice(merged, "mode", MODES, DEFAULTS.mode)
     palette = _palette(merged, mode)
-    return GenerateOptions(
+    options = GenerateOptions(
         mode=mode,
         output=_choice(merged, "output", OUTPUTS, DEFAULTS.output),
         colors=_colors(merged, palette),
@@ -153,4 +193,9 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
         hint=hint,
         preset=preset,
         palette=palette,
+        title=_title(merged),
+        bleed=_choice(merged, "bleed", BLEEDS, "none") != "none",
+        tiles=int(_choice(merged, "tiles", TILES, "1x1")[0]),
     )
+    _print_fields(merged, options)
+    return options

@@ -1,34 +1,42 @@
-"""A print-ready PDF (fpdf2): the puzzle, the answer and the color key, one page each, in vectors.
+"""Print-ready PDF (fpdf2): the puzzle, the answer and the color key, one page each, in vectors.
 
-Outlines are vector polygons and numbers are text in Helvetica (a PDF base font: nothing embedded),
-so the puzzle stays sharp at any printer resolution. Line art's ink is a drawing, not regions, so it
-goes in as a lossless 300 dpi image. The creation date is fixed and fpdf2 derives the file id from the
-content, so the same artwork gives the same bytes.
+Outlines are vector polygons and numbers are text in DejaVu Sans, embedded (the subset of glyphs
+used), as print services require: a PDF that names a font without embedding it prints in whatever
+the printer substitutes. Line art's ink is a drawing, not regions, so it goes in as a lossless
+300 dpi image. The creation date is fixed and fpdf2 derives the file id from the content, so the
+same artwork gives the same bytes.
+
+Every page is drawn from a `PrintArt` (what the pages of one artwork draw, in points), at an
+offset: the book (`book.py`) and the poster (`poster.py`) place the same drawings on their own
+pages. fpdf2 writes a page's MediaBox only; `write_pdf` adds TrimBox and BleedBox where asked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import cast
 
 import numpy as np
 from fpdf import FPDF
 from fpdf.enums import StrokeJoinStyle
+from fpdf.output import PDFPage
+from numpy.typing import NDArray
 from PIL import Image
 
-from mosaic.imaging.artwork import Artwork, Box, pt_from_px
-from mosaic.imaging.legend import (
-    FOOTER_RGB,
-    LegendEntry,
-    count_label,
-    footer_text,
-    legend_entries,
-)
+from mosaic.imaging.artwork import Artwork
+from mosaic.imaging.legend import FOOTER_RGB, count_label
+from mosaic.imaging.printart import LegendRow, PrintArt, Rect, print_art
 from mosaic.imaging.render import ANSWER_OUTLINE_FRACTION, NUMBER_GREY
-from mosaic.imaging.trace import Outline, Ring, page_pt_from_art_px, region_outlines
+from mosaic.imaging.trace import Outline, region_outlines
 
 PDF_CREATION_DATE = datetime(2024, 1, 1, tzinfo=UTC)
-PDF_FONT = "helvetica"
-DIGIT_CENTRE_EM = 0.35  # Helvetica digits' ink is centred this far above the baseline
+PDF_FONT = "dejavu-sans"
+FONT_FILE = "data/DejaVuSans.ttf"
+DIGIT_CENTRE_EM = 0.36  # DejaVu Sans digits' ink is centred this far above the baseline
 FOOTER_PT = 7.0
 ANSWER_OUTLINE_GREY = 72
 ANSWER_OUTLINE_PT_MIN = 0.3  # wide enough to close the one-pixel seam between traced neighbours
@@ -36,129 +44,196 @@ LEGEND_TITLE_PT = 20.0
 LEGEND_NAME_PT = 12.0
 LEGEND_DETAIL_PT = 8.5
 LEGEND_ROW_PT = 60.0
+MAKER = "Mosaic Studio"
+
+Offset = tuple[float, float]  # added to every x and y a drawing makes, in pt
+ORIGIN: Offset = (0.0, 0.0)
 
 
-def _box_pt(box: Box) -> tuple[float, float, float, float]:
-    return pt_from_px(box.x), pt_from_px(box.y), pt_from_px(box.width), pt_from_px(box.height)
+def new_document(width_pt: float, height_pt: float, *, title: str) -> FPDF:
+    """An empty document of pages `width_pt` × `height_pt`, its font registered, margins off."""
+    pdf = FPDF(unit="pt", format=(width_pt, height_pt))
+    pdf.set_creation_date(PDF_CREATION_DATE)
+    pdf.set_creator(MAKER)
+    pdf.set_title(title)
+    pdf.set_margins(0, 0, 0)
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_font(PDF_FONT, fname=_font_path())
+    return pdf
 
 
-def _polygon(pdf: FPDF, artwork: Artwork, ring: Ring, style: str) -> None:
-    points = page_pt_from_art_px(artwork, ring)
-    pdf.polygon([(float(x), float(y)) for x, y in points], style=style)
+@cache
+def _font_path() -> str:
+    # fpdf2 reads fonts from a file name; inside a wheel the resource is a file already.
+    with resources.as_file(resources.files("mosaic.imaging").joinpath(FONT_FILE)) as path:
+        return str(path)
 
 
-def _frame(pdf: FPDF, artwork: Artwork) -> None:
+@dataclass(frozen=True, slots=True)
+class PageBoxes:
+    """A page's TrimBox and BleedBox in PDF coordinates (pt, origin bottom left): x0, y0, x1, y1."""
+
+    trim: tuple[float, float, float, float]
+    bleed: tuple[float, float, float, float]
+
+
+class _BoxedPage(PDFPage):
+    """fpdf2's page object with the two boxes it has no API for; it writes every attribute whose
+    name it can camel-case (`trim_box` → `/TrimBox`)."""
+
+    __slots__ = ("bleed_box", "trim_box")
+    bleed_box: str
+    trim_box: str
+
+
+def _boxed(page: PDFPage, boxes: PageBoxes) -> _BoxedPage:
+    boxed = _BoxedPage.__new__(_BoxedPage)
+    for cls in type(page).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if hasattr(page, name):
+                setattr(boxed, name, getattr(page, name))
+    for name, value in getattr(page, "__dict__", {}).items():  # what no slot holds
+        setattr(boxed, name, value)
+    boxed.trim_box = "[{:.2f} {:.2f} {:.2f} {:.2f}]".format(*boxes.trim)
+    boxed.bleed_box = "[{:.2f} {:.2f} {:.2f} {:.2f}]".format(*boxes.bleed)
+    return boxed
+
+
+def write_pdf(pdf: FPDF, boxes: Mapping[int, PageBoxes] | None = None) -> bytes:
+    """The document's bytes, with `boxes` (by 1-based page number) on their pages."""
+    for number, page_boxes in (boxes or {}).items():
+        pdf.pages[number] = _boxed(pdf.pages[number], page_boxes)
+    return bytes(pdf.output())
+
+
+def _shifted(rect: Rect, at: Offset) -> Rect:
+    return rect[0] + at[0], rect[1] + at[1], rect[2], rect[3]
+
+
+def _frame(pdf: FPDF, art: PrintArt, at: Offset) -> None:
     """The picture's outer outline, just outside the art box."""
-    x, y, w, h = _box_pt(artwork.box)
-    half = artwork.line_width_pt / 2
+    x, y, w, h = _shifted(art.box, at)
+    half = art.line_width_pt / 2
     pdf.set_draw_color(0)
-    pdf.set_line_width(artwork.line_width_pt)
+    pdf.set_line_width(art.line_width_pt)
     pdf.rect(x - half, y - half, w + 2 * half, h + 2 * half, style="D")
 
 
-def _footer(pdf: FPDF, artwork: Artwork, title: str) -> None:
-    x, y, w, h = _box_pt(artwork.page.band)
+def draw_footer(pdf: FPDF, art: PrintArt, at: Offset = ORIGIN, *, left: str, right: str = MAKER) -> None:
+    """A small grey line along the bottom of the band: `left` at its left, `right` at its right."""
+    x, y, w, h = _shifted(art.band, at)
     pdf.set_font(PDF_FONT, size=FOOTER_PT)
     pdf.set_text_color(*FOOTER_RGB)
-    pdf.text(x, y + h, footer_text(artwork, title))
-    maker = "Mosaic Studio"
-    pdf.text(x + w - pdf.get_string_width(maker), y + h, maker)
+    pdf.text(x, y + h, left)
+    pdf.text(x + w - pdf.get_string_width(right), y + h, right)
 
 
-def _ink_image(artwork: Artwork, *, opaque: bool) -> Image.Image:
+def _ink_image(ink: NDArray[np.bool_], *, opaque: bool) -> Image.Image:
     """Line art's ink as black on white ("L"), or black over transparency ("LA")."""
-    assert artwork.ink is not None
     if opaque:
-        return Image.fromarray(np.where(artwork.ink, 0, 255).astype(np.uint8), mode="L")
-    grey = np.zeros(artwork.ink.shape, dtype=np.uint8)
-    alpha = np.where(artwork.ink, 255, 0).astype(np.uint8)
+        return Image.fromarray(np.where(ink, 0, 255).astype(np.uint8), mode="L")
+    grey = np.zeros(ink.shape, dtype=np.uint8)
+    alpha = np.where(ink, 255, 0).astype(np.uint8)
     return Image.fromarray(np.dstack([grey, alpha]), mode="LA")
 
 
-def _numbers(pdf: FPDF, artwork: Artwork) -> None:
-    size_pt = artwork.number_size_pt
+def centred_text(pdf: FPDF, text: str, *, x: float, y: float, size_pt: float) -> None:
+    """`text` in the current font at `size_pt`, its digits' ink centred on (x, y)."""
+    pdf.text(x - pdf.get_string_width(text) / 2, y + DIGIT_CENTRE_EM * size_pt, text)
+
+
+def _numbers(pdf: FPDF, art: PrintArt, at: Offset) -> None:
+    size_pt = art.number_size_pt
     pdf.set_font(PDF_FONT, size=size_pt)
     pdf.set_text_color(NUMBER_GREY)
-    centres = page_pt_from_art_px(artwork, artwork.anchors_xy.astype(np.float64))
     widths: dict[str, float] = {}
-    for region, (x, y) in enumerate(centres):
-        text = str(artwork.number_of(int(artwork.region_color[region])))
+    lift = DIGIT_CENTRE_EM * size_pt
+    for color, (x, y) in zip(art.colors().tolist(), art.anchor_points().tolist(), strict=True):
+        text = str(art.numbers[color])
         if text not in widths:
             widths[text] = pdf.get_string_width(text)
-        pdf.text(float(x) - widths[text] / 2, float(y) + DIGIT_CENTRE_EM * size_pt, text)
+        pdf.text(x + at[0] - widths[text] / 2, y + at[1] + lift, text)
 
 
-def _puzzle_page(pdf: FPDF, artwork: Artwork, outlines: list[Outline], title: str) -> None:
-    pdf.add_page()
-    if artwork.ink is not None:
-        pdf.image(_ink_image(artwork, opaque=True), *_box_pt(artwork.box))
+def _rings(art: PrintArt, at: Offset) -> list[tuple[int, Sequence[tuple[float, float]]]]:
+    """Every outer ring as plain floats (fpdf2 formats each point: lists are the fastest to read)."""
+    shift = np.array(at, dtype=np.float64)
+    return [
+        (region, cast(Sequence[tuple[float, float]], (ring + shift).tolist())) for region, ring in art.rings()
+    ]
+
+
+def draw_puzzle(pdf: FPDF, art: PrintArt, at: Offset = ORIGIN) -> None:
+    """The numbered outlines (or the line art), the numbers and the frame, on the current page."""
+    ink = art.ink_mask()
+    if ink is not None:
+        pdf.image(_ink_image(ink, opaque=True), *_shifted(art.box, at))
     else:
         pdf.set_draw_color(0)
-        pdf.set_line_width(artwork.line_width_pt)
+        pdf.set_line_width(art.line_width_pt)
         with pdf.local_context(stroke_join_style=StrokeJoinStyle.ROUND):  # no miter spikes at tips
-            for outline in outlines:
-                for ring in outline.outers:
-                    _polygon(pdf, artwork, ring, "D")
-    if artwork.numbered:
-        _numbers(pdf, artwork)
-    _frame(pdf, artwork)
-    _footer(pdf, artwork, title)
+            for _, ring in _rings(art, at):
+                pdf.polygon(ring, style="D")
+    if art.numbered:
+        _numbers(pdf, art, at)
+    _frame(pdf, art, at)
 
 
-def _answer_page(pdf: FPDF, artwork: Artwork, outlines: list[Outline], title: str) -> None:
+def draw_answer(pdf: FPDF, art: PrintArt, at: Offset = ORIGIN) -> None:
     """Fill the regions painter-style, larger first, so a region inside another's hole lands on top."""
-    pdf.add_page()
-    lineart = artwork.ink is not None
+    ink = art.ink_mask()
     pdf.set_draw_color(ANSWER_OUTLINE_GREY)
-    pdf.set_line_width(max(ANSWER_OUTLINE_PT_MIN, artwork.line_width_pt * ANSWER_OUTLINE_FRACTION))
-    order = sorted(range(len(outlines)), key=lambda region: (-outlines[region].area_px, region))
-    for region in order:
-        rgb = artwork.palette_rgb[int(artwork.region_color[region])]
-        pdf.set_fill_color(int(rgb[0]), int(rgb[1]), int(rgb[2]))
-        if lineart:
-            pdf.set_draw_color(int(rgb[0]), int(rgb[1]), int(rgb[2]))
-        for ring in outlines[region].outers:
-            _polygon(pdf, artwork, ring, "DF")
-    if lineart:
-        pdf.image(_ink_image(artwork, opaque=False), *_box_pt(artwork.box))
-    _frame(pdf, artwork)
-    _footer(pdf, artwork, title)
+    pdf.set_line_width(max(ANSWER_OUTLINE_PT_MIN, art.line_width_pt * ANSWER_OUTLINE_FRACTION))
+    palette = art.palette_rgb().tolist()
+    colors = art.colors().tolist()
+    for region, ring in _rings(art, at):
+        r, g, b = palette[colors[region]]
+        pdf.set_fill_color(r, g, b)
+        if ink is not None:
+            pdf.set_draw_color(r, g, b)
+        pdf.polygon(ring, style="DF")
+    if ink is not None:
+        pdf.image(_ink_image(ink, opaque=False), *_shifted(art.box, at))
+    _frame(pdf, art, at)
 
 
-def _legend_entry(pdf: FPDF, entry: LegendEntry, artwork: Artwork, *, x: float, y: float) -> None:
-    swatch_w, swatch_h = 80.0, 40.0
-    pdf.set_fill_color(*entry.rgb)
+def draw_swatch(
+    pdf: FPDF, row: LegendRow, *, x: float, y: float, w: float, h: float, number_pt: float
+) -> None:
+    """`row`'s color filling the box, outlined, its number inside in a contrasting ink."""
+    pdf.set_fill_color(*row.rgb)
     pdf.set_draw_color(0)
     pdf.set_line_width(0.75)
-    pdf.rect(x, y, swatch_w, swatch_h, style="DF")
-    luma = 0.299 * entry.rgb[0] + 0.587 * entry.rgb[1] + 0.114 * entry.rgb[2]
+    pdf.rect(x, y, w, h, style="DF")
+    luma = 0.299 * row.rgb[0] + 0.587 * row.rgb[1] + 0.114 * row.rgb[2]
     pdf.set_text_color(0 if luma > 110 else 255)
-    number, number_pt = str(entry.number), LEGEND_NAME_PT * 1.5
     pdf.set_font(PDF_FONT, size=number_pt)
-    number_x = x + (swatch_w - pdf.get_string_width(number)) / 2
-    pdf.text(number_x, y + swatch_h / 2 + DIGIT_CENTRE_EM * number_pt, number)
+    centred_text(pdf, str(row.number), x=x + w / 2, y=y + h / 2, size_pt=number_pt)
+
+
+def _legend_entry(pdf: FPDF, row: LegendRow, art: PrintArt, *, x: float, y: float) -> None:
+    swatch_w, swatch_h = 80.0, 40.0
+    draw_swatch(pdf, row, x=x, y=y, w=swatch_w, h=swatch_h, number_pt=LEGEND_NAME_PT * 1.5)
     pdf.set_text_color(0)
     pdf.set_font(PDF_FONT, size=LEGEND_NAME_PT)
-    pdf.text(x + swatch_w + 12, y + LEGEND_NAME_PT, entry.name)
+    pdf.text(x + swatch_w + 12, y + LEGEND_NAME_PT, row.name)
     pdf.set_text_color(*FOOTER_RGB)
     pdf.set_font(PDF_FONT, size=LEGEND_DETAIL_PT)
-    detail = entry.detail(f"{entry.hex}  ·  {count_label(artwork.mode, entry.count)}")
+    detail = row.detail(f"{row.hex}  ·  {count_label(art.local_mode, row.count)}")
     pdf.text(x + swatch_w + 12, y + swatch_h, detail)
 
 
-def _legend_page(pdf: FPDF, artwork: Artwork, title: str) -> None:
-    pdf.add_page()
-    x, y, w, _ = _box_pt(artwork.page.art)
+def draw_legend(pdf: FPDF, art: PrintArt, at: Offset = ORIGIN) -> None:
+    """The color key filling the art box: a heading, then every number in two columns."""
+    x, y, w, _ = _shifted(art.art, at)
     pdf.set_font(PDF_FONT, size=LEGEND_TITLE_PT)
     pdf.set_text_color(0)
-    pdf.text(x, y + LEGEND_TITLE_PT, f"{title.strip()}: color key" if title.strip() else "Color key")
-    entries = legend_entries(artwork)
-    rows = -(-len(entries) // 2)
+    pdf.text(x, y + LEGEND_TITLE_PT, f"{art.title}: color key" if art.title else "Color key")
+    rows = -(-len(art.legend) // 2)
     top = y + 3 * LEGEND_TITLE_PT
-    for i, entry in enumerate(entries):
-        column, row = divmod(i, rows)
-        _legend_entry(pdf, entry, artwork, x=x + column * w / 2, y=top + row * LEGEND_ROW_PT)
-    _footer(pdf, artwork, title)
+    for i, row in enumerate(art.legend):
+        column, line = divmod(i, rows)
+        _legend_entry(pdf, row, art, x=x + column * w / 2, y=top + line * LEGEND_ROW_PT)
 
 
 def print_pdf(artwork: Artwork, *, title: str = "", outlines: list[Outline] | None = None) -> bytes:
@@ -166,16 +241,10 @@ def print_pdf(artwork: Artwork, *, title: str = "", outlines: list[Outline] | No
 
     `outlines` are `region_outlines(artwork)` when the caller has them already.
     """
-    page = artwork.page
-    pdf = FPDF(unit="pt", format=(page.width_pt, page.height_pt))
-    pdf.set_creation_date(PDF_CREATION_DATE)
-    pdf.set_creator("Mosaic Studio")
-    pdf.set_title(title.strip() or footer_text(artwork, ""))
-    pdf.set_margins(0, 0, 0)
-    pdf.set_auto_page_break(auto=False)
-    if outlines is None:
-        outlines = region_outlines(artwork)
-    _puzzle_page(pdf, artwork, outlines, title)
-    _answer_page(pdf, artwork, outlines, title)
-    _legend_page(pdf, artwork, title)
-    return bytes(pdf.output())
+    art = print_art(artwork, region_outlines(artwork) if outlines is None else outlines, title=title)
+    pdf = new_document(*art.page_pt, title=art.title or art.footer)
+    for draw in (draw_puzzle, draw_answer, draw_legend):
+        pdf.add_page()
+        draw(pdf, art)
+        draw_footer(pdf, art, left=art.footer)
+    return write_pdf(pdf)

@@ -14,13 +14,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mosaic.imaging.artwork import Artwork, Page, page_for
+from mosaic.imaging.book import book_page
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
 from mosaic.imaging.cbn import cbn_artwork
 from mosaic.imaging.decode import decode_photo
 from mosaic.imaging.lineart import lineart_artwork, photo_side_px
 from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
 from mosaic.imaging.options import GenerateOptions, Output
+from mosaic.imaging.poster import poster_page, poster_pdf
 from mosaic.imaging.presets import preset_title
+from mosaic.imaging.printart import PRINT_ART_MEDIA_TYPE, encode, print_art
+from mosaic.imaging.trace import region_outlines
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -70,6 +74,15 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
     raise ModeNotLocal(options.mode)
 
 
+def _page(options: GenerateOptions) -> Page:
+    """What the artwork is laid out on: a page, a book's page, or a whole poster."""
+    if options.tiles > 1:
+        return poster_page(options.page, options.tiles)  # turned once the photo's shape is known
+    if options.output == "book":
+        return book_page(options.page)
+    return page_for(options.page)
+
+
 def _photo_side_px(options: GenerateOptions, page: Page) -> int:
     """The longer side to decode the photo at: what the mode draws from, never more."""
     if options.mode == "lineart":
@@ -85,6 +98,9 @@ def _render(artwork: Artwork, output: Output, *, title: str, on_progress: Progre
             on_progress(f"render {name}", PROGRESS_ANALYSED + span * done / total)
 
         return Rendered(bundle_zip(artwork, title=title, on_file=on_file), MEDIA_TYPES["zip"], "zip")
+    if output == "book":
+        art = print_art(artwork, region_outlines(artwork), title=title)
+        return Rendered(encode(art), PRINT_ART_MEDIA_TYPE, "art")  # a page of a book (`book_pdf`)
     extension = "svg" if output == "svg" else "png"
     file_output: FileOutput = output
     data = render_file(artwork, file_output, title=title)
@@ -122,13 +138,20 @@ def generate(
     report = on_progress or _ignore_progress
     if options.mode == "ai":
         raise ModeNotLocal(options.mode)
-    page = page_for(options.page)
+    page = _page(options)
     report("decode", 0.0)
     photo = decode_photo(image_bytes, max_side_px=_photo_side_px(options, page))
+    landscape = photo.shape[1] > photo.shape[0]  # a poster's sheets turn to fit the picture
+    if options.tiles > 1:
+        page = poster_page(options.page, options.tiles, landscape=landscape)
     report(f"analyse {options.mode}", PROGRESS_DECODED)
     artwork = _analyse(photo, options, page)
     report("render", PROGRESS_ANALYSED)
     title = preset_title(options.preset) if options.preset else ""
-    rendered = _render(artwork, options.output, title=title, on_progress=report)
+    if options.tiles > 1:
+        poster = poster_pdf(artwork, page=options.page, tiles=options.tiles, landscape=landscape, title=title)
+        rendered = Rendered(poster, MEDIA_TYPES["pdf"], "pdf")
+    else:
+        rendered = _render(artwork, options.output, title=title, on_progress=report)
     report("done", PROGRESS_DONE)
     return rendered

@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.transport.serialization import Binary
 
 from mosaic.bootstrap import Services, build
+from mosaic.config import JOB_TIMEOUT_S_MAX
 from mosaic.domain.keys import key_from_body
 from mosaic.http.app import create_app
 from mosaic.http.auth import Authenticator
@@ -148,12 +149,12 @@ def no_server_error_but_503(ctx: CheckContext, response: Response, case: Case) -
 CHECKS = [no_server_error_but_503, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _send(case: Case, target: FuzzTarget, credential: str) -> Response:
+def _send(case: Case, target: FuzzTarget, credential: str, *, timeout_s: float = 10) -> Response:
     value = target.authorization[credential]
     # Schemathesis may have drawn an Authorization header of its own; ours replaces it.
     case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
     headers = {} if value is None else {"Authorization": value}
-    return case.call_and_validate(session=target.session, headers=headers, checks=CHECKS)
+    return case.call_and_validate(session=target.session, headers=headers, checks=CHECKS, timeout=timeout_s)
 
 
 def _is_secured(ctx: Any) -> bool:
@@ -209,7 +210,8 @@ def test_the_generation_routes_answer_any_options_on_a_real_photo_with_a_documen
             case.body["image"] = Binary(PHOTO)
         if "images" in case.body:
             case.body["images"] = [Binary(PHOTO)]
-    _send(case, fuzz_target, credential)
+    # A poster (tiles=3x3) or a book is a long job on a busy machine: the pool's own limit, not 10 s.
+    _send(case, fuzz_target, credential, timeout_s=JOB_TIMEOUT_S_MAX)
 
 
 def test_the_fuzzed_document_is_the_one_the_app_serves(fuzz_target: FuzzTarget) -> None:

@@ -174,7 +174,10 @@ def test_the_openapi_document_describes_both_multipart_bodies(studio: Studio) ->
     schema = single["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["image"]
     assert schema["properties"]["colors"] == {"type": "integer", "minimum": 4, "maximum": 20, "default": 12}
-    assert set(schema["properties"]) == {"image", "mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette"}
+    assert set(schema["properties"]) == {"image", "mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette", "tiles"}
+    assert "book" not in schema["properties"]["output"]["enum"], "a book is made by /api/bulk"
     assert "application/zip" in single["responses"]["200"]["content"]
     bulk = paths["/api/bulk"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert bulk["properties"]["images"]["maxItems"] == 50
+    assert {"title", "bleed"} <= set(bulk["properties"]) and "tiles" not in bulk["properties"]
+    assert "book" in bulk["properties"]["output"]["enum"]

@@ -1,5 +1,5 @@
-"""`POST /api/bulk`: up to 50 photos → one ZIP (a folder per image, `manifest.json`), one credit per
-image that succeeds. The use case is `Generate.bulk`."""
+"""`POST /api/bulk`: up to 50 photos → one ZIP (a folder per image, `manifest.json`), or with
+`output=book` one print-ready PDF; one credit per image that succeeds. The use case is `Generate.bulk`."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ async def bulk_generate(call: Call) -> Response:
 ENDPOINTS = [
     Endpoint(
         "POST", "/api/bulk", bulk_generate,
-        f"Up to {BULK_IMAGES_MAX} photos → one ZIP (a folder per image, manifest.json); 1 credit per image",
-        auth="api_key_or_jwt", form=form_schema(BULK_FIELD, many=True), produces=("application/zip",),
+        f"Up to {BULK_IMAGES_MAX} photos → one ZIP (a folder per image, manifest.json), or with output=book"
+        " one print-ready PDF; 1 credit per image",
+        auth="api_key_or_jwt", form=form_schema(BULK_FIELD, many=True),
+        produces=("application/zip", "application/pdf"),
         errors=GENERATION_ERRORS, tags=("generate",),
     ),
 ]

@@ -25,7 +25,8 @@ async def generate_page(call: Call) -> Response:
 ENDPOINTS = [
     Endpoint(
         "POST", "/api/generate", generate_page,
-        "A coloring page, color by number or mystery mosaic from one photo (1 credit)",
+        "A coloring page, color by number or mystery mosaic from one photo (1 credit; a tiles= poster:"
+        " 1 credit per sheet)",
         auth="api_key_or_jwt", form=form_schema(IMAGE_FIELD, many=False),
         produces=tuple(MEDIA_TYPES.values()),
         errors=GENERATION_ERRORS, tags=("generate",),
