@@ -374,3 +374,20 @@ def test_a_status_delivered_late_never_moves_the_subscription_backwards(shop: Sh
     assert shop.delivered(shop.stripe.invoice_event("invoice.paid", subscription, period=1)) == "applied"
     assert shop.balance(user) == {"balance": 0, "monthly_quota": 5, "plan_name": "free", "sub_status": "canceled"}
     shop.audit_clean()
+
+
+def test_a_pack_refund_delivered_before_its_purchase_takes_the_credits_back_when_the_purchase_arrives(
+    shop: Shop,
+) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    (bought,) = shop.stripe.complete_checkout(shop.checkout(user, pack="credits_100"))
+    purchase = shop.stripe.sessions[-1]["payment_intent"]
+    refunded = shop.stripe.refund_event(purchase, amount=999, refunded=999)
+    assert shop.delivered(refunded) == "applied"  # remembered: there is no pack to take back from yet
+    assert shop.balance(user)["balance"] == 5
+    assert shop.delivered(bought) == "applied"
+    assert shop.balance(user)["balance"] == 5
+    assert statement_kinds(shop, user)[-2:] == ["pack", "pack_refund"]
+    assert shop.delivered(refunded) == "duplicate"
+    assert shop.balance(user)["balance"] == 5
+    shop.audit_clean()
