@@ -164,8 +164,13 @@ class FakeStripe:
                 }],
             },
         }
-        if paid:
-            sub["items"]["data"][0].update(current_period_start=start, current_period_end=start + MONTH_S)
+        # a renewal's invoice moves the subscription into its period, paid or not: a failed payment
+        # leaves it past_due in the new period, a paid one active
+        item = sub["items"]["data"][0]
+        if start > item["current_period_start"]:
+            item.update(current_period_start=start, current_period_end=start + MONTH_S)
+        if sub["status"] in ("active", "past_due", "unpaid"):
+            sub["status"] = "active" if paid else "past_due"
         return self.event(event_type, invoice, created=created)
 
     def subscription_event(

@@ -391,3 +391,25 @@ def test_a_pack_refund_delivered_before_its_purchase_takes_the_credits_back_when
     assert shop.delivered(refunded) == "duplicate"
     assert shop.balance(user)["balance"] == 5
     shop.audit_clean()
+
+
+def test_a_checkout_delivered_after_a_failed_renewal_grants_no_unpaid_period_and_never_undoes_a_later_status(
+    shop: Shop,
+) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    completed, first_invoice = shop.stripe.complete_checkout(shop.checkout(user, plan="commercial"))
+    subscription = shop.stripe.sessions[-1]["subscription"]
+    failed = shop.stripe.invoice_event("invoice.payment_failed", subscription, period=1)
+    # the deliveries were held up: the checkout comes first, and its subscription, read from Stripe
+    # now, is past_due in its second period, not paid for
+    assert shop.delivered(completed) == "applied"
+    assert shop.balance(user) == {"balance": 5, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}
+    assert shop.delivered(first_invoice) == "applied"  # the first period, paid: granted
+    assert shop.balance(user) == {"balance": 800, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}
+    assert shop.delivered(failed) == "applied"
+    assert shop.balance(user)["sub_status"] == "past_due" and shop.balance(user)["balance"] == 800
+    paid = shop.stripe.invoice_event("invoice.paid", subscription, period=1)
+    assert shop.delivered(paid) == "applied"  # the second period, once it is paid
+    assert shop.balance(user)["sub_status"] == "active" and shop.balance(user)["balance"] == 800
+    assert statement_kinds(shop, user).count("monthly_grant") == 3
+    shop.audit_clean()

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import hypothesis.strategies as st
 import pytest
@@ -41,7 +42,6 @@ STEPS_MAX = 7
 QUOTA = 800  # the commercial plan's monthly credits (tests/fixtures/plans-stripe.toml)
 FREE_QUOTA = 5
 PACK_CREDITS, PACK_CENTS = 100, 999  # credits_100
-LIVE_STATUSES = ("active", "past_due", "unpaid")
 
 
 # -- the story: what happens at Stripe --------------------------------------------------------------
@@ -83,13 +83,17 @@ class Story:
 @st.composite
 def stories(draw: st.DrawFn) -> Story:
     steps: list[Step] = []
-    packs, refunded = 0, dict[int, int]()
+    packs, refunded, status = 0, dict[int, int](), "active"
     for _ in range(draw(st.integers(0, STEPS_MAX))):
         refundable = [p for p in range(packs) if refunded.get(p, 0) < PACK_CENTS]
         kinds = ["paid", "failed", "status", "pack"] + ["refund"] * (2 if refundable else 0)
         kind = draw(st.sampled_from(kinds))
-        if kind == "status":
-            steps.append(Step(kind, status=draw(st.sampled_from(LIVE_STATUSES))))
+        if kind == "status":  # Stripe's own changes: unpaid once the retries of a failed payment ran out
+            status = draw(st.sampled_from([status] + (["unpaid"] if status != "active" else [])))
+            steps.append(Step(kind, status=status))
+        elif kind in ("paid", "failed"):
+            status = "active" if kind == "paid" else "past_due"
+            steps.append(Step(kind))
         elif kind == "pack":
             steps.append(Step(kind, pack=packs))
             packs += 1
@@ -172,9 +176,12 @@ class Model:
         elif kind == "deleted" or (kind == "checkout" and fact.status == "canceled"):
             self._end(fact.created)
         elif self._follow(fact.period):
-            if kind in ("checkout", "paid"):
+            # A checkout read its subscription as Stripe holds it when delivered, perhaps much later:
+            # its current period is paid for only if it is active; and the status it testifies to
+            # is the one of its own time, when the first payment went through.
+            if kind == "paid" or (kind == "checkout" and fact.status == "active"):
                 self._grant(fact.period)
-            status = {"paid": "active", "failed": "past_due"}.get(kind, fact.status)
+            status = {"paid": "active", "failed": "past_due", "checkout": "active"}.get(kind, fact.status)
             if fact.created >= self.as_of:  # a status older than the newest one seen changes nothing
                 self.status, self.as_of = status, fact.created
 
@@ -293,7 +300,8 @@ def tell(world: World, user: User, steps: tuple[Step, ...]) -> tuple[list[Delive
             fact = Fact("failed", 0, period=period + 1)
         elif step.kind == "status":
             delivery = stripe.subscription_event("customer.subscription.updated", subscription, status=step.status)
-            fact = Fact("status", 0, period=period, status=step.status)
+            fact = Fact("status", 0, period=_current_period(json.loads(delivery.payload)["data"]["object"]),
+                        status=step.status)
         elif step.kind == "deleted":
             delivery = stripe.subscription_event("customer.subscription.deleted", subscription, status="canceled")
             fact = Fact("deleted", 0)
@@ -308,11 +316,13 @@ def tell(world: World, user: User, steps: tuple[Step, ...]) -> tuple[list[Delive
         facts.append(Fact(fact.kind, _created(delivery), fact.period, fact.status, fact.purchase, fact.cents))
     # the session's subscription is read from Stripe when the event is delivered: as the story left it
     held = stripe.subscriptions[subscription]
-    facts[0] = Fact(
-        "checkout", facts[0].created, status=held["status"],
-        period=(held["items"]["data"][0]["current_period_start"] - PERIOD_0) // MONTH_S,
-    )
+    facts[0] = Fact("checkout", facts[0].created, status=held["status"], period=_current_period(held))
     return deliveries, facts
+
+
+def _current_period(subscription: dict[str, Any]) -> int:
+    start: int = subscription["items"]["data"][0]["current_period_start"]
+    return (start - PERIOD_0) // MONTH_S
 
 
 def _created(delivery: Delivery) -> int:
