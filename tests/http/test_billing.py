@@ -413,3 +413,23 @@ def test_a_checkout_delivered_after_a_failed_renewal_grants_no_unpaid_period_and
     assert shop.balance(user)["sub_status"] == "active" and shop.balance(user)["balance"] == 800
     assert statement_kinds(shop, user).count("monthly_grant") == 3
     shop.audit_clean()
+
+
+def test_a_late_event_of_a_subscription_that_a_new_one_replaced_changes_nothing(shop: Shop) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    # Stripe's deliveries are held up: the customer subscribes, the subscription is canceled at
+    # Stripe, and (this server knowing of no subscription) the customer subscribes again
+    _, first_invoice = shop.stripe.complete_checkout(shop.checkout(user, plan="commercial"))
+    first = shop.stripe.sessions[-1]["subscription"]
+    ended = shop.stripe.subscription_event("customer.subscription.deleted", first, status="canceled")
+    for delivery in shop.stripe.complete_checkout(shop.checkout(user, plan="commercial"), period=1):
+        assert shop.delivered(delivery) == "applied"
+    second = shop.stripe.sessions[-1]["subscription"]
+    subscribed = {"balance": 800, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}
+    assert shop.balance(user) == subscribed
+    # then the first subscription's events: older than the second's, they change nothing
+    assert shop.delivered(first_invoice) == "applied"
+    assert shop.delivered(ended) == "applied"
+    assert shop.balance(user) == subscribed
+    assert shop.services.views.billing(user.account_id).subscription_id == second
+    shop.audit_clean()

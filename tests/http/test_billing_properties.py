@@ -19,7 +19,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hypothesis.strategies as st
@@ -49,12 +49,14 @@ PACK_CREDITS, PACK_CENTS = 100, 999  # credits_100
 
 @dataclass(frozen=True)
 class Step:
-    """One thing that happens at Stripe after the checkout, and so one event.
+    """One thing that happens at Stripe after the first checkout, and so one event (two for
+    "resubscribe": the session completed, and the first invoice).
 
     kind: "paid" (the next period's invoice paid), "failed" (the next period's payment failed;
-    a later "paid" is its retry), "status" (customer.subscription.updated to `status`), "pack"
-    (a pack bought), "refund" (pack number `pack`'s payment refunded `cents` in all),
-    "deleted" (the subscription ended: always the last step)."""
+    a later "paid" is its retry), "status" (customer.subscription.updated to `status`), "deleted"
+    (the subscription ended), "resubscribe" (after it ended, a new subscription's checkout, paid,
+    from the next period), "pack" (a pack bought), "refund" (pack number `pack`'s payment refunded
+    `cents` in all)."""
 
     kind: str
     status: str = ""
@@ -83,17 +85,17 @@ class Story:
 @st.composite
 def stories(draw: st.DrawFn) -> Story:
     steps: list[Step] = []
-    packs, refunded, status = 0, dict[int, int](), "active"
+    packs, refunded, status, live, subscriptions = 0, dict[int, int](), "active", True, 1
     for _ in range(draw(st.integers(0, STEPS_MAX))):
         refundable = [p for p in range(packs) if refunded.get(p, 0) < PACK_CENTS]
-        kinds = ["paid", "failed", "status", "pack"] + ["refund"] * (2 if refundable else 0)
-        kind = draw(st.sampled_from(kinds))
+        if live:
+            kinds = ["paid", "paid", "failed", "status", "deleted"]
+        else:
+            kinds = ["resubscribe"] * (3 if subscriptions == 1 else 0)
+        kind = draw(st.sampled_from(kinds + ["pack"] + ["refund"] * (2 if refundable else 0)))
         if kind == "status":  # Stripe's own changes: unpaid once the retries of a failed payment ran out
             status = draw(st.sampled_from([status] + (["unpaid"] if status != "active" else [])))
             steps.append(Step(kind, status=status))
-        elif kind in ("paid", "failed"):
-            status = "active" if kind == "paid" else "past_due"
-            steps.append(Step(kind))
         elif kind == "pack":
             steps.append(Step(kind, pack=packs))
             packs += 1
@@ -103,14 +105,23 @@ def stories(draw: st.DrawFn) -> Story:
             refunded[pack] = cents
             steps.append(Step(kind, pack=pack, cents=cents))
         else:
+            if kind in ("paid", "failed", "resubscribe"):
+                status = "past_due" if kind == "failed" else "active"
+            live = kind != "deleted"
+            subscriptions += kind == "resubscribe"
             steps.append(Step(kind))
-    if draw(st.booleans()):
-        steps.append(Step("deleted"))
-    events = 2 + len(steps)  # the checkout's two events (the session completed, the first invoice), then one a step
-    # each event's first delivery comes on time, a little late or after all the others; its repeats later
+    # the first checkout's two events (the session completed, the first invoice), then one a step
+    events = 2 + sum(2 if step.kind == "resubscribe" else 1 for step in steps)
+    # each event's first delivery comes on time, a little late or after all the others; its repeats
+    # later; and a run of events may be held up (the endpoint was down) and come after the rest, in any order
+    held_from = draw(st.sampled_from([0, draw(st.integers(0, events))]))
+    held = range(held_from, held_from + draw(st.integers(0, events - held_from)))
     copies = []
     for index in range(events):
-        first = index + draw(st.sampled_from([0, 0, 0, 1, 2, 3, events]))
+        if index in held:
+            first = events + draw(st.integers(0, events))
+        else:
+            first = index + draw(st.sampled_from([0, 0, 0, 1, 2, 3, events]))
         for repeat in range(draw(st.integers(1, 3))):
             copies.append((first + (draw(st.integers(0, 6)) if repeat else 0), draw(st.integers(0, 3)), index))
     copies.sort()
@@ -140,6 +151,7 @@ class Fact:
 
     kind: str
     created: int
+    subscription: int = 0  # which of the story's subscriptions (1 or 2) it is about, if any
     period: int = 0  # an invoice's period; a status event's current period; a checkout's (fetched)
     status: str = ""
     purchase: str = ""
@@ -160,8 +172,8 @@ class Model:
     periods: list[int] = field(default_factory=list)  # paid periods granted, in order
     packs: dict[str, PackModel] = field(default_factory=dict)  # in order of purchase
     refunds_waiting: dict[str, int] = field(default_factory=dict)  # purchase -> cents, seen before it
-    following: bool = False
-    ended: bool = False
+    following: int = 0  # the subscription followed (0: none)
+    ended: set[int] = field(default_factory=set)
     plan: str = "free"
     status: str = "active"
     as_of: int = 0
@@ -174,8 +186,8 @@ class Model:
         elif kind == "refund":
             self._refund(fact.purchase, fact.cents)
         elif kind == "deleted" or (kind == "checkout" and fact.status == "canceled"):
-            self._end(fact.created)
-        elif self._follow(fact.period):
+            self._end(fact.subscription, fact.created)
+        elif self._follow(fact.subscription, fact.period):
             # A checkout read its subscription as Stripe holds it when delivered, perhaps much later:
             # its current period is paid for only if it is active; and the status it testifies to
             # is the one of its own time, when the first payment went through.
@@ -199,12 +211,13 @@ class Model:
         assert beyond == 0
         return True
 
-    def _follow(self, period: int) -> bool:
-        if self.ended:
-            return False  # a late event of a subscription that ended changes nothing
-        self.following, self.plan = True, "commercial"
+    def _follow(self, subscription: int, period: int) -> bool:
+        if subscription in self.ended or subscription < self.following:
+            return False  # a late event of a subscription that ended, or that a newer one replaced
         end = period + 1
-        self.period_end = end if self.period_end is None else max(self.period_end, end)
+        same = subscription == self.following and self.period_end is not None
+        self.period_end = max(self.period_end or 0, end) if same else end
+        self.following, self.plan = subscription, "commercial"
         return True
 
     def _grant(self, period: int) -> None:
@@ -220,14 +233,14 @@ class Model:
         self.available -= leftover
         self.quota -= leftover
 
-    def _end(self, created: int) -> None:
-        if self.ended:
+    def _end(self, subscription: int, created: int) -> None:
+        if subscription in self.ended:
             return
-        self.ended = True
-        if not self.following:
-            return  # it ended before this account followed it: nothing to undo
+        self.ended.add(subscription)
+        if subscription != self.following:
+            return  # one never followed, or replaced by a newer one: nothing to undo
         self._expire()
-        self.following, self.plan, self.period_end = False, "free", None
+        self.following, self.plan, self.period_end = 0, "free", None
         self.status, self.as_of = "canceled", max(created, self.as_of)
 
     def _purchase(self, purchase: str) -> None:
@@ -284,39 +297,55 @@ def checkout(client: AppClient, user: User, **body: str) -> str:
 def tell(world: World, user: User, steps: tuple[Step, ...]) -> tuple[list[Delivery], list[Fact]]:
     """Make the story happen at the fake Stripe: its events, and what each tells the model."""
     stripe, client = world.stripe, world.clients[0]
-    session_id = checkout(client, user, plan="commercial")
-    completed, first_invoice = stripe.complete_checkout(session_id)
-    subscription = next(s for s in stripe.sessions if s["id"] == session_id)["subscription"]
-    deliveries = [completed, first_invoice]
-    facts = [Fact("checkout", _created(completed)), Fact("paid", _created(first_invoice), period=0)]
-    period, purchases = 0, []
+    deliveries: list[Delivery] = []
+    facts: list[Fact] = []
+    subscriptions: list[str] = []
+    checkouts: list[int] = []  # where each subscription's checkout is among the facts
+    period, purchases = -1, []
+
+    def told(delivery: Delivery, fact: Fact) -> None:
+        deliveries.append(delivery)
+        facts.append(replace(fact, created=_created(delivery), subscription=len(subscriptions)))
+
+    def subscribe() -> None:
+        nonlocal period
+        period += 1
+        session_id = checkout(client, user, plan="commercial")
+        completed, first_invoice = stripe.complete_checkout(session_id, period=period)
+        subscriptions.append(next(s for s in stripe.sessions if s["id"] == session_id)["subscription"])
+        checkouts.append(len(facts))
+        told(completed, Fact("checkout", 0))
+        told(first_invoice, Fact("paid", 0, period=period))
+
+    subscribe()
     for step in steps:
-        if step.kind == "paid":
+        subscription = subscriptions[-1]
+        if step.kind == "resubscribe":
+            subscribe()
+        elif step.kind == "paid":
             period += 1
-            delivery = stripe.invoice_event("invoice.paid", subscription, period=period)
-            fact = Fact("paid", 0, period=period)
+            told(stripe.invoice_event("invoice.paid", subscription, period=period), Fact("paid", 0, period=period))
         elif step.kind == "failed":
             delivery = stripe.invoice_event("invoice.payment_failed", subscription, period=period + 1)
-            fact = Fact("failed", 0, period=period + 1)
+            told(delivery, Fact("failed", 0, period=period + 1))
         elif step.kind == "status":
             delivery = stripe.subscription_event("customer.subscription.updated", subscription, status=step.status)
-            fact = Fact("status", 0, period=_current_period(json.loads(delivery.payload)["data"]["object"]),
-                        status=step.status)
+            now = _current_period(json.loads(delivery.payload)["data"]["object"])
+            told(delivery, Fact("status", 0, period=now, status=step.status))
         elif step.kind == "deleted":
             delivery = stripe.subscription_event("customer.subscription.deleted", subscription, status="canceled")
-            fact = Fact("deleted", 0)
+            told(delivery, Fact("deleted", 0))
         elif step.kind == "pack":
             (delivery,) = stripe.complete_checkout(checkout(client, user, pack="credits_100"))
             purchases.append(stripe.sessions[-1]["payment_intent"])
-            fact = Fact("purchase", 0, purchase=purchases[-1])
+            told(delivery, Fact("purchase", 0, purchase=purchases[-1]))
         else:
             delivery = stripe.refund_event(purchases[step.pack], amount=PACK_CENTS, refunded=step.cents)
-            fact = Fact("refund", 0, purchase=purchases[step.pack], cents=step.cents)
-        deliveries.append(delivery)
-        facts.append(Fact(fact.kind, _created(delivery), fact.period, fact.status, fact.purchase, fact.cents))
-    # the session's subscription is read from Stripe when the event is delivered: as the story left it
-    held = stripe.subscriptions[subscription]
-    facts[0] = Fact("checkout", facts[0].created, status=held["status"], period=_current_period(held))
+            told(delivery, Fact("refund", 0, purchase=purchases[step.pack], cents=step.cents))
+    # a session's subscription is read from Stripe when the event is delivered: as the story left it
+    for where, subscription in zip(checkouts, subscriptions, strict=True):
+        held = stripe.subscriptions[subscription]
+        facts[where] = replace(facts[where], status=held["status"], period=_current_period(held))
     return deliveries, facts
 
 
