@@ -79,7 +79,10 @@ def apply_payment_event(unit: Unit, *, notice: Notice, catalogue: PlanCatalogue)
     elif kind in ("invoice.paid", "invoice.payment_failed"):
         assert target is not None and target.plan is not None
         if notice.subscription_id and acct.follow_subscription(
-            subscription_id=notice.subscription_id, plan=target.plan, period_ends_at=notice.period_end
+            subscription_id=notice.subscription_id,
+            plan=target.plan,
+            period_ends_at=notice.period_end,
+            as_of=notice.created,
         ):
             if kind == "invoice.paid":
                 _grant(acct, target, notice.period_start)
@@ -134,7 +137,7 @@ def _follow(
         acct.end_subscription(subscription_id=sub.subscription_id, free_plan=catalogue.free, as_of=as_of)
         return False
     if not acct.follow_subscription(
-        subscription_id=sub.subscription_id, plan=target.plan, period_ends_at=sub.period_end
+        subscription_id=sub.subscription_id, plan=target.plan, period_ends_at=sub.period_end, as_of=as_of
     ):
         return False
     if sub.status not in IGNORED_STATUSES:

@@ -535,12 +535,19 @@ class Account(Aggregate):
             assert isinstance(account, Account)
             account.customer_id = self.customer_id
 
-    def follow_subscription(self, *, subscription_id: str, plan: Plan, period_ends_at: str) -> bool:
+    def follow_subscription(
+        self, *, subscription_id: str, plan: Plan, period_ends_at: str, as_of: int
+    ) -> bool:
         """Take `subscription_id` as this account's subscription to `plan`, with a period ending at
-        `period_ends_at` (the latest seen is kept). False if that subscription ended already (a late
-        delivery). A customer has one live subscription: a new one replaces the one followed."""
+        `period_ends_at` (the latest seen is kept), as the provider said at `as_of` (its timestamp).
+        A customer has one live subscription: a new one replaces the one followed. False if that
+        subscription ended already, or if it is another one than the one followed and `as_of` is
+        older than the newest status applied (a late delivery of a replaced subscription, which
+        must neither take over nor, when its end arrives, end the one that replaced it)."""
         assert subscription_id
         if subscription_id in self.ended_subscriptions:
+            return False
+        if self.subscription_id not in ("", subscription_id) and as_of < self.subscription_as_of:
             return False
         same = subscription_id == self.subscription_id
         newer_end = max(period_ends_at, self.period_ends_at) if same else period_ends_at
