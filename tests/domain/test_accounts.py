@@ -258,3 +258,15 @@ def test_a_pack_refund_seen_before_its_purchase_is_taken_back_when_the_purchase_
     assert account.available_credits == 800 + 100 - 50 and account.refunds_waiting == {}
     assert account.refund_pack(purchase_id="pi_1", refunded_cents=999) is True  # the rest, later
     assert account.available_credits == 800 and account.packs["pi_1"].remaining_credits == 0
+
+
+def test_a_replaced_subscriptions_late_event_neither_takes_over_nor_ends_the_new_one() -> None:
+    account = commercial_account()
+    plan = Plan("commercial", "Commercial", 4399, 800, True)
+    free = Plan("free", "Free", 0, 5, False)
+    assert account.follow_subscription(subscription_id="sub_new", plan=plan, period_ends_at="b", as_of=200)
+    assert account.set_subscription_status(subscription_id="sub_new", sub_status="active", as_of=200)
+    assert not account.follow_subscription(subscription_id="sub_old", plan=plan, period_ends_at="a", as_of=150)
+    assert account.end_subscription(subscription_id="sub_old", free_plan=free, as_of=190)  # noted only
+    assert (account.subscription_id, account.plan_name, account.sub_status) == ("sub_new", "commercial", "active")
+    assert account.available_credits == 800
