@@ -1,12 +1,15 @@
 """Exactly once, whatever the delivery: Hypothesis tells a Stripe story (a subscription's checkout,
-renewals paid or failed, status changes, packs bought and refunded, the end), then delivers its
-events as Stripe may — each one to three times, out of order within a window, some at once to two
-servers on one PostgreSQL database — with spending in between. A plain model says what must
-result: each period's quota granted once (never one older than a period granted already), each
-pack once, refunds taken back from what is left of a pack, spending from the quota first, then
-from packs; the status is the one of the newest event. After every delivery the account equals the
-model, never goes below zero and its status never moves back in time; after every story the
-views equal the model and the audit verifies; at the end `mosaic audit verify` passes.
+renewals paid or failed, status changes, packs bought and refunded, the end, a new subscription),
+then delivers its events as Stripe may — each one to three times, out of order, runs of them held
+up and delivered after the rest, some at once to two servers on one PostgreSQL database — with
+spending in between. A plain model says what must result: each paid period's quota granted once
+(never one older than a period granted already, never one not paid for), each pack once, refunds
+taken back from what is left of a pack (also when the refund comes first), spending from the quota
+first, then from packs; the status is the one of the newest event, and a replaced subscription's
+late events change nothing. After every delivery the account equals the model, never goes below
+zero and its status never moves back in time; after every story the views equal the model, each
+event was applied by exactly one of its deliveries and the audit verifies; at the end
+`mosaic audit verify` passes.
 
 The default run is derandomized and bounded (`MOSAIC_BILLING_EXAMPLES`, 30 stories); a longer run:
 `MOSAIC_BILLING_EXAMPLES=500 .venv/bin/pytest tests/http/test_billing_properties.py`.
@@ -28,6 +31,7 @@ from hypothesis import HealthCheck, given, note, settings
 
 from mosaic.bootstrap import Services
 from mosaic.cli import main
+from mosaic.commands.stripe_events import iso
 from mosaic.domain.accounts import Account
 from mosaic.domain.errors import InsufficientCredits
 from mosaic.queries.audit_log import verify_database
@@ -473,8 +477,6 @@ class Run:
 
 
 def _period_key(period: int) -> str:
-    from mosaic.commands.stripe_events import iso
-
     return iso(PERIOD_0 + period * MONTH_S)
 
 
