@@ -10,7 +10,7 @@ provider's timestamp and never move backwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from mosaic.commands.stripe_events import IGNORED_STATUSES, Notice, Subscription
 from mosaic.commands.writer import Unit
 from mosaic.domain.accounts import Account
 from mosaic.domain.billing import BillingCustomer, customer_index_id
+from mosaic.domain.plans import USABLE_SUBSCRIPTION_STATUSES
 
 Outcome = Literal["applied", "duplicate", "ignored"]
 
@@ -64,16 +65,24 @@ def apply_payment_event(unit: Unit, *, notice: Notice, catalogue: PlanCatalogue)
     if kind == "checkout.session.completed" and notice.pack_name:
         assert target is not None and target.pack is not None
         acct.buy_pack(purchase_id=notice.purchase_id, pack=target.pack, paid_cents=notice.paid_cents)
-    elif kind == "checkout.session.completed" or kind.startswith("customer.subscription."):
+    elif kind == "checkout.session.completed":
+        assert notice.subscription is not None and target is not None
+        held = notice.subscription
+        if _follow(acct, _at_checkout(held), target, catalogue, as_of=notice.created, deleted=False) and (
+            held.status in USABLE_SUBSCRIPTION_STATUSES
+        ):
+            _grant(acct, target, held.period_start)
+    elif kind.startswith("customer.subscription."):
         assert notice.subscription is not None and target is not None
         deleted = kind.endswith(".deleted")
-        live = _follow(acct, notice.subscription, target, catalogue, as_of=notice.created, deleted=deleted)
-        if live and kind == "checkout.session.completed":
-            _grant(acct, target, notice.subscription.period_start)
+        _follow(acct, notice.subscription, target, catalogue, as_of=notice.created, deleted=deleted)
     elif kind in ("invoice.paid", "invoice.payment_failed"):
         assert target is not None and target.plan is not None
         if notice.subscription_id and acct.follow_subscription(
-            subscription_id=notice.subscription_id, plan=target.plan, period_ends_at=notice.period_end
+            subscription_id=notice.subscription_id,
+            plan=target.plan,
+            period_ends_at=notice.period_end,
+            as_of=notice.created,
         ):
             if kind == "invoice.paid":
                 _grant(acct, target, notice.period_start)
@@ -128,12 +137,26 @@ def _follow(
         acct.end_subscription(subscription_id=sub.subscription_id, free_plan=catalogue.free, as_of=as_of)
         return False
     if not acct.follow_subscription(
-        subscription_id=sub.subscription_id, plan=target.plan, period_ends_at=sub.period_end
+        subscription_id=sub.subscription_id, plan=target.plan, period_ends_at=sub.period_end, as_of=as_of
     ):
         return False
     if sub.status not in IGNORED_STATUSES:
         acct.set_subscription_status(subscription_id=sub.subscription_id, sub_status=sub.status, as_of=as_of)
     return True
+
+
+def _at_checkout(held: Subscription) -> Subscription:
+    """The subscription as a checkout's event testifies to it at its own time.
+
+    The session names its subscription, which is read from the provider when the event is delivered,
+    perhaps long after: by then it may be past_due or unpaid in a later period. That status is newer
+    than the event's timestamp, so it cannot stand with it (an older event applied next would undo
+    it); at the checkout's time the first payment had just gone through. Nor is a current period
+    that is not paid for granted (its invoice grants it when it is paid).
+    """
+    if held.status in ("past_due", "unpaid"):
+        return replace(held, status="active")
+    return held
 
 
 def _grant(acct: Account, target: PriceTarget, period_start: str) -> None:

@@ -138,6 +138,9 @@ class Account(Aggregate):
         self.period_ends_at = ""
         self.payment_events: set[str] = set()
         self.packs: dict[str, PackCredits] = {}  # purchase id -> pack, in order of purchase
+        # refunds delivered before their purchase (the provider does not order its events): purchase
+        # id -> cents refunded in all, taken back when the purchase arrives
+        self.refunds_waiting: dict[str, int] = {}
         self.ended_subscriptions: set[str] = set()
 
     @classmethod
@@ -532,12 +535,19 @@ class Account(Aggregate):
             assert isinstance(account, Account)
             account.customer_id = self.customer_id
 
-    def follow_subscription(self, *, subscription_id: str, plan: Plan, period_ends_at: str) -> bool:
+    def follow_subscription(
+        self, *, subscription_id: str, plan: Plan, period_ends_at: str, as_of: int
+    ) -> bool:
         """Take `subscription_id` as this account's subscription to `plan`, with a period ending at
-        `period_ends_at` (the latest seen is kept). False if that subscription ended already (a late
-        delivery). A customer has one live subscription: a new one replaces the one followed."""
+        `period_ends_at` (the latest seen is kept), as the provider said at `as_of` (its timestamp).
+        A customer has one live subscription: a new one replaces the one followed. False if that
+        subscription ended already, or if it is another one than the one followed and `as_of` is
+        older than the newest status applied (a late delivery of a replaced subscription, which
+        must neither take over nor, when its end arrives, end the one that replaced it)."""
         assert subscription_id
         if subscription_id in self.ended_subscriptions:
+            return False
+        if self.subscription_id not in ("", subscription_id) and as_of < self.subscription_as_of:
             return False
         same = subscription_id == self.subscription_id
         newer_end = max(period_ends_at, self.period_ends_at) if same else period_ends_at
@@ -625,6 +635,7 @@ class Account(Aggregate):
             return False
         if paid_cents < 0:
             raise InvalidCredits("a pack's payment cannot be negative")
+        waiting = self.refunds_waiting.get(purchase_id, 0)
         self.trigger_event(
             self.PackPurchased,
             purchase_id=purchase_id,
@@ -632,6 +643,8 @@ class Account(Aggregate):
             amount_credits=pack.credits,
             paid_cents=paid_cents,
         )
+        if waiting:
+            self.refund_pack(purchase_id=purchase_id, refunded_cents=waiting)
         return True
 
     class PackPurchased(Aggregate.Event):
@@ -646,14 +659,19 @@ class Account(Aggregate):
                 self.pack_name, self.amount_credits, self.paid_cents, self.amount_credits
             )
             account.balance_credits += self.amount_credits
+            account.refunds_waiting.pop(self.purchase_id, None)
 
     def refund_pack(self, *, purchase_id: str, refunded_cents: int) -> bool:
         """The payment of a pack was refunded, `refunded_cents` in all so far: take back that share
-        of its credits, as far as they are unspent and available (never below zero). False if there
-        is no such purchase or nothing more to ask back."""
+        of its credits, as far as they are unspent and available (never below zero). A refund of a
+        purchase not seen yet is noted and taken back when the purchase arrives. False if there is
+        nothing more to ask back or to note."""
         pack = self.packs.get(purchase_id)
         if pack is None:
-            return False
+            if refunded_cents <= self.refunds_waiting.get(purchase_id, 0):
+                return False
+            self.trigger_event(self.RefundNoted, purchase_id=purchase_id, refunded_cents=refunded_cents)
+            return True
         refunded_cents = min(max(refunded_cents, 0), pack.paid_cents)
         if refunded_cents <= pack.refunded_cents:
             return False
@@ -682,6 +700,16 @@ class Account(Aggregate):
             pack.asked_back_credits += self.asked_credits
             pack.refunded_cents = self.refunded_cents
             account.balance_credits -= self.amount_credits
+
+    class RefundNoted(Aggregate.Event):
+        """A refund of a purchase not applied yet (its event is late): nothing to take back until it is."""
+
+        purchase_id: str
+        refunded_cents: int  # refunded of the payment so far
+
+        def apply(self, account: Any) -> None:
+            assert isinstance(account, Account)
+            account.refunds_waiting[self.purchase_id] = self.refunded_cents
 
     # -- keys: the account counts them so the cap holds across servers ----------------------------
 

@@ -70,6 +70,7 @@ class AccountState:
     # may take back
     quota: int = 0
     packs: dict[str, list[int]] = field(default_factory=dict)  # purchase id -> [credits, remaining]
+    refunds_waiting: dict[str, int] = field(default_factory=dict)  # purchase id -> cents, before it
     payment_events: set[str] = field(default_factory=set)
     status_as_of: int = 0
 
@@ -450,6 +451,7 @@ def _pack_bought(state: AccountState, body: dict[str, Any], aggregate: str) -> s
     if amount <= 0:
         return f"grants a pack of {amount} credit(s)"
     state.packs[purchase] = [amount, amount]
+    state.refunds_waiting.pop(purchase, None)
     state.settled += amount
     return None
 
@@ -464,6 +466,16 @@ def _pack_refund(state: AccountState, body: dict[str, Any], aggregate: str) -> s
         )
     pack[1] -= amount
     state.settled -= amount
+    return None
+
+
+def _refund_noted(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
+    purchase, cents = body["purchase_id"], body["refunded_cents"]
+    if purchase in state.packs:
+        return f"notes a refund of purchase {purchase}, whose pack is bought: it is taken back, not noted"
+    if not isinstance(cents, int) or cents <= state.refunds_waiting.get(purchase, 0):
+        return f"notes a refund of {cents} cent(s) of purchase {purchase}, no more than noted before"
+    state.refunds_waiting[purchase] = cents
     return None
 
 
@@ -494,6 +506,7 @@ _RULE_FIELDS: dict[str, tuple[str, ...]] = {  # what each rule reads of a body
     "CreditsExpired": ("amount_credits",),
     "PackPurchased": ("purchase_id", "amount_credits"),
     "PackRefunded": ("purchase_id", "amount_credits"),
+    "RefundNoted": ("purchase_id", "refunded_cents"),
     "PaymentEventRecorded": ("event_id",),
     "SubscriptionStatusChanged": ("sub_status", "as_of?"),  # ?: absent from v1 bodies
 }
@@ -518,6 +531,7 @@ _RULES: dict[str, Rule] = {
     "CreditsExpired": _expire,
     "PackPurchased": _pack_bought,
     "PackRefunded": _pack_refund,
+    "RefundNoted": _refund_noted,
     "PaymentEventRecorded": _payment_event,
     "SubscriptionStatusChanged": _status,
 }

@@ -17,7 +17,7 @@ from mosaic.domain.errors import (
     RefundExceedsCharge,
     ReservationNotOpen,
 )
-from mosaic.domain.plans import Plan
+from mosaic.domain.plans import Pack, Plan
 
 COMMERCIAL = Plan("commercial", "Commercial", 4399, 800, True)
 
@@ -246,3 +246,27 @@ def test_a_refund_or_grant_reason_with_a_control_character_is_refused_and_change
     with pytest.raises(InvalidInput, match="control"):
         account.grant_credits(grant_id=uuid.uuid4(), amount_credits=1, reason=f"sorry{char}again", issued_by="s")
     assert account.version == version
+
+
+def test_a_pack_refund_seen_before_its_purchase_is_taken_back_when_the_purchase_arrives() -> None:
+    account = commercial_account()
+    pack = Pack("credits_100", "100 credits", 100, 999)
+    assert account.refund_pack(purchase_id="pi_1", refunded_cents=500) is True  # noted: nothing to take yet
+    assert account.refund_pack(purchase_id="pi_1", refunded_cents=400) is False  # an older, smaller one
+    assert account.available_credits == 800
+    assert account.buy_pack(purchase_id="pi_1", pack=pack, paid_cents=999) is True
+    assert account.available_credits == 800 + 100 - 50 and account.refunds_waiting == {}
+    assert account.refund_pack(purchase_id="pi_1", refunded_cents=999) is True  # the rest, later
+    assert account.available_credits == 800 and account.packs["pi_1"].remaining_credits == 0
+
+
+def test_a_replaced_subscriptions_late_event_neither_takes_over_nor_ends_the_new_one() -> None:
+    account = commercial_account()
+    plan = Plan("commercial", "Commercial", 4399, 800, True)
+    free = Plan("free", "Free", 0, 5, False)
+    assert account.follow_subscription(subscription_id="sub_new", plan=plan, period_ends_at="b", as_of=200)
+    assert account.set_subscription_status(subscription_id="sub_new", sub_status="active", as_of=200)
+    assert not account.follow_subscription(subscription_id="sub_old", plan=plan, period_ends_at="a", as_of=150)
+    assert account.end_subscription(subscription_id="sub_old", free_plan=free, as_of=190)  # noted only
+    assert (account.subscription_id, account.plan_name, account.sub_status) == ("sub_new", "commercial", "active")
+    assert account.available_credits == 800

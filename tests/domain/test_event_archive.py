@@ -46,19 +46,22 @@ def replay_archive(path: Path = ARCHIVE) -> dict[type[Aggregate], Aggregate]:
 
 
 @pytest.mark.parametrize(
-    "archive", ["archive-v1.jsonl", "archive-v2.jsonl", "archive-v3.jsonl", "archive-v4.jsonl"]
+    "archive",
+    ["archive-v1.jsonl", "archive-v2.jsonl", "archive-v3.jsonl", "archive-v4.jsonl", "archive-v5.jsonl"],
 )
 def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> None:
     aggregates = replay_archive(ARCHIVES / archive)
     account = aggregates[Account]
     assert isinstance(account, Account)
     assert (account.plan_name, account.sub_status, account.api_access) == ("free", "canceled", False)
-    if archive in ("archive-v3.jsonl", "archive-v4.jsonl"):
+    if archive in ("archive-v3.jsonl", "archive-v4.jsonl", "archive-v5.jsonl"):
         # the paid period's grant expired the 2026-11 quota; its own expired when the subscription
         # ended; the pack was refunded whole
         assert account.available_credits == 1 + 5
         assert account.customer_id == "cus_archive" and account.subscription_ended
         assert account.packs["pi_archive"].remaining_credits == 0
+        if archive == "archive-v5.jsonl":  # the refund noted before its purchase took it back whole
+            assert account.packs["pi_late"].remaining_credits == 0 and account.refunds_waiting == {}
         index = aggregates[BillingCustomer]
         assert isinstance(index, BillingCustomer) and index.account_id == str(account.id)
     else:
@@ -68,7 +71,7 @@ def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> N
     assert isinstance(key, ApiKey) and key.is_revoked
     user = aggregates[User]
     assert isinstance(user, User)
-    if archive == "archive-v4.jsonl":
+    if archive in ("archive-v4.jsonl", "archive-v5.jsonl"):
         # verified, then reset: the reset's password, and two session ends (the change, the reset)
         assert user.email_verified and user.token_version == 2 and user.password_hash.endswith("aGFzaDM")
         assert all(token.used for token in user.mail_tokens.values()) and len(user.mail_tokens) == 2

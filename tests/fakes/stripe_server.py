@@ -98,9 +98,10 @@ class FakeStripe:
         payload = json.dumps(body).encode()
         return Delivery(event_id, event_type, payload, sign(payload))
 
-    def complete_checkout(self, session_id: str, *, status: str = "active") -> list[Delivery]:
+    def complete_checkout(self, session_id: str, *, status: str = "active", period: int = 0) -> list[Delivery]:
         """The customer paid on Stripe's page: the subscription (or payment) exists; the events
-        Stripe sends then: `checkout.session.completed` and, for a subscription, `invoice.paid`."""
+        Stripe sends then: `checkout.session.completed` and, for a subscription (starting `period`
+        months after PERIOD_0), `invoice.paid`."""
         session = next(s for s in self.sessions if s["id"] == session_id)
         session.update(status="complete", payment_status="paid")
         price = session["line_items"][0]["price"]
@@ -108,12 +109,12 @@ class FakeStripe:
             session["payment_intent"] = self.new_id("pi")
             session["amount_total"] = self.prices.get(price, 0)
             return [self.event("checkout.session.completed", dict(session))]
-        sub = self.subscription_object(session["customer"], price, period=0, status=status)
+        sub = self.subscription_object(session["customer"], price, period=period, status=status)
         self.subscriptions[sub["id"]] = sub
         session["subscription"] = sub["id"]
         return [
             self.event("checkout.session.completed", dict(session)),
-            self.invoice_event("invoice.paid", sub["id"], period=0, billing_reason="subscription_create"),
+            self.invoice_event("invoice.paid", sub["id"], period=period, billing_reason="subscription_create"),
         ]
 
     def subscription_object(self, customer: str, price: str, *, period: int, status: str) -> dict[str, Any]:
@@ -164,8 +165,13 @@ class FakeStripe:
                 }],
             },
         }
-        if paid:
-            sub["items"]["data"][0].update(current_period_start=start, current_period_end=start + MONTH_S)
+        # a renewal's invoice moves the subscription into its period, paid or not: a failed payment
+        # leaves it past_due in the new period, a paid one active
+        item = sub["items"]["data"][0]
+        if start > item["current_period_start"]:
+            item.update(current_period_start=start, current_period_end=start + MONTH_S)
+        if sub["status"] in ("active", "past_due", "unpaid"):
+            sub["status"] = "active" if paid else "past_due"
         return self.event(event_type, invoice, created=created)
 
     def subscription_event(

@@ -374,3 +374,62 @@ def test_a_status_delivered_late_never_moves_the_subscription_backwards(shop: Sh
     assert shop.delivered(shop.stripe.invoice_event("invoice.paid", subscription, period=1)) == "applied"
     assert shop.balance(user) == {"balance": 0, "monthly_quota": 5, "plan_name": "free", "sub_status": "canceled"}
     shop.audit_clean()
+
+
+def test_a_pack_refund_delivered_before_its_purchase_takes_the_credits_back_when_the_purchase_arrives(
+    shop: Shop,
+) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    (bought,) = shop.stripe.complete_checkout(shop.checkout(user, pack="credits_100"))
+    purchase = shop.stripe.sessions[-1]["payment_intent"]
+    refunded = shop.stripe.refund_event(purchase, amount=999, refunded=999)
+    assert shop.delivered(refunded) == "applied"  # remembered: there is no pack to take back from yet
+    assert shop.balance(user)["balance"] == 5
+    assert shop.delivered(bought) == "applied"
+    assert shop.balance(user)["balance"] == 5
+    assert statement_kinds(shop, user)[-2:] == ["pack", "pack_refund"]
+    assert shop.delivered(refunded) == "duplicate"
+    assert shop.balance(user)["balance"] == 5
+    shop.audit_clean()
+
+
+def test_a_checkout_delivered_after_a_failed_renewal_grants_no_unpaid_period_and_never_undoes_a_later_status(
+    shop: Shop,
+) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    completed, first_invoice = shop.stripe.complete_checkout(shop.checkout(user, plan="commercial"))
+    subscription = shop.stripe.sessions[-1]["subscription"]
+    failed = shop.stripe.invoice_event("invoice.payment_failed", subscription, period=1)
+    # the deliveries were held up: the checkout comes first, and its subscription, read from Stripe
+    # now, is past_due in its second period, not paid for
+    assert shop.delivered(completed) == "applied"
+    assert shop.balance(user) == {"balance": 5, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}
+    assert shop.delivered(first_invoice) == "applied"  # the first period, paid: granted
+    assert shop.balance(user) == {"balance": 800, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}
+    assert shop.delivered(failed) == "applied"
+    assert shop.balance(user)["sub_status"] == "past_due" and shop.balance(user)["balance"] == 800
+    paid = shop.stripe.invoice_event("invoice.paid", subscription, period=1)
+    assert shop.delivered(paid) == "applied"  # the second period, once it is paid
+    assert shop.balance(user)["sub_status"] == "active" and shop.balance(user)["balance"] == 800
+    assert statement_kinds(shop, user).count("monthly_grant") == 3
+    shop.audit_clean()
+
+
+def test_a_late_event_of_a_subscription_that_a_new_one_replaced_changes_nothing(shop: Shop) -> None:
+    user = signed_in_user(shop.services, shop.client, plan="free")
+    # Stripe's deliveries are held up: the customer subscribes, the subscription is canceled at
+    # Stripe, and (this server knowing of no subscription) the customer subscribes again
+    _, first_invoice = shop.stripe.complete_checkout(shop.checkout(user, plan="commercial"))
+    first = shop.stripe.sessions[-1]["subscription"]
+    ended = shop.stripe.subscription_event("customer.subscription.deleted", first, status="canceled")
+    for delivery in shop.stripe.complete_checkout(shop.checkout(user, plan="commercial"), period=1):
+        assert shop.delivered(delivery) == "applied"
+    second = shop.stripe.sessions[-1]["subscription"]
+    subscribed = {"balance": 800, "monthly_quota": 800, "plan_name": "commercial", "sub_status": "active"}
+    assert shop.balance(user) == subscribed
+    # then the first subscription's events: older than the second's, they change nothing
+    assert shop.delivered(first_invoice) == "applied"
+    assert shop.delivered(ended) == "applied"
+    assert shop.balance(user) == subscribed
+    assert shop.services.views.billing(user.account_id).subscription_id == second
+    shop.audit_clean()
