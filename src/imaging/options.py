@@ -2,15 +2,17 @@
 
 Accepted values are exactly those the spec documents; anything else is an `InvalidOption` naming the
 field and the values it accepts. An empty field means "not given" (HTML forms send empty selects).
-Fields this module does not know (the upload itself, say) are not its business and are ignored.
+A field that is not one of FIELDS is an `UnknownField` with a did-you-mean hint: a typo such as
+`colour=10` would otherwise be a silently ignored wish, charged for as if it were granted.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar, get_args
+from typing import ClassVar, Final, Literal, TypeVar, get_args
 
 LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by the upstream AI service
 GenerationMode = Literal[LocalMode, "ai"]
@@ -35,16 +37,38 @@ _COLORS_PATTERN: Final = re.compile(r"[1-9][0-9]?")
 class InvalidOption(ValueError):
     """A form field has a value the API does not accept; the message says which values it does."""
 
-    code: Final = "invalid_option"
+    code: ClassVar[str] = "invalid_option"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(self._text(field, message))
         self.field = field
         self.message = message
+
+    @staticmethod
+    def _text(field: str, message: str) -> str:
+        return f"{field}: {message}"
 
     def __reduce__(self) -> tuple[type[InvalidOption], tuple[str, str]]:
         # Raised in a worker process, it must pickle back whole, or the pool breaks.
         return type(self), (self.field, self.message)
+
+
+class UnknownField(InvalidOption):
+    """A form field that is none of FIELDS; the message suggests the nearest one."""
+
+    code: ClassVar[str] = "unknown_field"
+
+    @staticmethod
+    def _text(field: str, message: str) -> str:
+        return message  # the message already quotes the field
+
+    @classmethod
+    def named(cls, field: str) -> UnknownField:
+        by_folded = {name.casefold(): name for name in FIELDS}
+        near = difflib.get_close_matches(field.casefold(), by_folded, n=1, cutoff=0.6)
+        if near:
+            return cls(field, f'"{field}" is not a field; did you mean "{by_folded[near[0]]}"?')
+        return cls(field, f'"{field}" is not a field; the fields are {", ".join(FIELDS)}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +136,14 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
 
     Raises
     ------
+    UnknownField
+        A field is none of FIELDS (checked first, so a typo is never hidden by a preset).
     InvalidOption
         A field (or preset) is not one of the documented values; the message lists them.
     """
+    for name in fields:
+        if name not in FIELDS:
+            raise UnknownField.named(name)
     merged, preset = _with_preset(fields)
     hint = merged.get("hint", "")
     if len(hint) > HINT_CHARS_MAX:

@@ -63,6 +63,21 @@ def test_every_invalid_field_value_is_a_400_naming_the_field_and_nothing_is_char
     assert studio.credit_lines() == []
 
 
+def test_an_unknown_field_is_a_400_with_a_did_you_mean_hint_and_nothing_is_charged(studio: Studio) -> None:
+    events = studio.events()
+    response = studio.generate(images.photo_png(), mode="hex", colour="10")
+    assert response.status_code == 400, response.text
+    assert error_of(response) == {
+        **error_of(response), "code": "unknown_field",
+        "message": '"colour" is not a field; did you mean "colors"?',
+    }
+    bulk = studio.bulk([("a.png", images.photo_png())], colour="10")
+    assert bulk.status_code == 400, bulk.text
+    assert error_of(bulk)["code"] == "unknown_field"
+    assert studio.events() == events
+    assert studio.credit_lines() == []
+
+
 BAD_UPLOADS = [
     ("truncated.png", images.truncated_png, 400, "corrupt_image"),
     ("notes.jpg", images.text_named_jpg, 400, "unsupported_image_type"),
