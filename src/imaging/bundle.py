@@ -8,8 +8,8 @@ the same bytes.
 The files are rendered on `RENDER_THREADS` threads (numpy, zlib and Pillow release the GIL for most
 of the work), then written in the fixed order, so threading never changes the bytes.
 
-`palette.json`: `{"mode", "page", "colors", "regions", "palette": [{"number", "hex", "rgb", "name",
-"count"}, ...]}` with numbers 1..N in legend order.
+`palette.json`: `{"mode", "page", "orientation", "colors", "regions", "palette": [{"number", "hex", "rgb",
+"name", "count"}, ...]}` with numbers 1..N in legend order.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def palette_document(artwork: Artwork) -> dict[str, Any]:
     return {
         "mode": artwork.mode,
         "page": artwork.page.name,
+        "orientation": artwork.page.orientation,
         "colors": artwork.color_count,
         "regions": artwork.region_count,
         "palette": [

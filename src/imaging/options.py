@@ -18,19 +18,21 @@ LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by th
 GenerationMode = Literal[LocalMode, "ai"]
 Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg"]
 PageChoice = Literal["letter", "a4"]
+Orientation = Literal["auto", "portrait", "landscape"]  # auto: the one that prints the photo largest
 Detail = Literal["simple", "standard", "detailed", "expert"]
 Density = Literal["easy", "standard", "detailed", "expert"]
 
 MODES: Final[tuple[GenerationMode, ...]] = get_args(GenerationMode)
 OUTPUTS: Final[tuple[Output, ...]] = get_args(Output)
 PAGES: Final[tuple[PageChoice, ...]] = get_args(PageChoice)
+ORIENTATIONS: Final[tuple[Orientation, ...]] = get_args(Orientation)
 DETAILS: Final[tuple[Detail, ...]] = get_args(Detail)
 DENSITIES: Final[tuple[Density, ...]] = get_args(Density)
 COLORS_MIN: Final = 4
 COLORS_MAX: Final = 20
 COLORS_DEFAULT: Final = 12
 HINT_CHARS_MAX: Final = 200
-FIELDS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "hint")
+FIELDS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "hint", "orientation")
 _COLORS_PATTERN: Final = re.compile(r"[1-9][0-9]?")
 
 
@@ -83,9 +85,11 @@ class GenerateOptions:
     density: Density = "standard"
     hint: str = ""
     preset: str | None = None
+    orientation: Orientation = "auto"
 
     def __post_init__(self) -> None:
         assert self.mode in MODES and self.output in OUTPUTS and self.page in PAGES
+        assert self.orientation in ORIENTATIONS
         assert self.detail in DETAILS and self.density in DENSITIES
         assert COLORS_MIN <= self.colors <= COLORS_MAX and len(self.hint) <= HINT_CHARS_MAX
 
@@ -157,4 +161,5 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
         density=_choice(merged, "density", DENSITIES, DEFAULTS.density),
         hint=hint,
         preset=preset,
+        orientation=_choice(merged, "orientation", ORIENTATIONS, DEFAULTS.orientation),
     )

@@ -13,13 +13,13 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from mosaic.imaging.artwork import Artwork, Page, page_for
+from mosaic.imaging.artwork import Artwork, Page
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
 from mosaic.imaging.cbn import cbn_artwork
-from mosaic.imaging.decode import decode_photo
 from mosaic.imaging.lineart import lineart_artwork, photo_side_px
 from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
 from mosaic.imaging.options import GenerateOptions, Output
+from mosaic.imaging.orientation import decode_for_page
 from mosaic.imaging.presets import preset_title
 
 ProgressCallback = Callable[[str, float], None]
@@ -68,11 +68,11 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
     raise ModeNotLocal(options.mode)
 
 
-def _photo_side_px(options: GenerateOptions, page: Page) -> int:
-    """The longer side to decode the photo at: what the mode draws from, never more."""
+def _photo_side_px(options: GenerateOptions) -> Callable[[Page], int]:
+    """The longer side to decode the photo at for a page: what the mode draws from, never more."""
     if options.mode == "lineart":
-        return photo_side_px(page)
-    return max(page.art.width, page.art.height)
+        return photo_side_px
+    return lambda page: max(page.art.width, page.art.height)
 
 
 def _render(artwork: Artwork, output: Output, *, title: str, on_progress: ProgressCallback) -> Rendered:
@@ -120,9 +120,10 @@ def generate(
     report = on_progress or _ignore_progress
     if options.mode == "ai":
         raise ModeNotLocal(options.mode)
-    page = page_for(options.page)
     report("decode", 0.0)
-    photo = decode_photo(image_bytes, max_side_px=_photo_side_px(options, page))
+    photo, page = decode_for_page(
+        image_bytes, options.page, options.orientation, side_px=_photo_side_px(options)
+    )
     report(f"analyse {options.mode}", PROGRESS_DECODED)
     artwork = _analyse(photo, options, page)
     report("render", PROGRESS_ANALYSED)

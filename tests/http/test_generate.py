@@ -11,6 +11,7 @@ import pytest
 from mosaic.commands.pool import GenerationBusy, GenerationTimedOut
 from mosaic.domain.errors import AlreadyCompleted, AlreadyReleased
 from mosaic.http.errors import STATUS_BY_KIND
+from mosaic.imaging.options import FIELDS
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, multipart_body, studio
 
@@ -189,7 +190,9 @@ def test_the_openapi_document_describes_both_multipart_bodies(studio: Studio) ->
     schema = single["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["image"]
     assert schema["properties"]["colors"] == {"type": "integer", "minimum": 4, "maximum": 20, "default": 12}
-    assert set(schema["properties"]) == {"image", "mode", "output", "colors", "page", "preset", "detail", "density", "hint"}
+    # Every field the options parser accepts is described (and no other: the rest are refused).
+    assert set(schema["properties"]) == {"image", *FIELDS}
+    assert schema["properties"]["orientation"]["enum"] == ["auto", "portrait", "landscape"]
     assert "application/zip" in single["responses"]["200"]["content"]
     bulk = paths["/api/bulk"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert bulk["properties"]["images"]["maxItems"] == 50
