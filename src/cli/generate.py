@@ -55,7 +55,7 @@ def add_generate_command(subparsers: Subparsers) -> None:
     parser.add_argument("--orientation", help=orientation)
     parser.add_argument("--preset", help="a preset name (overrides the other options)")
     parser.add_argument("--detail", help=f"cbn and lineart: {_choices(DETAILS, DEFAULTS.detail)}")
-    parser.add_argument("--density", help=f"hex and voronoi: {_choices(DENSITIES, DEFAULTS.density)}")
+    parser.add_argument("--density", help=f"hex, voronoi and square: {_choices(DENSITIES, DEFAULTS.density)}")
     parser.set_defaults(handler=run_generate)
 
 

@@ -9,7 +9,8 @@ The files are rendered on `RENDER_THREADS` threads (numpy, zlib and Pillow relea
 of the work), then written in the fixed order, so threading never changes the bytes.
 
 `palette.json`: `{"mode", "page", "orientation", "colors", "regions", "palette": [{"number", "hex", "rgb",
-"name", "count"}, ...]}` with numbers 1..N in legend order.
+"name", "count"}, ...], "difficulty": {...}}` with numbers 1..N in legend order; `difficulty` is
+`difficulty.Difficulty.document`, the footer's report in full with its time model.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any, Final, Literal
 
 from mosaic.imaging.artwork import Artwork
 from mosaic.imaging.beauty import beauty_from_page, beauty_image
-from mosaic.imaging.legend import legend_entries, legend_page
+from mosaic.imaging.difficulty import artwork_difficulty
+from mosaic.imaging.legend import UNIT_NAMES, legend_entries, legend_page
 from mosaic.imaging.pdf import print_pdf
 from mosaic.imaging.render import answer_page, full_page, mystery_page, png_bytes
 from mosaic.imaging.svg import puzzle_svg
@@ -55,6 +57,7 @@ def palette_document(artwork: Artwork) -> dict[str, Any]:
         "orientation": artwork.page.orientation,
         "colors": artwork.color_count,
         "regions": artwork.region_count,
+        "difficulty": artwork_difficulty(artwork).document(UNIT_NAMES[artwork.mode][1]),
         "palette": [
             {"number": e.number, "hex": e.hex, "rgb": list(e.rgb), "name": e.name, "count": e.count}
             for e in legend_entries(artwork)

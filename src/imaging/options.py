@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal, TypeVar, get_args
 
-LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by the upstream AI service
+# Made here; `ai` by the upstream AI service.
+LocalMode = Literal["hex", "voronoi", "square", "cbn", "lineart"]
 GenerationMode = Literal[LocalMode, "ai"]
 Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg"]
 PageChoice = Literal["letter", "a4"]

@@ -17,7 +17,7 @@ from mosaic.imaging.artwork import Artwork, Page
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
 from mosaic.imaging.cbn import cbn_artwork
 from mosaic.imaging.lineart import lineart_artwork, photo_side_px
-from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
+from mosaic.imaging.mosaic import hex_artwork, square_artwork, voronoi_artwork
 from mosaic.imaging.options import GenerateOptions, Output
 from mosaic.imaging.orientation import decode_for_page
 from mosaic.imaging.presets import preset_title
@@ -61,6 +61,8 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
         return hex_artwork(photo, page=page, colors=options.colors, density=options.density)
     if options.mode == "voronoi":
         return voronoi_artwork(photo, page=page, colors=options.colors, density=options.density)
+    if options.mode == "square":
+        return square_artwork(photo, page=page, colors=options.colors, density=options.density)
     if options.mode == "cbn":
         return cbn_artwork(photo, page=page, colors=options.colors, detail=options.detail)
     if options.mode == "lineart":

@@ -46,9 +46,20 @@ def test_single_outputs_come_back_as_png_or_svg_files(studio: Studio) -> None:
     assert svg.headers["content-disposition"] == 'attachment; filename="my_cat-voronoi-svg.svg"'
 
 
+def test_a_square_grid_in_each_orientation_is_one_credit_and_the_page_turns_as_asked(studio: Studio) -> None:
+    wide = images.photo_png((96, 64))
+    before = studio.balance()
+    for orientation, view_box in (("", "0 0 792 612"), ("portrait", "0 0 612 792"), ("landscape", "0 0 792 612")):
+        response = studio.generate(wide, mode="square", output="svg", orientation=orientation)
+        assert response.status_code == 200, response.text
+        assert f'viewBox="{view_box}"'.encode() in response.content[:500]
+    assert studio.balance() == before - 3
+
+
 INVALID_FIELDS = [
     ("mode", "pencil"), ("output", "gif"), ("colors", "3"), ("colors", "21"), ("colors", "ten"),
     ("page", "a3"), ("preset", "no-such-preset"), ("detail", "extreme"), ("density", "sparse"),
+    ("orientation", "sideways"),
 ]
 
 

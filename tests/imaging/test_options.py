@@ -17,10 +17,11 @@ from mosaic.imaging.options import (
 from mosaic.imaging.presets import preset_fields, presets_catalogue
 
 DOCUMENTED = {
-    "mode": ["hex", "voronoi", "cbn", "lineart", "ai"],
+    "mode": ["hex", "voronoi", "square", "cbn", "lineart", "ai"],
     "output": ["zip", "mystery", "answer", "legend", "full", "beauty", "svg"],
     "colors": [str(n) for n in range(4, 21)],
     "page": ["letter", "a4"],
+    "orientation": ["auto", "portrait", "landscape"],
     "detail": ["simple", "standard", "detailed", "expert"],
     "density": ["easy", "standard", "detailed", "expert"],
 }
@@ -29,6 +30,7 @@ REJECTED = {
     "output": ["pdf", "png", "ZIP", "all"],
     "colors": ["3", "21", "0", "-5", "12.0", "twelve", " 12", "+12", "1_2", "012", "0012"],
     "page": ["A4", "legal", "letter "],
+    "orientation": ["Landscape", "horizontal", "square"],
     "detail": ["easy", "high", "Standard"],
     "density": ["simple", "low", "max"],
     "preset": ["no-such-preset", "CBN-CLASSIC"],
@@ -119,7 +121,7 @@ def test_an_unknown_field_survives_a_round_trip_through_pickle() -> None:
 def test_the_catalogue_has_at_least_8_presets_covering_every_local_mode_and_level() -> None:
     catalogue = presets_catalogue()
     assert len(catalogue) >= 8
-    assert {p["fields"]["mode"] for p in catalogue} == {"hex", "voronoi", "cbn", "lineart"}
+    assert {p["fields"]["mode"] for p in catalogue} == {"hex", "voronoi", "square", "cbn", "lineart"}
     assert {"easy", "expert"} <= {p["level"] for p in catalogue}
     for preset in catalogue:
         assert set(preset) == {"name", "title", "description", "level", "fields"}
