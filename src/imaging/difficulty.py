@@ -24,6 +24,7 @@ coloring pages in how fine their lines are.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -158,16 +159,32 @@ def _region_areas_px(labels: NDArray[np.int32], count: int) -> NDArray[np.int64]
 
 class _LastReport:
     """The report of the last artwork asked about: every page of one artwork asks (from the render
-    threads), and counting a Letter label map's pixels costs 10-40 ms each time."""
+    threads), and counting a Letter label map's pixels costs 10-40 ms each time. Its arrays are held
+    weakly, so the cache never keeps a finished artwork's label map alive."""
 
-    entry: tuple[Artwork, Difficulty] | None = None  # the artwork held, so `is` cannot see a reused id
+    entry: tuple[weakref.ref[NDArray[np.int32]], weakref.ref[NDArray[np.int32]], Difficulty] | None = None
+
+    @classmethod
+    def find(cls, artwork: Artwork) -> Difficulty | None:
+        entry = cls.entry  # one read: another thread may replace it meanwhile
+        if entry is None or entry[0]() is not artwork.labels or entry[1]() is not artwork.region_color:
+            return None
+        report = entry[2]
+        same_print = report.line_width_pt == artwork.line_width_pt and report.smallest_number_pt == (
+            artwork.number_size_pt if artwork.numbered else None
+        )
+        return report if same_print else None
+
+    @classmethod
+    def keep(cls, artwork: Artwork, report: Difficulty) -> None:
+        cls.entry = (weakref.ref(artwork.labels), weakref.ref(artwork.region_color), report)
 
 
 def artwork_difficulty(artwork: Artwork) -> Difficulty:
     """The difficulty of `artwork`'s regions as printed."""
-    last = _LastReport.entry  # one read: another thread may replace it meanwhile
-    if last is not None and last[0] is artwork:
-        return last[1]
+    known = _LastReport.find(artwork)
+    if known is not None:
+        return known
     areas = _region_areas_px(artwork.labels, artwork.region_count)
     report = measure(
         areas,
@@ -175,6 +192,6 @@ def artwork_difficulty(artwork: Artwork) -> Difficulty:
         number_size_pt=artwork.number_size_pt if artwork.numbered else None,
         line_width_pt=artwork.line_width_pt,
     )
-    _LastReport.entry = (artwork, report)
+    _LastReport.keep(artwork, report)
     return report
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import weakref
 import zipfile
 from functools import cache
 
@@ -109,3 +111,14 @@ def test_the_legend_footer_states_the_report() -> None:
     report = artwork_difficulty(artwork)
     assert report.summary("squares") in footer_text(artwork, "")
     assert palette_document(artwork)["difficulty"]["word"] == report.word
+
+
+def test_the_report_of_each_artwork_is_its_own_and_a_finished_artwork_is_not_kept_alive() -> None:
+    small, large = grid_artwork(cells_x=3, cells_y=4), grid_artwork(cells_x=9, cells_y=11)
+    assert artwork_difficulty(small).regions == 12
+    assert artwork_difficulty(large).regions == 99
+    assert artwork_difficulty(small).regions == 12
+    labels = weakref.ref(small.labels)
+    del small
+    gc.collect()
+    assert labels() is None
