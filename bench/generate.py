@@ -1,7 +1,8 @@
 """Generation benchmark: `/api/generate` and `/api/bulk` end to end against the imaging function alone.
 
-Run: `.venv/bin/python bench/generate.py [--requests 16] [--clients 4] [--bulk-images 50] [--workers 2]`
-(a few minutes: cbn at 12 colors on a ~2 MP photo takes seconds per image).
+Run: `.venv/bin/python bench/generate.py [--requests 16] [--clients 4] [--bulk-images 50] [--workers 2]
+[--mode cbn] [--orientation auto]` (a few minutes: cbn at 12 colors on a ~2 MP photo takes seconds per image;
+the photo is wider than tall, so `auto` makes landscape pages).
 
 1. Baseline: `mosaic.imaging.pipeline.generate` in a pool of `--workers` processes (fork server,
    as the server's), fed by `--clients` concurrent callers: requests/s, p50, p99.
@@ -29,7 +30,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import httpx
 from PIL import Image
@@ -37,7 +38,7 @@ from PIL import Image
 ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mosaic.imaging.options import parse_options  # noqa: E402
+from mosaic.imaging.options import ORIENTATIONS, LocalMode, parse_options  # noqa: E402
 from mosaic.imaging.pipeline import generate  # noqa: E402
 from tests.e2e.live import create_user_with_key, server_env, serving  # noqa: E402
 
@@ -86,8 +87,10 @@ def _closed_loop(call: Any, *, requests: int, clients: int) -> dict[str, float]:
     return _figures(latencies, time.perf_counter() - started)
 
 
-def direct(photo: bytes, *, workers: int, requests: int, clients: int, bulk_images: int) -> dict[str, Any]:
-    options = parse_options(FIELDS)
+def direct(
+    photo: bytes, *, fields: dict[str, str], workers: int, requests: int, clients: int, bulk_images: int
+) -> dict[str, Any]:
+    options = parse_options(fields)
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for future in [pool.submit(generate, photo, options) for _ in range(workers)]:
@@ -109,7 +112,9 @@ def _balance_probe(url: str, key: str, stop: threading.Event, out: list[float]) 
             time.sleep(BALANCE_INTERVAL_S)
 
 
-def over_http(photo: bytes, *, workers: int, requests: int, clients: int, bulk_images: int) -> dict[str, Any]:
+def over_http(
+    photo: bytes, *, fields: dict[str, str], workers: int, requests: int, clients: int, bulk_images: int
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = server_env(f"sqlite:///{tmp}/bench.db", MOSAIC_IMAGE_WORKERS=str(workers), MOSAIC_RATELIMIT="100000/minute")
         key = create_user_with_key(env, "bench@example.com")
@@ -117,7 +122,7 @@ def over_http(photo: bytes, *, workers: int, requests: int, clients: int, bulk_i
         with serving(env, Path(tmp) / "server.log") as server, httpx.Client(base_url=server.url, timeout=600) as http:
 
             def one() -> None:
-                response = http.post("/api/generate", headers=auth, files={"image": ("photo.jpg", photo)}, data=FIELDS)
+                response = http.post("/api/generate", headers=auth, files={"image": ("photo.jpg", photo)}, data=fields)
                 assert response.status_code == 200, response.text
 
             one()  # warm the path
@@ -129,7 +134,7 @@ def over_http(photo: bytes, *, workers: int, requests: int, clients: int, bulk_i
             probe.join()
             files = [("images", (f"photo{n}.jpg", photo)) for n in range(bulk_images)]
             started = time.perf_counter()
-            response = http.post("/api/bulk", headers=auth, files=files, data=FIELDS)
+            response = http.post("/api/bulk", headers=auth, files=files, data=fields)
             bulk_s = time.perf_counter() - started
             assert response.status_code == 200, response.text
     return {"single": single, "bulk_s": bulk_s, "balance": _figures(balance_s, 1.0)}
@@ -185,10 +190,13 @@ def main() -> None:
         "--print-products", choices=("book", "poster", "both"), help="only the book and/or poster comparison"
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the print products")
+    parser.add_argument("--mode", default=FIELDS["mode"], choices=get_args(LocalMode))
+    parser.add_argument("--orientation", default="auto", choices=ORIENTATIONS)
     args = parser.parse_args()
     photo = photo_jpeg()
+    fields = {**FIELDS, "mode": args.mode, "orientation": args.orientation}
     sizes = dict(workers=args.workers, requests=args.requests, clients=args.clients, bulk_images=args.bulk_images)
-    print(f"photo {PHOTO_PX[0]}x{PHOTO_PX[1]} JPEG {len(photo) // 1024} kB, {FIELDS}, {sizes}, load {os.getloadavg()[0]:.1f}")
+    print(f"photo {PHOTO_PX[0]}x{PHOTO_PX[1]} JPEG {len(photo) // 1024} kB, {fields}, {sizes}, load {os.getloadavg()[0]:.1f}")
     if args.print_products:
         if args.print_products != "poster":
             book_against_zip(photo, workers=args.workers, bulk_images=args.bulk_images, rounds=args.rounds)
@@ -196,8 +204,8 @@ def main() -> None:
             poster_against_page(photo, rounds=args.rounds)
         print(f"load {os.getloadavg()[0]:.1f}")
         return
-    base = direct(photo, **sizes)
-    http = over_http(photo, **sizes)
+    base = direct(photo, fields=fields, **sizes)
+    http = over_http(photo, fields=fields, **sizes)
     for name, figures in (("direct generate()", base["single"]), ("POST /api/generate", http["single"])):
         print(f"{name:22} {figures['rps']:6.2f} req/s  p50 {figures['p50_ms']:7.0f} ms  p99 {figures['p99_ms']:7.0f} ms")
     print(f"ratio /api/generate ÷ direct: {http['single']['rps'] / base['single']['rps']:.2f}  (target ≥ 0.85)")

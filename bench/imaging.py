@@ -1,7 +1,9 @@
 """Imaging benchmark: wall time and peak memory per mode, and cbn's color fidelity against k-means.
 
 Run: `.venv/bin/python bench/imaging.py` (about a minute on the 2-core reference machine);
-`--modes lineart` (comma-separated) times only those modes, `--runs 3` repeats each case.
+`--modes lineart` (comma-separated) times only those modes, `--runs 3` repeats each case,
+`--orientation portrait` turns every page upright (the default, `auto`, gives the 12 MP photo, which
+is wider than tall, landscape pages and the square astronaut portrait ones).
 
 Each case runs in a fresh subprocess (so peak RSS is that case's alone, imports included), after a
 warm-up call on a small photo (a process-pool worker is warm too). Photos: `coffee.png` upscaled with
@@ -29,8 +31,8 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 IMAGES: Final = ROOT / "tests" / "fixtures" / "images"
 PHONE_SIZE_PX: Final = (4032, 3024)
 JPEG_QUALITY: Final = 92
-MODES: Final = ("hex", "voronoi", "cbn", "lineart")
-TARGET_S: Final = {"hex": 1.0, "voronoi": 1.0, "cbn": 2.0, "lineart": 1.0, "zip": 3.0}
+MODES: Final = ("hex", "voronoi", "square", "cbn", "lineart")
+TARGET_S: Final = {"hex": 1.0, "voronoi": 1.0, "square": 1.0, "cbn": 2.0, "lineart": 1.0, "zip": 3.0}
 PEAK_TARGET_MB: Final = 1024.0
 FIDELITY_COLORS: Final = 12
 FIDELITY_RATIO_MAX: Final = 1.10
@@ -46,17 +48,18 @@ def phone_photo(path: Path) -> Path:
     return path
 
 
-def run_case(image: Path, mode: str, output: str) -> dict[str, float]:
+def run_case(image: Path, mode: str, output: str, orientation: str) -> dict[str, float]:
     """In this process: warm up, then time one `generate`; report wall time and peak RSS."""
     from mosaic.imaging.options import parse_options
     from mosaic.imaging.pipeline import generate
 
     warm = io.BytesIO()
     Image.open(IMAGES / "chelsea.png").convert("RGB").save(warm, format="PNG")
-    generate(warm.getvalue(), parse_options({"mode": mode, "output": output}))
+    fields = {"mode": mode, "output": output, "orientation": orientation}
+    generate(warm.getvalue(), parse_options(fields))
     data = image.read_bytes()
     start = time.perf_counter()
-    rendered = generate(data, parse_options({"mode": mode, "output": output}))
+    rendered = generate(data, parse_options(fields))
     wall_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"wall_s": wall_s, "peak_mb": peak_mb, "bytes": float(len(rendered.data))}
@@ -106,15 +109,16 @@ def _verdict(ok: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--case", nargs=3, metavar=("IMAGE", "MODE", "OUTPUT"))
+    parser.add_argument("--case", nargs=4, metavar=("IMAGE", "MODE", "OUTPUT", "ORIENTATION"))
     parser.add_argument("--fidelity", metavar="IMAGE")
     parser.add_argument(
         "--modes", default=",".join(MODES), help="comma-separated modes to time (cbn also runs fidelity)"
     )
     parser.add_argument("--runs", type=int, default=1, help="fresh-process runs of each case")
+    parser.add_argument("--orientation", default="auto", choices=("auto", "portrait", "landscape"))
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(Path(args.case[0]), args.case[1], args.case[2])))
+        print(json.dumps(run_case(Path(args.case[0]), args.case[1], args.case[2], args.case[3])))
         return
     if args.fidelity:
         print(json.dumps(fidelity(Path(args.fidelity))))
@@ -127,13 +131,14 @@ def main() -> None:
     photos = {"coffee 12 MP": phone, "astronaut": IMAGES / "astronaut.png"}
     load = os.getloadavg()[0]
     print(f"load average before: {load:.2f} on {os.cpu_count()} cores (others' work inflates times)")
+    print(f"orientation: {args.orientation}")
     print(f"{'photo':<14} {'case':<16} {'wall s':>7} {'target':>7} {'peak MB':>8}  verdict")
     for label, path in photos.items():
         cases = [(mode, "mystery") for mode in modes] + [(mode, "zip") for mode in modes]
         for (mode, output), _ in itertools.product(cases, range(args.runs)):
             name = f"{mode} {output}"
             try:
-                result = _in_subprocess("--case", str(path), mode, output)
+                result = _in_subprocess("--case", str(path), mode, output, args.orientation)
             except RuntimeError as exc:
                 print(f"{label:<14} {name:<16} FAILED: {str(exc).splitlines()[-1]}", flush=True)
                 continue

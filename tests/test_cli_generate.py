@@ -24,6 +24,8 @@ def test_generate_takes_the_options_of_the_api(tmp_path: Path) -> None:
     argv = ["generate", str(IMAGES / "chelsea.png"), "--mode", "voronoi", "--output", "svg"]
     argv += ["--colors", "8", "--page", "a4", "--density", "easy", "-o", str(out)]
     assert main(argv) == EXIT_OK
+    assert b'viewBox="0 0 842 595"' in out.read_bytes()  # chelsea is wider than tall
+    assert main([*argv, "--orientation", "portrait"]) == EXIT_OK
     assert b'viewBox="0 0 595 842"' in out.read_bytes()
 
 

@@ -17,6 +17,7 @@ from mosaic.imaging.options import (
     DEFAULTS,
     DENSITIES,
     DETAILS,
+    ORIENTATIONS,
     OUTPUTS,
     PAGES,
     TILES,
@@ -32,7 +33,9 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # the output could not be written
 EXIT_BAD_INPUT: Final = 2  # unreadable image, bad option or rejected image (argparse uses 2 too)
 IMAGE_FILE_BYTES_MAX: Final = 100 * 1024 * 1024
-OPTION_FLAGS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "palette", "tiles")
+OPTION_FLAGS: Final = (
+    "mode", "output", "colors", "page", "preset", "detail", "density", "orientation", "palette", "tiles",
+)
 LOCAL_MODES: Final[tuple[str, ...]] = get_args(LocalMode)
 
 
@@ -51,12 +54,14 @@ def add_generate_command(subparsers: Subparsers) -> None:
     colors = f"number of colors, {COLORS_MIN}-{COLORS_MAX} (default {DEFAULTS.colors})"
     parser.add_argument("--colors", help=colors)
     parser.add_argument("--page", help=_choices(PAGES, DEFAULTS.page))
+    orientation = f"{_choices(ORIENTATIONS, DEFAULTS.orientation)}; auto turns the page with the photo"
+    parser.add_argument("--orientation", help=orientation)
     parser.add_argument("--preset", help="a preset name (overrides the other options)")
     parser.add_argument("--detail", help=f"cbn and lineart: {_choices(DETAILS, DEFAULTS.detail)}")
-    parser.add_argument("--density", help=f"hex and voronoi: {_choices(DENSITIES, DEFAULTS.density)}")
+    parser.add_argument("--density", help=f"hex, voronoi and square: {_choices(DENSITIES, DEFAULTS.density)}")
     parser.add_argument(
         "--palette",
-        help="cbn, hex and voronoi: a paint set (GET /api/palettes) or 4-64 colors rrggbb,rrggbb,...",
+        help="cbn, hex, voronoi and square: a paint set (GET /api/palettes) or 4-64 colors rrggbb,rrggbb,...",
     )
     parser.add_argument("--tiles", help=f"a poster PDF over that many sheets: {_choices(TILES, '1x1')}")
     parser.set_defaults(handler=run_generate)

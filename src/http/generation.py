@@ -33,6 +33,7 @@ from mosaic.imaging.options import (
     DENSITIES,
     DETAILS,
     MODES,
+    ORIENTATIONS,
     OUTPUTS,
     PAGES,
     TILES,
@@ -119,6 +120,10 @@ def form_schema(file_field: str, *, many: bool) -> dict[str, Any]:
                 "type": "integer", "minimum": COLORS_MIN, "maximum": COLORS_MAX, "default": DEFAULTS.colors
             },
             "page": {"type": "string", "enum": list(PAGES), "default": DEFAULTS.page},
+            "orientation": {
+                "type": "string", "enum": list(ORIENTATIONS), "default": DEFAULTS.orientation,
+                "description": "auto: a landscape page for a photo wider than tall",
+            },
             "preset": {"type": "string", "description": "overrides the other fields; see /api/presets"},
             "detail": {"type": "string", "enum": list(DETAILS), "default": DEFAULTS.detail},
             "density": {"type": "string", "enum": list(DENSITIES), "default": DEFAULTS.density},

@@ -15,11 +15,12 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from mosaic.imaging.artwork import Artwork, page_for
+from mosaic.imaging.artwork import Artwork
 from mosaic.imaging.bundle import bundle_zip, render_file
 from mosaic.imaging.decode import IMAGE_PIXELS_MAX, ImageRejected, decode_photo, resize_rgb, sniff_format
 from mosaic.imaging.lineart import lineart_artwork, lineart_from_drawing
 from mosaic.imaging.options import GenerateOptions
+from mosaic.imaging.orientation import page_fitting
 from mosaic.imaging.pipeline import MEDIA_TYPES, Rendered
 from mosaic.imaging.presets import preset_title
 
@@ -150,11 +151,11 @@ def ai_coloring_artwork(
     UnusableDrawing
         The upstream's bytes are not a picture.
     """
-    page = page_for(options.page)
     try:
         drawing = decode_photo(drawing_bytes, max_side_px=UPSTREAM_SIDE_PX_MAX)
     except ImageRejected as exc:
         raise UnusableDrawing(exc.message) from None
+    page = page_fitting((int(drawing.shape[0]), int(drawing.shape[1])), options.page, options.orientation)
     gray = np.asarray(Image.fromarray(drawing).convert("L"), dtype=np.uint8)
     if not is_line_art(gray):
         return lineart_artwork(drawing, page=page, detail=options.detail, colors=options.colors)

@@ -13,6 +13,7 @@ below.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,7 @@ from mosaic.imaging.palettes import Paint
 DPI = 300
 MM_PER_INCH = 25.4
 PT_PER_INCH = 72.0
-
+PageOrientation = Literal["portrait", "landscape"]
 
 
 def px_from_mm(mm: float, dpi: int = DPI) -> float:
@@ -68,6 +69,7 @@ class Page:
     margin_px: int
     art: Box
     band: Box
+    orientation: PageOrientation = "portrait"
 
 
 MARGIN_IN = 0.5
@@ -75,14 +77,22 @@ LEGEND_BAND_IN = 1.75  # up to 20 swatches in 2 rows with names and counts, plus
 BAND_GAP_IN = 0.15
 
 
-def page_for(name: PageChoice) -> Page:
-    """Return the page layout for `name` (letter 2550×3300 px / 612×792 pt, A4 2480×3508 px / 595×842 pt)."""
+def page_for(name: PageChoice, orientation: PageOrientation = "portrait") -> Page:
+    """Return the page layout for `name` (letter 2550×3300 px / 612×792 pt, A4 2480×3508 px / 595×842 pt).
+
+    A landscape page is the same sheet turned: its sides swap, and the margins and the legend band
+    along the bottom keep their sizes.
+    """
     if name == "letter":
         width_px, height_px, width_pt, height_pt = 2550, 3300, 612.0, 792.0
     elif name == "a4":
         width_px, height_px, width_pt, height_pt = 2480, 3508, 595.0, 842.0
     else:
         raise ValueError(f"unknown page {name!r}")
+    if orientation == "landscape":
+        width_px, height_px, width_pt, height_pt = height_px, width_px, height_pt, width_pt
+    elif orientation != "portrait":
+        raise ValueError(f"unknown orientation {orientation!r}")
     margin_px = round(MARGIN_IN * DPI)
     band_px = round(LEGEND_BAND_IN * DPI)
     gap_px = round(BAND_GAP_IN * DPI)
@@ -90,7 +100,7 @@ def page_for(name: PageChoice) -> Page:
     inner_h = height_px - 2 * margin_px
     art = Box(margin_px, margin_px, inner_w, inner_h - band_px - gap_px)
     band = Box(margin_px, height_px - margin_px - band_px, inner_w, band_px)
-    return Page(name, width_px, height_px, width_pt, height_pt, margin_px, art, band)
+    return Page(name, width_px, height_px, width_pt, height_pt, margin_px, art, band, orientation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ the same bytes.
 The files are rendered on `RENDER_THREADS` threads (numpy, zlib and Pillow release the GIL for most
 of the work), then written in the fixed order, so threading never changes the bytes.
 
-`palette.json`: `{"mode", "page", "colors", "regions", "palette": [{"number", "hex", "rgb", "name",
-"count"}, ...]}` in legend order, numbered 1..N, or with `palette=` by the paints' set numbers, each
-entry then also carrying the maker's `code` (null where the set's source gives none).
+`palette.json`: `{"mode", "page", "orientation", "colors", "regions", "palette": [{"number", "hex", "rgb",
+"name", "count"}, ...], "difficulty": {...}}` in legend order, numbered 1..N, or with `palette=` by the
+paints' set numbers, each entry then also carrying the maker's `code` (null where the set's source gives
+none); `difficulty` is `difficulty.Difficulty.document`, the footer's report in full with its time model.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any, Final, Literal
 
 from mosaic.imaging.artwork import Artwork
 from mosaic.imaging.beauty import beauty_from_page, beauty_image
-from mosaic.imaging.legend import LegendEntry, legend_entries, legend_page
+from mosaic.imaging.difficulty import artwork_difficulty
+from mosaic.imaging.legend import UNIT_NAMES, LegendEntry, legend_entries, legend_page
 from mosaic.imaging.pdf import print_pdf
 from mosaic.imaging.render import answer_page, full_page, mystery_page, png_bytes
 from mosaic.imaging.svg import puzzle_svg
@@ -53,8 +55,10 @@ def palette_document(artwork: Artwork) -> dict[str, Any]:
     return {
         "mode": artwork.mode,
         "page": artwork.page.name,
+        "orientation": artwork.page.orientation,
         "colors": artwork.color_count,
         "regions": artwork.region_count,
+        "difficulty": artwork_difficulty(artwork).document(UNIT_NAMES[artwork.mode][1]),
         "palette": [
             _entry_document(e, with_code=artwork.paints is not None) for e in legend_entries(artwork)
         ],

@@ -139,7 +139,7 @@ def decode_photo(data: bytes, *, max_side_px: int | None = None) -> NDArray[np.u
             f"The {fmt} file is truncated or damaged ({exc}); export it again and re-upload.",
         ) from exc
     if max_side_px is not None and max(rgb.shape[:2]) > max_side_px:
-        rgb = _fit_longer_side(rgb, max_side_px)
+        rgb = fit_longer_side(rgb, max_side_px)
     return _oriented(rgb, orientation)
 
 
@@ -209,7 +209,8 @@ def _rgb_from_image(im: Image.Image) -> NDArray[np.uint8]:
     return np.ascontiguousarray(flat.astype(np.uint8))
 
 
-def _fit_longer_side(rgb: NDArray[np.uint8], max_side_px: int) -> NDArray[np.uint8]:
+def fit_longer_side(rgb: NDArray[np.uint8], max_side_px: int) -> NDArray[np.uint8]:
+    """`rgb` resampled (area) so that its longer side is exactly `max_side_px`; input untouched."""
     height, width = rgb.shape[:2]
     scale = max_side_px / max(height, width)
     return resize_rgb(

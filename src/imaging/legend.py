@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from mosaic.imaging.artwork import Artwork, Box
 from mosaic.imaging.colornames import color_names, hex_from_rgb
+from mosaic.imaging.difficulty import artwork_difficulty
 from mosaic.imaging.fonts import sans, text_width_px
 from mosaic.imaging.options import LocalMode
 
@@ -30,12 +31,14 @@ UNIT_NAMES: dict[LocalMode, tuple[str, str]] = {
     "voronoi": ("cell", "cells"),
     "cbn": ("region", "regions"),
     "lineart": ("area", "areas"),
+    "square": ("square", "squares"),
 }
 MODE_TITLES: dict[LocalMode, str] = {
     "hex": "Mystery mosaic (hexagons)",
     "voronoi": "Mystery mosaic (Voronoi)",
     "cbn": "Color by number",
     "lineart": "Coloring page",
+    "square": "Mystery grid (squares)",
 }
 
 
@@ -141,10 +144,11 @@ def draw_footer(image: Image.Image, box: Box, text: str) -> None:
 
 def footer_text(artwork: Artwork, title: str) -> str:
     """Return the footer line: the title (if any), the mode and the color count (for a coloring
-    page, which is not colored, the number of areas to color)."""
+    page, which is not colored, the number of areas to color), then the difficulty report."""
     parts = [title.strip()] if title.strip() else []
     count = f"{artwork.region_count} areas" if artwork.mode == "lineart" else f"{artwork.color_count} colors"
     parts += [MODE_TITLES[artwork.mode], count]
+    parts.append(artwork_difficulty(artwork).summary(UNIT_NAMES[artwork.mode][1]))
     return "  ·  ".join(parts)
 
 

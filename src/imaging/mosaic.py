@@ -1,4 +1,4 @@
-"""Mystery mosaics: a photo as numbered hexagon (`hex`) or Voronoi (`voronoi`) cells.
+"""Mystery mosaics: a photo as numbered hexagon (`hex`), Voronoi (`voronoi`) or square (`square`) cells.
 
 Every cell of the placed box carries a number, background included, so blank cells give nothing
 away; coloring each cell in its number's color reveals the picture. A cell's color is the mean of
@@ -33,6 +33,7 @@ from mosaic.imaging.hexgrid import SQRT3, hex_cells
 from mosaic.imaging.options import Density
 from mosaic.imaging.paintpick import pick_paints
 from mosaic.imaging.palettes import Paint
+from mosaic.imaging.squaregrid import square_cells
 from mosaic.imaging.voronoi import voronoi_cells
 
 CELL_WIDTH_MM: Final[dict[Density, float]] = {
@@ -61,6 +62,8 @@ def _hex_holds(cell_width_mm: float, size_pt: float) -> bool:
 
 assert all(_hex_holds(width, NUMBER_PT_MIN) for width in CELL_WIDTH_MM.values())
 assert all(_hex_holds(CELL_WIDTH_MM[d], NUMBER_PT[d]) for d in CELL_WIDTH_MM)
+# A square holds its level's number even where whole rows and columns shrink its side by 5%.
+assert all(max(number_box_mm(NUMBER_PT[d])) <= 0.95 * CELL_WIDTH_MM[d] for d in CELL_WIDTH_MM)
 
 
 def hex_artwork(
@@ -147,6 +150,31 @@ def voronoi_artwork(
     )
 
 
+def square_artwork(
+    photo: NDArray[np.uint8],
+    *,
+    page: Page,
+    colors: int,
+    density: Density = "standard",
+    paints: Sequence[Paint] | None = None,
+) -> Artwork:
+    """A square-grid mystery mosaic of `photo`: the classic numbered grid.
+
+    Parameters are those of `hex_artwork`; `density` sets the side of the squares (`CELL_WIDTH_MM`).
+
+    Returns
+    -------
+    Artwork
+        Mode "square", one region per cell, row by row from the top left, `polygons` set.
+    """
+    box = _checked_box(photo, page, colors)
+    cell_width_px = px_from_mm(CELL_WIDTH_MM[density])
+    geometry = square_cells(width=box.width, height=box.height, cell_width_px=cell_width_px)
+    return _artwork(
+        "square", photo, page, box, geometry, colors=colors, density=density, seed=0, paints=paints
+    )
+
+
 def _checked_box(photo: NDArray[np.uint8], page: Page, colors: int) -> Box:
     assert photo.ndim == 3 and photo.shape[2] == 3 and photo.dtype == np.uint8, photo.shape
     assert COLORS_MIN <= colors <= COLORS_MAX, colors
@@ -154,7 +182,7 @@ def _checked_box(photo: NDArray[np.uint8], page: Page, colors: int) -> Box:
 
 
 def _artwork(
-    mode: Literal["hex", "voronoi"],
+    mode: Literal["hex", "voronoi", "square"],
     photo: NDArray[np.uint8],
     page: Page,
     box: Box,

@@ -2,22 +2,26 @@
 
 Accepted values are exactly those the spec documents; anything else is an `InvalidOption` naming the
 field and the values it accepts. An empty field means "not given" (HTML forms send empty selects).
-Fields this module does not know (the upload itself, say) are not its business and are ignored.
+A field that is not one of FIELDS is an `UnknownField` with a did-you-mean hint: a typo such as
+`colour=10` would otherwise be a silently ignored wish, charged for as if it were granted.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar, get_args
+from typing import ClassVar, Final, Literal, TypeVar, get_args
 
 from mosaic.imaging.palettes import PaintSet, PaletteRefused, parse_palette
 
-LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by the upstream AI service
+# Made here; `ai` by the upstream AI service.
+LocalMode = Literal["hex", "voronoi", "square", "cbn", "lineart"]
 GenerationMode = Literal[LocalMode, "ai"]
 Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg", "book"]
 PageChoice = Literal["letter", "a4"]
+Orientation = Literal["auto", "portrait", "landscape"]  # auto: the one that prints the photo largest
 Detail = Literal["simple", "standard", "detailed", "expert"]
 Density = Literal["easy", "standard", "detailed", "expert"]
 Bleed = Literal["none", "0.125in"]
@@ -26,6 +30,7 @@ Tiles = Literal["1x1", "2x2", "3x3"]
 MODES: Final[tuple[GenerationMode, ...]] = get_args(GenerationMode)
 OUTPUTS: Final[tuple[Output, ...]] = get_args(Output)
 PAGES: Final[tuple[PageChoice, ...]] = get_args(PageChoice)
+ORIENTATIONS: Final[tuple[Orientation, ...]] = get_args(Orientation)
 DETAILS: Final[tuple[Detail, ...]] = get_args(Detail)
 DENSITIES: Final[tuple[Density, ...]] = get_args(Density)
 BLEEDS: Final[tuple[Bleed, ...]] = get_args(Bleed)
@@ -37,26 +42,49 @@ COLORS_MAX: Final = 20
 COLORS_DEFAULT: Final = 12
 HINT_CHARS_MAX: Final = 200
 FIELDS: Final = (
-    "mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette", "title", "bleed",
-    "tiles",
+    "mode", "output", "colors", "page", "preset", "detail", "density", "hint", "orientation", "palette",
+    "title", "bleed", "tiles",
 )
-PALETTE_MODES: Final[tuple[LocalMode, ...]] = ("cbn", "hex", "voronoi")  # the modes that color with paints
+# the modes that color with paints
+PALETTE_MODES: Final[tuple[LocalMode, ...]] = ("cbn", "hex", "voronoi", "square")
 _COLORS_PATTERN: Final = re.compile(r"[1-9][0-9]?")
 
 
 class InvalidOption(ValueError):
     """A form field has a value the API does not accept; the message says which values it does."""
 
-    code: Final = "invalid_option"
+    code: ClassVar[str] = "invalid_option"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(self._text(field, message))
         self.field = field
         self.message = message
+
+    @staticmethod
+    def _text(field: str, message: str) -> str:
+        return f"{field}: {message}"
 
     def __reduce__(self) -> tuple[type[InvalidOption], tuple[str, str]]:
         # Raised in a worker process, it must pickle back whole, or the pool breaks.
         return type(self), (self.field, self.message)
+
+
+class UnknownField(InvalidOption):
+    """A form field that is none of FIELDS; the message suggests the nearest one."""
+
+    code: ClassVar[str] = "unknown_field"
+
+    @staticmethod
+    def _text(field: str, message: str) -> str:
+        return message  # the message already quotes the field
+
+    @classmethod
+    def named(cls, field: str) -> UnknownField:
+        by_folded = {name.casefold(): name for name in FIELDS}
+        near = difflib.get_close_matches(field.casefold(), by_folded, n=1, cutoff=0.6)
+        if near:
+            return cls(field, f'"{field}" is not a field; did you mean "{by_folded[near[0]]}"?')
+        return cls(field, f'"{field}" is not a field; the fields are {", ".join(FIELDS)}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +99,7 @@ class GenerateOptions:
     density: Density = "standard"
     hint: str = ""
     preset: str | None = None
+    orientation: Orientation = "auto"
     palette: PaintSet | None = None  # the paints to choose `colors` of, by `palette=`
     title: str = ""  # output=book: its title page
     bleed: bool = False  # output=book: 0.125 in on every side
@@ -78,6 +107,7 @@ class GenerateOptions:
 
     def __post_init__(self) -> None:
         assert self.mode in MODES and self.output in OUTPUTS and self.page in PAGES
+        assert self.orientation in ORIENTATIONS
         assert self.detail in DETAILS and self.density in DENSITIES
         assert COLORS_MIN <= self.colors <= COLORS_MAX and len(self.hint) <= HINT_CHARS_MAX
         if self.palette is not None:
@@ -162,6 +192,8 @@ def _print_fields(fields: Mapping[str, str], options: GenerateOptions) -> None:
         for field in ("title", "bleed"):
             if fields.get(field, "") != "":
                 raise InvalidOption(field, "applies to output=book only")
+    if options.output == "book" and options.orientation == "landscape":
+        raise InvalidOption("orientation", "a book's pages are portrait; leave orientation out")
     if options.tiles > 1:
         if options.mode in POSTER_MODES_NOT:
             raise InvalidOption("tiles", f"a poster needs numbered regions; mode={options.mode} has none")
@@ -174,9 +206,14 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
 
     Raises
     ------
+    UnknownField
+        A field is none of FIELDS (checked first, so a typo is never hidden by a preset).
     InvalidOption
         A field (or preset) is not one of the documented values; the message lists them.
     """
+    for name in fields:
+        if name not in FIELDS:
+            raise UnknownField.named(name)
     merged, preset = _with_preset(fields)
     hint = merged.get("hint", "")
     if len(hint) > HINT_CHARS_MAX:
@@ -192,6 +229,7 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
         density=_choice(merged, "density", DENSITIES, DEFAULTS.density),
         hint=hint,
         preset=preset,
+        orientation=_choice(merged, "orientation", ORIENTATIONS, DEFAULTS.orientation),
         palette=palette,
         title=_title(merged),
         bleed=_choice(merged, "bleed", BLEEDS, "none") != "none",

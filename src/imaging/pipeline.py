@@ -13,14 +13,15 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from mosaic.imaging.artwork import Artwork, Page, page_for
+from mosaic.imaging.artwork import Artwork, Page
 from mosaic.imaging.book import book_page
 from mosaic.imaging.bundle import FileOutput, bundle_zip, render_file
 from mosaic.imaging.cbn import cbn_artwork
 from mosaic.imaging.decode import decode_photo
 from mosaic.imaging.lineart import lineart_artwork, photo_side_px
-from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
+from mosaic.imaging.mosaic import hex_artwork, square_artwork, voronoi_artwork
 from mosaic.imaging.options import GenerateOptions, Output
+from mosaic.imaging.orientation import decode_for_page, upright_orientation
 from mosaic.imaging.poster import poster_page, poster_pdf
 from mosaic.imaging.presets import preset_title
 from mosaic.imaging.printart import PRINT_ART_MEDIA_TYPE, encode, print_art
@@ -67,6 +68,8 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
         return hex_artwork(photo, page=page, colors=colors, density=density, paints=paints)
     if options.mode == "voronoi":
         return voronoi_artwork(photo, page=page, colors=colors, density=density, paints=paints)
+    if options.mode == "square":
+        return square_artwork(photo, page=page, colors=colors, density=density, paints=paints)
     if options.mode == "cbn":
         return cbn_artwork(photo, page=page, colors=options.colors, detail=options.detail, paints=paints)
     if options.mode == "lineart":
@@ -74,20 +77,26 @@ def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> 
     raise ModeNotLocal(options.mode)
 
 
-def _page(options: GenerateOptions) -> Page:
-    """What the artwork is laid out on: a page, a book's page, or a whole poster."""
+def _decoded(image_bytes: bytes, options: GenerateOptions) -> tuple[NDArray[np.uint8], Page]:
+    """The photo and what its artwork is laid out on: a page turned by `orientation`, a book's
+    (always portrait) page, or a whole poster whose sheets turn with the picture."""
+    side_px = _photo_side_px(options)
     if options.tiles > 1:
-        return poster_page(options.page, options.tiles)  # turned once the photo's shape is known
+        page = poster_page(options.page, options.tiles)  # its longer side is the same either way
+        photo = decode_photo(image_bytes, max_side_px=side_px(page))
+        turned = upright_orientation((int(photo.shape[0]), int(photo.shape[1])), options.orientation)
+        return photo, poster_page(options.page, options.tiles, landscape=turned == "landscape")
     if options.output == "book":
-        return book_page(options.page)
-    return page_for(options.page)
+        page = book_page(options.page)
+        return decode_photo(image_bytes, max_side_px=side_px(page)), page
+    return decode_for_page(image_bytes, options.page, options.orientation, side_px=side_px)
 
 
-def _photo_side_px(options: GenerateOptions, page: Page) -> int:
-    """The longer side to decode the photo at: what the mode draws from, never more."""
+def _photo_side_px(options: GenerateOptions) -> Callable[[Page], int]:
+    """The longer side to decode the photo at for a page: what the mode draws from, never more."""
     if options.mode == "lineart":
-        return photo_side_px(page)
-    return max(page.art.width, page.art.height)
+        return photo_side_px
+    return lambda page: max(page.art.width, page.art.height)
 
 
 def _render(artwork: Artwork, output: Output, *, title: str, on_progress: ProgressCallback) -> Rendered:
@@ -138,18 +147,15 @@ def generate(
     report = on_progress or _ignore_progress
     if options.mode == "ai":
         raise ModeNotLocal(options.mode)
-    page = _page(options)
     report("decode", 0.0)
-    photo = decode_photo(image_bytes, max_side_px=_photo_side_px(options, page))
-    landscape = photo.shape[1] > photo.shape[0]  # a poster's sheets turn to fit the picture
-    if options.tiles > 1:
-        page = poster_page(options.page, options.tiles, landscape=landscape)
+    photo, page = _decoded(image_bytes, options)
     report(f"analyse {options.mode}", PROGRESS_DECODED)
     artwork = _analyse(photo, options, page)
     report("render", PROGRESS_ANALYSED)
     title = preset_title(options.preset) if options.preset else ""
     if options.tiles > 1:
-        poster = poster_pdf(artwork, page=options.page, tiles=options.tiles, landscape=landscape, title=title)
+        turned = page.width_px > page.height_px  # the sheets were turned to the picture
+        poster = poster_pdf(artwork, page=options.page, tiles=options.tiles, landscape=turned, title=title)
         rendered = Rendered(poster, MEDIA_TYPES["pdf"], "pdf")
     else:
         rendered = _render(artwork, options.output, title=title, on_progress=report)

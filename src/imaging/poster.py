@@ -23,7 +23,7 @@ from fpdf import FPDF
 from numpy.typing import NDArray
 from PIL import Image
 
-from mosaic.imaging.artwork import DPI, Artwork, Box, Page, page_for, pt_from_px
+from mosaic.imaging.artwork import DPI, Artwork, Box, Page, PageOrientation, page_for, pt_from_px
 from mosaic.imaging.legend import footer_text
 from mosaic.imaging.options import PageChoice
 from mosaic.imaging.pdf import (
@@ -121,7 +121,8 @@ def poster_page(page: PageChoice, tiles: int, *, landscape: bool = False) -> Pag
     width, height = layout(page, tiles, landscape=landscape).size
     art = Box(FRAME_ROOM_PX, FRAME_ROOM_PX, width - 2 * FRAME_ROOM_PX, height - 2 * FRAME_ROOM_PX)
     band = Box(0, height, width, 0)  # no legend under it: the color key is a page of its own
-    return Page(page, width, height, pt_from_px(width), pt_from_px(height), FRAME_ROOM_PX, art, band)
+    turned: PageOrientation = "landscape" if landscape else "portrait"
+    return Page(page, width, height, pt_from_px(width), pt_from_px(height), FRAME_ROOM_PX, art, band, turned)
 
 
 def sheet_name(row: int, column: int) -> str:

@@ -11,6 +11,7 @@ import pytest
 from mosaic.commands.pool import GenerationBusy, GenerationTimedOut
 from mosaic.domain.errors import AlreadyCompleted, AlreadyReleased
 from mosaic.http.errors import STATUS_BY_KIND
+from mosaic.imaging.options import FIELDS
 from tests.http import faults, images
 from tests.http.generation_helpers import Studio, error_of, multipart_body, studio
 
@@ -45,9 +46,20 @@ def test_single_outputs_come_back_as_png_or_svg_files(studio: Studio) -> None:
     assert svg.headers["content-disposition"] == 'attachment; filename="my_cat-voronoi-svg.svg"'
 
 
+def test_a_square_grid_in_each_orientation_is_one_credit_and_the_page_turns_as_asked(studio: Studio) -> None:
+    wide = images.photo_png((96, 64))
+    before = studio.balance()
+    for orientation, view_box in (("", "0 0 792 612"), ("portrait", "0 0 612 792"), ("landscape", "0 0 792 612")):
+        response = studio.generate(wide, mode="square", output="svg", orientation=orientation)
+        assert response.status_code == 200, response.text
+        assert f'viewBox="{view_box}"'.encode() in response.content[:500]
+    assert studio.balance() == before - 3
+
+
 INVALID_FIELDS = [
     ("mode", "pencil"), ("output", "gif"), ("colors", "3"), ("colors", "21"), ("colors", "ten"),
     ("page", "a3"), ("preset", "no-such-preset"), ("detail", "extreme"), ("density", "sparse"),
+    ("orientation", "sideways"),
 ]
 
 
@@ -59,6 +71,21 @@ def test_every_invalid_field_value_is_a_400_naming_the_field_and_nothing_is_char
         error = error_of(response)
         assert error["code"] == "invalid_option"
         assert error["message"].startswith(f"{field}:"), error
+    assert studio.events() == events
+    assert studio.credit_lines() == []
+
+
+def test_an_unknown_field_is_a_400_with_a_did_you_mean_hint_and_nothing_is_charged(studio: Studio) -> None:
+    events = studio.events()
+    response = studio.generate(images.photo_png(), mode="hex", colour="10")
+    assert response.status_code == 400, response.text
+    assert error_of(response) == {
+        **error_of(response), "code": "unknown_field",
+        "message": '"colour" is not a field; did you mean "colors"?',
+    }
+    bulk = studio.bulk([("a.png", images.photo_png())], colour="10")
+    assert bulk.status_code == 400, bulk.text
+    assert error_of(bulk)["code"] == "unknown_field"
     assert studio.events() == events
     assert studio.credit_lines() == []
 
@@ -174,7 +201,10 @@ def test_the_openapi_document_describes_both_multipart_bodies(studio: Studio) ->
     schema = single["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["image"]
     assert schema["properties"]["colors"] == {"type": "integer", "minimum": 4, "maximum": 20, "default": 12}
-    assert set(schema["properties"]) == {"image", "mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette", "tiles"}
+    # Every field the options parser accepts is described (and no other: the rest are refused),
+    # but a book's fields only on /api/bulk.
+    assert set(schema["properties"]) == {"image", *FIELDS} - {"title", "bleed"}
+    assert schema["properties"]["orientation"]["enum"] == ["auto", "portrait", "landscape"]
     assert "book" not in schema["properties"]["output"]["enum"], "a book is made by /api/bulk"
     assert "application/zip" in single["responses"]["200"]["content"]
     bulk = paths["/api/bulk"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]

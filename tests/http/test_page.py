@@ -117,6 +117,7 @@ def test_the_pages_choices_are_exactly_the_apis_vocabulary(client: AppClient) ->
         DENSITIES,
         DETAILS,
         MODES,
+        ORIENTATIONS,
         OUTPUTS,
         PAGES,
     )
@@ -127,6 +128,7 @@ def test_the_pages_choices_are_exactly_the_apis_vocabulary(client: AppClient) ->
     assert selects.options["mode"] == list(MODES)
     assert selects.options["output"] == list(OUTPUTS)
     assert selects.options["page"] == list(PAGES)
+    assert selects.options["orientation"] == list(ORIENTATIONS)
     assert selects.options["detail"] == ["", *DETAILS]  # "": the default
     assert selects.options["density"] == ["", *DENSITIES]
     colors = re.search(r'<input name="colors" type="number" min="(\d+)" max="(\d+)" value="(\d+)"', page)

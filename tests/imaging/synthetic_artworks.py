@@ -46,7 +46,7 @@ def grid_artwork(
     cy, cx = np.divmod(np.arange(count), cells_x)
     anchors = np.stack([cx * cell_px + (cell_px - 1) / 2, cy * cell_px + (cell_px - 1) / 2], axis=1)
     polygons = None
-    if mode in ("hex", "voronoi"):
+    if mode in ("hex", "voronoi", "square"):
         polygons = tuple(
             np.array([[x, y], [x + cell_px, y], [x + cell_px, y + cell_px], [x, y + cell_px]], float)
             for x, y in zip(cx * cell_px, cy * cell_px, strict=True)
@@ -108,7 +108,7 @@ ASTRONAUT_FEATURES = {
     "right eye": (235, 259, 92, 110),
     "mouth": (200, 247, 136, 154),
 }
-NUMBERED_MODES: tuple[Mode, ...] = ("hex", "voronoi", "cbn")
+NUMBERED_MODES: tuple[Mode, ...] = ("hex", "voronoi", "square", "cbn")
 ALL_MODES: tuple[Mode, ...] = (*NUMBERED_MODES, "lineart")
 TEST_COLORS = 12
 
@@ -139,6 +139,10 @@ def analysed(rgb: NDArray[np.uint8], mode: Mode, page_name: PageName = "letter")
         from mosaic.imaging.mosaic import voronoi_artwork
 
         return voronoi_artwork(rgb, page=page, colors=TEST_COLORS)
+    if mode == "square":
+        from mosaic.imaging.mosaic import square_artwork
+
+        return square_artwork(rgb, page=page, colors=TEST_COLORS)
     if mode == "cbn":
         from mosaic.imaging.cbn import cbn_artwork
 

@@ -13,7 +13,7 @@ from mosaic.imaging.cells import NUMBER_HEIGHT_EM, NUMBER_PT_MIN, NUMBER_WIDTH_E
 from mosaic.imaging.color import delta_e_2000, lab_from_rgb
 from mosaic.imaging.decode import decode_photo, placed_box
 from mosaic.imaging.legend import legend_entries
-from mosaic.imaging.mosaic import CELL_WIDTH_MM, NUMBER_PT, hex_artwork, voronoi_artwork
+from mosaic.imaging.mosaic import CELL_WIDTH_MM, NUMBER_PT, hex_artwork, square_artwork, voronoi_artwork
 from mosaic.imaging.options import Density
 from mosaic.imaging.voronoi import voronoi_cells
 
@@ -77,7 +77,7 @@ def test_a_flat_two_color_image_gives_cells_of_exactly_those_two_colors() -> Non
         assert float(delta_e_2000(found, expected).max()) < 1.0
 
 
-@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork])
+@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork, square_artwork])
 def test_the_cells_tile_the_box_exactly(make: object) -> None:
     assert callable(make)
     artwork: Artwork = make(_photo("chelsea"), page=LETTER, colors=8, density="detailed")
@@ -105,6 +105,23 @@ def test_hex_cells_are_as_wide_on_paper_as_the_density_says(name: str, density: 
     assert artwork.line_width_pt >= 0.75
 
 
+@pytest.mark.parametrize("density", list(CELL_WIDTH_MM))
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_square_cells_are_a_grid_of_near_squares_as_wide_as_the_density_says(name: str, density: Density) -> None:
+    artwork = square_artwork(photo(name), page=LETTER, colors=6, density=density)
+    polygons = artwork.polygons or ()
+    widths = np.array([np.ptp(p[:, 0]) for p in polygons])
+    heights = np.array([np.ptp(p[:, 1]) for p in polygons])
+    assert all(len(p) == 4 for p in polygons)
+    assert np.ptp(widths) < 1e-6 and np.ptp(heights) < 1e-6, "every column and every row alike"
+    assert mm_from_px(float(widths[0])) == pytest.approx(CELL_WIDTH_MM[density], rel=0.1)
+    assert float(widths[0] / heights[0]) == pytest.approx(1.0, rel=0.1)
+    assert artwork.number_size_pt == NUMBER_PT[density], "a square holds the level's number size"
+    tops = np.array([p[:, 1].min() for p in polygons])
+    lefts = np.array([p[:, 0].min() for p in polygons])
+    assert np.all(np.lexsort((lefts, tops)) == np.arange(len(polygons))), "numbered row by row"
+
+
 @pytest.mark.parametrize("density", ["standard", "expert"])
 @pytest.mark.parametrize("name", PHOTO_NAMES)
 def test_voronoi_cells_are_well_shaped(name: str, density: Density) -> None:
@@ -130,7 +147,7 @@ def test_voronoi_puts_more_cells_where_the_picture_has_detail() -> None:
 
 
 @pytest.mark.parametrize("name", PHOTO_NAMES)
-@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork])
+@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork, square_artwork])
 def test_every_photo_gives_a_valid_mosaic_with_every_cell_numbered(name: str, make: object) -> None:
     assert callable(make)
     artwork: Artwork = make(_photo(name), page=LETTER, colors=12)
@@ -162,7 +179,7 @@ def test_the_same_photo_and_seed_give_identical_mosaics() -> None:
     assert not np.array_equal(first.labels, other.labels)
 
 
-@pytest.mark.parametrize("mode", ["hex", "voronoi"])
+@pytest.mark.parametrize("mode", ["hex", "voronoi", "square"])
 @pytest.mark.parametrize("name", PHOTO_NAMES)
 def test_every_legend_color_colors_some_cell_unless_the_photo_has_fewer_colors(name: str, mode: str) -> None:
     artwork = photo_artwork(name, mode)  # type: ignore[arg-type]  # default density, 12 colors
@@ -171,7 +188,7 @@ def test_every_legend_color_colors_some_cell_unless_the_photo_has_fewer_colors(n
     assert counts == sorted(counts, key=lambda count: count == 0), "a used color comes after an unused one"
 
 
-@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork])
+@pytest.mark.parametrize("make", [hex_artwork, voronoi_artwork, square_artwork])
 def test_a_flat_photo_numbers_its_one_color_first_and_leaves_the_invented_ones_unused(make: object) -> None:
     assert callable(make)
     artwork: Artwork = make(np.full((300, 400, 3), 200, dtype=np.uint8), page=LETTER, colors=4)

@@ -1,22 +1,27 @@
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from mosaic.imaging.options import (
     COLORS_MAX,
     COLORS_MIN,
+    FIELDS,
     HINT_CHARS_MAX,
     GenerateOptions,
     InvalidOption,
+    UnknownField,
     parse_options,
 )
 from mosaic.imaging.presets import preset_fields, presets_catalogue
 
 DOCUMENTED = {
-    "mode": ["hex", "voronoi", "cbn", "lineart", "ai"],
+    "mode": ["hex", "voronoi", "square", "cbn", "lineart", "ai"],
     "output": ["zip", "mystery", "answer", "legend", "full", "beauty", "svg"],
     "colors": [str(n) for n in range(4, 21)],
     "page": ["letter", "a4"],
+    "orientation": ["auto", "portrait", "landscape"],
     "detail": ["simple", "standard", "detailed", "expert"],
     "density": ["easy", "standard", "detailed", "expert"],
 }
@@ -25,6 +30,7 @@ REJECTED = {
     "output": ["pdf", "png", "ZIP", "all"],
     "colors": ["3", "21", "0", "-5", "12.0", "twelve", " 12", "+12", "1_2", "012", "0012"],
     "page": ["A4", "legal", "letter "],
+    "orientation": ["Landscape", "horizontal", "square"],
     "detail": ["easy", "high", "Standard"],
     "density": ["simple", "low", "max"],
     "preset": ["no-such-preset", "CBN-CLASSIC"],
@@ -81,14 +87,41 @@ def test_a_preset_overrides_even_an_invalid_value_of_a_field_it_sets() -> None:
     assert parse_options({"preset": "kids-hex", "colors": "99"}).colors == 6
 
 
-def test_fields_the_options_do_not_know_are_ignored() -> None:
-    assert parse_options({"image": "photo.jpg"}) == GenerateOptions()
+@pytest.mark.parametrize(
+    ("field", "suggestion"),
+    [("colour", "colors"), ("color", "colors"), ("mdoe", "mode"), ("Page", "page"), ("presets", "preset")],
+)
+def test_an_unknown_field_is_refused_with_a_did_you_mean_hint(field: str, suggestion: str) -> None:
+    with pytest.raises(UnknownField) as raised:
+        parse_options({field: "10"})
+    assert raised.value.code == "unknown_field"
+    assert raised.value.field == field
+    assert str(raised.value) == f'"{field}" is not a field; did you mean "{suggestion}"?'
+
+
+def test_an_unknown_field_unlike_any_is_refused_listing_the_fields() -> None:
+    with pytest.raises(UnknownField) as raised:
+        parse_options({"mode": "hex", "zzzzzz": "1"})
+    assert str(raised.value) == f'"zzzzzz" is not a field; the fields are {", ".join(FIELDS)}'
+
+
+def test_an_unknown_field_is_refused_even_when_empty_or_beside_a_preset() -> None:
+    for fields in ({"colour": ""}, {"preset": "kids-hex", "colour": "10"}):
+        with pytest.raises(UnknownField):
+            parse_options(fields)
+
+
+def test_an_unknown_field_survives_a_round_trip_through_pickle() -> None:
+    refused = pickle.loads(pickle.dumps(UnknownField.named("colour")))
+    assert (type(refused), refused.field, str(refused)) == (
+        UnknownField, "colour", '"colour" is not a field; did you mean "colors"?'
+    )
 
 
 def test_the_catalogue_has_at_least_8_presets_covering_every_local_mode_and_level() -> None:
     catalogue = presets_catalogue()
     assert len(catalogue) >= 8
-    assert {p["fields"]["mode"] for p in catalogue} == {"hex", "voronoi", "cbn", "lineart"}
+    assert {p["fields"]["mode"] for p in catalogue} == {"hex", "voronoi", "square", "cbn", "lineart"}
     assert {"easy", "expert"} <= {p["level"] for p in catalogue}
     for preset in catalogue:
         assert set(preset) == {"name", "title", "description", "level", "fields"}

@@ -33,7 +33,7 @@ from mosaic.imaging.render import (
 
 PAGE_RENDERERS = (mystery_page, answer_page, legend_page, full_page)
 PAGE_SIZES = {"letter": (2550, 3300), "a4": (2480, 3508)}
-NUMBER_PT_MIN = {"hex": 6.0, "voronoi": 6.0, "cbn": 8.0}  # the default levels' legible minimum
+NUMBER_PT_MIN = {"hex": 6.0, "voronoi": 6.0, "square": 6.0, "cbn": 8.0}  # the default levels' legible minimum
 LINE_PT_MIN = 0.75
 
 
@@ -142,8 +142,8 @@ def test_the_line_art_puzzle_is_the_ink_and_carries_no_numbers() -> None:
 def test_a_coloring_page_footer_counts_areas_and_a_numbered_page_footer_counts_colors() -> None:
     lineart = rings_artwork(lineart=True)
     numbered = grid_artwork()
-    assert footer_text(lineart, "") == f"Coloring page  ·  {lineart.region_count} areas"
-    assert footer_text(numbered, "Our cat").endswith(f"  ·  {numbered.color_count} colors")
+    assert footer_text(lineart, "").startswith(f"Coloring page  ·  {lineart.region_count} areas  ·  ")
+    assert f"  ·  {numbered.color_count} colors  ·  " in footer_text(numbered, "Our cat")
     assert footer_text(numbered, "Our cat").startswith("Our cat  ·  ")
 
 

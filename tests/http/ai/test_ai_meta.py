@@ -8,7 +8,7 @@ import pytest
 
 from tests.http.ai.conftest import AiApp
 
-LOCAL_MODES = ["hex", "voronoi", "cbn", "lineart"]
+LOCAL_MODES = ["hex", "voronoi", "square", "cbn", "lineart"]
 
 
 @pytest.mark.parametrize(("base_url", "modes"), [(None, [*LOCAL_MODES, "ai"]), ("", LOCAL_MODES)])
