@@ -182,6 +182,12 @@ class Authenticator:
         }
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
+    def session(self, token: str) -> Principal:
+        """The signed-in user of a web page's session cookie (the same JWT sign-in issues)."""
+        if token.startswith(KEY_PREFIX) or len(token) > AUTHORIZATION_CHARS_MAX:
+            raise unauthorized("invalid_token", "this session is not valid; sign in again")
+        return self._jwt(token)
+
     def _jwt(self, token: str) -> Principal:
         try:
             claims: dict[str, Any] = jwt.decode(

@@ -130,3 +130,25 @@ def generate(
     rendered = _render(artwork, options.output, title=title, on_progress=report)
     report("done", PROGRESS_DONE)
     return rendered
+
+
+CARD_WIDTH_PX: Final = 360
+
+
+def preset_card(image_bytes: bytes, preset: str, *, width_px: int = CARD_WIDTH_PX) -> bytes:
+    """A small PNG of what `preset` makes of a photo (its answer page, scaled down), for a picture of
+    each preset beside its name."""
+    import io
+
+    from PIL import Image
+
+    from mosaic.imaging.options import parse_options
+
+    answer = generate(image_bytes, parse_options({"preset": preset, "output": "answer"}))
+    with Image.open(io.BytesIO(answer.data)) as opened:
+        page = opened.convert("RGB")
+    height = round(page.height * width_px / page.width)
+    small = page.resize((width_px, height), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    return out.getvalue()

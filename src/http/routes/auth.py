@@ -10,17 +10,19 @@ from __future__ import annotations
 from functools import partial
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 
 from mosaic.domain.users import normalise_email
 from mosaic.http.auth import unauthorized
 from mosaic.http.errors import RateLimited
+from mosaic.http.ratelimit import RateLimits
 from mosaic.http.routing import Call, Endpoint, json_response
 from mosaic.http.schemas import AccessToken, LoginRequest, Registered, RegisterRequest
 
 
-async def _throttle(call: Call, *identities: str) -> None:
-    limits = call.http.limits
+async def throttle(limits: RateLimits, *identities: str) -> None:
+    """Count one attempt against each identity under the `login` policy; 429 once any is spent."""
     for identity in identities:
         verdict = await limits.hit(limits.login, identity)
         if not verdict.allowed:
@@ -29,14 +31,14 @@ async def _throttle(call: Call, *identities: str) -> None:
             )
 
 
-def _client_address(call: Call) -> str:
-    client = call.request.client
+def client_address(request: Request) -> str:
+    client = request.client
     return client.host if client is not None else "unknown"
 
 
 async def register(call: Call) -> Response:
     assert isinstance(call.body, RegisterRequest)
-    await _throttle(call, f"register-addr:{_client_address(call)}")
+    await throttle(call.http.limits, f"register-addr:{client_address(call.request)}")
     registered = await run_in_threadpool(
         partial(call.use_cases.owners.register, email=call.body.email, password=call.body.password)
     )
@@ -49,7 +51,7 @@ async def register(call: Call) -> Response:
 async def login(call: Call) -> Response:
     assert isinstance(call.body, LoginRequest)
     email = normalise_email(call.body.email)
-    await _throttle(call, f"login-email:{email}", f"login-addr:{_client_address(call)}")
+    await throttle(call.http.limits, f"login-email:{email}", f"login-addr:{client_address(call.request)}")
     found = await run_in_threadpool(
         partial(call.use_cases.owners.sign_in, email=email, password=call.body.password)
     )
