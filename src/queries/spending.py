@@ -7,6 +7,7 @@ a charge counts on the day it was reserved, its release or refund on the day tha
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -50,7 +51,7 @@ def _months_before(day: date, months: int) -> date:
     month = day.month - 1 - months
     year = day.year + month // 12
     month = month % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, 28))
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def periods(today: date, renews_at: str | None) -> tuple[Period, Period]:
