@@ -1,5 +1,5 @@
 // The pages work without this script; it adds copy buttons, shows only the playground fields that
-// the chosen mode uses, and follows the link to Stripe's page. No inline code: the policy forbids it.
+// the chosen mode uses, follows the link to Stripe's page, and keeps a reload from posting again. No inline code: the policy forbids it.
 "use strict";
 
 function copyFrom(button) {
@@ -50,6 +50,10 @@ document.addEventListener("DOMContentLoaded", () => {
     button.addEventListener("click", () => copyFrom(button));
   }
   playground();
+  // A page that answered a post (a new key, a made page) becomes its plain address in the history,
+  // so reloading it shows the page afresh instead of posting again (a second key, a second charge).
+  const answered = document.querySelector("[data-replace-url]");
+  if (answered) window.history.replaceState(null, "", answered.dataset.replaceUrl);
   const follow = document.querySelector("a[data-follow]");
   if (follow) window.location.assign(follow.href);
   const result = document.getElementById("result-heading");
