@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mosaic.commands.account_mail import AccountMail
 from mosaic.commands.billing import Billing
 from mosaic.commands.generate import Generate
 from mosaic.commands.idempotency import IdempotencyStore
 from mosaic.commands.ledger import Clock, Ledger, utc_now
 from mosaic.commands.lifecycle import Background
+from mosaic.commands.outbox import Outbox
 from mosaic.commands.owners import Owners
 from mosaic.commands.paid import Payments
 from mosaic.commands.plans import PlanCatalogue
@@ -56,6 +58,7 @@ class Services:
         self.runner.settle(committed.position)
 
     def close(self) -> None:
+        self.use_cases.mail.close()  # mails handed over are sent while the ledger still takes commands
         self.runner.stop()
         self.runner.db.close()
         self.pool.close()
@@ -103,9 +106,14 @@ def build(settings: Settings, *, background: bool = True, clock: Clock = utc_now
         runner.settle(committed.position)
 
     payments = Payments(writer, work_budget_s=budget.work_s)
+    outbox = Outbox(settings.smtp, sender=settings.mail_from) if settings.smtp is not None else None
+    mail = AccountMail(
+        ledger=ledger, views=views, settle=settle, outbox=outbox, public_url=settings.public_url
+    )
     use_cases = UseCases(
         generate=Generate(pool=pool, payments=payments, upstream=upstream),
-        owners=Owners(ledger=ledger, views=views, usage=usage, settle=settle),
+        owners=Owners(ledger=ledger, views=views, usage=usage, settle=settle, mail=mail),
+        mail=mail,
         billing=Billing(
             ledger=ledger, views=views, settle=settle, gateway=StripeGateway.from_settings(settings),
             public_url=settings.public_url,

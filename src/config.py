@@ -102,6 +102,66 @@ class DatabaseUrl:
         )
 
 
+SMTP_SCHEMES: Final = ("smtp", "smtp+starttls", "smtps")
+SMTP_SUBMISSION_PORT: Final = 587  # where STARTTLS is the rule (RFC 6409)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpUrl:
+    """`smtp://user:pass@host:587` (STARTTLS on port 587), `smtp+starttls://…` (STARTTLS on any port),
+    `smtps://…` (TLS from the first byte, port 465 by default) or `smtp://host:25` (no TLS).
+
+    A password never crosses a network in plain text: without TLS it is accepted only for a server
+    on this host (loopback), e.g. a local relay or a test server."""
+
+    url: str = field(repr=False)
+    host: str
+    port: int
+    security: str  # "starttls" | "tls" | "none"
+    user: str = ""
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpUrl:
+        name = "MOSAIC_SMTP_URL"
+        parts = urlsplit(url)
+        if parts.scheme not in SMTP_SCHEMES:
+            raise ConfigError(
+                f"{name} must start with smtp://, smtp+starttls:// or smtps://, not {parts.scheme!r}"
+            )
+        if not parts.hostname:
+            raise ConfigError(f"{name} must name the server, e.g. smtp://user:pass@mail.example.com:587")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else SMTP_SUBMISSION_PORT)
+        except ValueError:
+            raise ConfigError(f"{name}: the port must be a number from 1 to 65535") from None
+        if parts.scheme == "smtps":
+            security = "tls"
+        elif parts.scheme == "smtp+starttls" or port == SMTP_SUBMISSION_PORT:
+            security = "starttls"
+        else:
+            security = "none"
+        smtp = cls(
+            url=url, host=parts.hostname, port=port, security=security,
+            user=unquote(parts.username or ""), password=unquote(parts.password or ""),
+        )
+        if smtp.password and security == "none" and not smtp.on_loopback:
+            raise ConfigError(
+                f"{name} would send its password in plain text to {smtp.host}: use port 587 "
+                "(STARTTLS), smtp+starttls:// or smtps://"
+            )
+        return smtp
+
+    @property
+    def on_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseUrl
@@ -132,6 +192,9 @@ class Settings:
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = "https://api.stripe.com"  # another for a test double (stripe-mock, a fake)
     public_url: str = ""  # the base URL people reach this server at: checkout and mail links return here
+    # account mail (optional): without it sign-up works unverified and `forgot` answers 503
+    smtp: SmtpUrl | None = None
+    mail_from: str = ""
 
     @property
     def billing_configured(self) -> bool:
@@ -193,6 +256,8 @@ class Settings:
             stripe_webhook_secret=env.get("MOSAIC_STRIPE_WEBHOOK_SECRET", ""),
             stripe_api_base=_url(env, "MOSAIC_STRIPE_API_BASE", str(default["stripe_api_base"])),
             public_url=_url(env, "MOSAIC_PUBLIC_URL", ""),
+            smtp=SmtpUrl.parse(env["MOSAIC_SMTP_URL"]) if env.get("MOSAIC_SMTP_URL") else None,
+            mail_from=env.get("MOSAIC_MAIL_FROM", "").strip(),
         )
         if settings.stripe_secret_key and not settings.stripe_webhook_secret:
             raise ConfigError(
@@ -204,6 +269,8 @@ class Settings:
                 "MOSAIC_STRIPE_SECRET_KEY needs MOSAIC_PUBLIC_URL (e.g. https://studio.example.com): "
                 "Stripe's checkout and portal send customers back there"
             )
+        if settings.smtp is not None:
+            _check_mail(settings)
         settings.time_budget()  # refuses timeouts that do not fit, naming the variables
         return settings
 
@@ -261,6 +328,21 @@ class TimeBudget:
         assert budget.sweep_interval_s <= budget.reservation_timeout_s / SWEEPS_PER_TIMEOUT
         assert budget.idempotency_lease_s >= budget.work_s
         return budget
+
+
+def _check_mail(settings: Settings) -> None:
+    if "@" not in settings.mail_from or not settings.mail_from.isprintable():
+        raise ConfigError(
+            "MOSAIC_SMTP_URL needs MOSAIC_MAIL_FROM, the sender of account mail "
+            "(e.g. 'Mosaic Studio <no-reply@studio.example.com>')"
+        )
+    if not settings.public_url:
+        # A link built from the request's Host header would let anyone who asks for a reset of
+        # someone else's address have the victim's token sent to a host of their choosing.
+        raise ConfigError(
+            "MOSAIC_SMTP_URL needs MOSAIC_PUBLIC_URL (e.g. https://studio.example.com): "
+            "the verification and reset links in the mails point there"
+        )
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -87,3 +87,57 @@ def test_a_plans_file_without_the_free_plan_is_refused_at_start(tmp_path: Path) 
     )
     with pytest.raises(ConfigError, match="no plan named 'free'"):
         PlanCatalogue.load(plans)
+
+
+MAIL_ENV = {
+    "MOSAIC_DATABASE_URL": "sqlite:///unused.db", "MOSAIC_SECRET": "s" * 40,
+    "MOSAIC_MAIL_FROM": "Mosaic <no-reply@studio.example.com>", "MOSAIC_PUBLIC_URL": "https://studio.example.com",
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "security", "port"),
+    [
+        ("smtp://u:p@mail.example.com:587", "starttls", 587),
+        ("smtp://u:p@mail.example.com", "starttls", 587),
+        ("smtp+starttls://u:p@mail.example.com:2525", "starttls", 2525),
+        ("smtps://u:p@mail.example.com", "tls", 465),
+        ("smtp://mail.example.com:25", "none", 25),
+        ("smtp://u:p@127.0.0.1:2525", "none", 2525),
+    ],
+)
+def test_the_smtp_url_says_how_the_connection_is_secured(url: str, security: str, port: int) -> None:
+    smtp = Settings.from_env({**MAIL_ENV, "MOSAIC_SMTP_URL": url}).smtp
+    assert smtp is not None and (smtp.security, smtp.port) == (security, port)
+
+
+def test_an_smtp_password_with_reserved_characters_is_unquoted() -> None:
+    smtp = Settings.from_env({**MAIL_ENV, "MOSAIC_SMTP_URL": "smtps://ada%40shop:p%2Fw%40rd@mail.example.com"}).smtp
+    assert smtp is not None and (smtp.user, smtp.password) == ("ada@shop", "p/w@rd")
+    assert "p/w@rd" not in repr(smtp)
+
+
+@pytest.mark.parametrize("host", ["mail.example.com", "10.0.0.5", "[2001:db8::1]"])
+def test_a_password_is_never_sent_in_plain_text_to_another_host(host: str) -> None:
+    with pytest.raises(ConfigError, match="plain text"):
+        Settings.from_env({**MAIL_ENV, "MOSAIC_SMTP_URL": f"smtp://u:p@{host}:25"})
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"), [("MOSAIC_MAIL_FROM", "MOSAIC_MAIL_FROM"), ("MOSAIC_PUBLIC_URL", "MOSAIC_PUBLIC_URL")]
+)
+def test_smtp_without_a_sender_or_a_public_url_is_refused(missing: str, named: str) -> None:
+    env = {**MAIL_ENV, "MOSAIC_SMTP_URL": "smtps://u:p@mail.example.com"}
+    del env[missing]
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.com", "smtp://", "smtp://mail.example.com:notaport"])
+def test_an_smtp_url_that_cannot_work_is_refused_naming_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="MOSAIC_SMTP_URL"):
+        Settings.from_env({**MAIL_ENV, "MOSAIC_SMTP_URL": url})
+
+
+def test_without_smtp_account_mail_is_off() -> None:
+    assert Settings.from_env(MAIL_ENV).smtp is None

@@ -61,6 +61,26 @@ def change_password(unit: Unit, *, user_id: UUID, password_hash: str) -> None:
     user(unit, user_id).change_password(password_hash=password_hash)
 
 
+def issue_mail_token(
+    unit: Unit, *, user_id: UUID, purpose: str, token_hash: str, expires_at: datetime
+) -> None:
+    user(unit, user_id).issue_mail_token(purpose=purpose, token_hash=token_hash, expires_at=expires_at)
+
+
+def verify_email(unit: Unit, *, user_id: UUID, token_hash: str, now: datetime) -> str:
+    """Use a verification token; the user's e-mail."""
+    found = user(unit, user_id)
+    found.verify_email(token_hash=token_hash, now=now)
+    return found.email
+
+
+def reset_password(unit: Unit, *, user_id: UUID, token_hash: str, password_hash: str, now: datetime) -> str:
+    """Use a reset token: a new password, every session ended; the user's e-mail."""
+    found = user(unit, user_id)
+    found.reset_password(token_hash=token_hash, password_hash=password_hash, now=now)
+    return found.email
+
+
 def change_plan(unit: Unit, *, account_id: UUID, plan: Plan, changed_by: str | None = None) -> bool:
     return account(unit, account_id).change_plan(plan=plan, changed_by=changed_by)
 

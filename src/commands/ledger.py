@@ -20,7 +20,13 @@ from mosaic.commands.stripe_events import Notice
 from mosaic.commands.writer import Committed, Writer
 from mosaic.domain.errors import InvalidInput
 from mosaic.domain.keys import KEY_NAME_CHARS_MAX
-from mosaic.domain.users import check_password, check_role, checked_email
+from mosaic.domain.users import (
+    MAIL_TOKEN_TTL_S,
+    check_password,
+    check_role,
+    checked_email,
+    mail_token_hash,
+)
 
 Clock = Callable[[], datetime]
 
@@ -83,6 +89,32 @@ class Ledger:
         password_hash = self.password_hasher.hash(password)
         return self.writer.execute(
             lambda unit: accounts.change_password(unit, user_id=user_id, password_hash=password_hash)
+        )
+
+    def issue_mail_token(self, *, user_id: UUID, purpose: str, token: str) -> Committed[None]:
+        """Record that `token` (only its hash) was made for `purpose`; it expires MAIL_TOKEN_TTL_S on."""
+        token_hash = mail_token_hash(token)
+        expires_at = self.clock() + timedelta(seconds=MAIL_TOKEN_TTL_S)
+        return self.writer.execute(
+            lambda unit: accounts.issue_mail_token(
+                unit, user_id=user_id, purpose=purpose, token_hash=token_hash, expires_at=expires_at
+            )
+        )
+
+    def verify_email(self, *, user_id: UUID, token: str) -> Committed[str]:
+        token_hash, now = mail_token_hash(token), self.clock()
+        return self.writer.execute(
+            lambda unit: accounts.verify_email(unit, user_id=user_id, token_hash=token_hash, now=now)
+        )
+
+    def reset_password(self, *, user_id: UUID, token: str, password: str) -> Committed[str]:
+        check_password(password)
+        password_hash = self.password_hasher.hash(password)
+        token_hash, now = mail_token_hash(token), self.clock()
+        return self.writer.execute(
+            lambda unit: accounts.reset_password(
+                unit, user_id=user_id, token_hash=token_hash, password_hash=password_hash, now=now
+            )
         )
 
     def change_plan(

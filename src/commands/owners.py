@@ -1,4 +1,5 @@
-"""Account owners' use cases: sign up, sign in, create and revoke API keys, look a key up.
+"""Account owners' use cases: sign up (and the verification mail, when mail is configured), sign in,
+create and revoke API keys, look a key up.
 
 Each answers with what the views show once they have folded its events (read-your-writes), so a
 caller that acts next (lists its keys, reads its balance) sees what it did. argon2 and key hashing
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mosaic.commands.account_mail import AccountMail
 from mosaic.commands.ledger import Ledger
 from mosaic.commands.writer import Committed
 from mosaic.domain.users import normalise_email
@@ -41,6 +43,7 @@ class SignedIn:
     user_id: str
     account_id: str
     role: str
+    token_version: int  # sign-in tokens carry it: a reset or a new password moves it on
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +58,20 @@ class CreatedKey:
 
 
 class Owners:
-    def __init__(self, *, ledger: Ledger, views: Views, usage: KeyUsage, settle: Settle) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        views: Views,
+        usage: KeyUsage,
+        settle: Settle,
+        mail: AccountMail | None = None,
+    ) -> None:
         self.ledger = ledger
         self.views = views
         self.usage = usage
         self.settle = settle
+        self.mail = mail
         self._dummy_hash: str | None = None
 
     def register(self, *, email: str, password: str) -> Registered:
@@ -68,7 +80,12 @@ class Owners:
         account_id = str(committed.value.account_id)
         balance = self.views.balance(account_id)
         assert balance is not None, "settled: the account's balance row exists"
-        return Registered(str(committed.value.user_id), account_id, normalise_email(email), balance.plan_name)
+        registered = Registered(
+            str(committed.value.user_id), account_id, normalise_email(email), balance.plan_name
+        )
+        if self.mail is not None:
+            self.mail.signed_up(user_id=registered.user_id, email=registered.email)
+        return registered
 
     def sign_in(self, *, email: str, password: str) -> SignedIn | None:
         """Who `email` is if `password` is theirs; None otherwise (an unknown e-mail costs the same)."""
@@ -76,7 +93,11 @@ class Owners:
         matches = self._password_matches(user.password_hash if user else None, password)
         if user is None or not matches:
             return None
-        return SignedIn(user.user_id, user.account_id, user.role)
+        return SignedIn(user.user_id, user.account_id, user.role, user.token_version)
+
+    def token_version(self, user_id: str) -> int | None:
+        """The user's session version now (None: no such user): a sign-in token of another is void."""
+        return self.views.token_version(user_id)
 
     def _password_matches(self, password_hash: str | None, password: str) -> bool:
         """argon2 verify; for an unknown e-mail, verify against a dummy hash so timing does not tell."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mosaic.commands.account_mail import AccountMail
 from mosaic.commands.billing import Billing
 from mosaic.commands.generate import Generate
 from mosaic.commands.idempotency import IdempotencyStore
@@ -23,6 +24,7 @@ from mosaic.queries.views import Views
 class UseCases:
     generate: Generate
     owners: Owners
+    mail: AccountMail
     billing: Billing
     support: Support
     views: Views

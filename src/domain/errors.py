@@ -166,6 +166,28 @@ class AlreadyCompleted(DomainError):
     code = "request_already_completed"
 
 
+class MailTokenInvalid(DomainError):
+    """A mail link's token that was never issued (or was issued for another purpose)."""
+
+    kind = ErrorKind.INVALID_INPUT
+    code = "invalid_token"
+
+
+class MailTokenUsed(DomainError):
+    kind = ErrorKind.INVALID_INPUT
+    code = "token_used"
+
+
+class MailTokenExpired(DomainError):
+    kind = ErrorKind.INVALID_INPUT
+    code = "token_expired"
+
+
+class AlreadyVerified(DomainError):
+    kind = ErrorKind.CONFLICT
+    code = "already_verified"
+
+
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidInput,
     NotFound,
@@ -184,4 +206,8 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     IdempotencyKeyReused,
     AlreadyReleased,
     AlreadyCompleted,
+    MailTokenInvalid,
+    MailTokenUsed,
+    MailTokenExpired,
+    AlreadyVerified,
 )

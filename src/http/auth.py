@@ -9,6 +9,11 @@ to a worker thread (64 connections on one key would make 64 lookups per expiry).
 
 JWTs are HS256 only (algorithms pinned), signed with a secret derived from the server secret under
 its own label, so a token secret never equals the key-hash secret. `exp`, `iat` and `sub` are required.
+A token also carries `ver`, the user's session version when it was issued (none: 0, as before there
+was one); a password reset or change moves the version on and so ends every earlier session. The
+check reads the version through a per-process cache whose entries live `SESSION_CACHE_TTL_S`, so a
+session ended through another server is refused here within that time, and one ended through this
+server at once (`forget_sessions`).
 Every failure is a 401 (`Unauthorized`), never a 500.
 """
 
@@ -37,11 +42,14 @@ from mosaic.queries.views import KeyGrant
 
 KEY_CACHE_TTL_S = 0.5
 KEY_CACHE_ENTRIES_MAX = 10_000
+SESSION_CACHE_TTL_S = 0.5
+SESSION_CACHE_ENTRIES_MAX = 10_000
 AUTHORIZATION_CHARS_MAX = 4_096
 JWT_ALGORITHM = "HS256"
 JWT_SECRET_LABEL = b"mosaic/jwt-hs256/v1"
 
 assert KEY_CACHE_TTL_S <= 1.0, "a key revoked elsewhere must be refused here within 1 s"
+assert SESSION_CACHE_TTL_S <= 1.0, "a session ended elsewhere must be refused here within 1 s"
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mosaic"'}
 
@@ -111,12 +119,48 @@ class KeyGrantCache:
                     del self._entries[key_hash]
 
 
+class SessionVersions:
+    """user id → (session version or None for no such user, expiry), bounded."""
+
+    def __init__(
+        self,
+        ttl_s: float = SESSION_CACHE_TTL_S,
+        entries_max: int = SESSION_CACHE_ENTRIES_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        assert 0 < ttl_s <= SESSION_CACHE_TTL_S and entries_max > 0
+        self.ttl_s = ttl_s
+        self.entries_max = entries_max
+        self.clock = clock
+        self.epoch = 0
+        self._entries: OrderedDict[str, tuple[int | None, float]] = OrderedDict()
+
+    def get(self, user_id: str) -> tuple[bool, int | None]:
+        entry = self._entries.get(user_id)
+        if entry is None or entry[1] <= self.clock():
+            return False, None
+        return True, entry[0]
+
+    def put(self, user_id: str, version: int | None, *, epoch: int) -> None:
+        if epoch != self.epoch:
+            return  # sessions were ended while this lookup ran: its answer may be stale
+        self._entries[user_id] = (version, self.clock() + self.ttl_s)
+        self._entries.move_to_end(user_id)
+        while len(self._entries) > self.entries_max:
+            self._entries.popitem(last=False)
+
+    def forget(self, user_id: str) -> None:
+        self.epoch += 1
+        self._entries.pop(user_id, None)
+
+
 class Authenticator:
     def __init__(
         self, owners: Owners, *, secret: bytes, token_ttl_s: int, cache: KeyGrantCache | None = None
     ) -> None:
         self.owners = owners
         self.cache = cache or KeyGrantCache()
+        self.sessions = SessionVersions()
         self._jwt_secret = hmac.new(secret, JWT_SECRET_LABEL, hashlib.sha256).digest()
         self.token_ttl_s = token_ttl_s
         self._lookups: dict[str, asyncio.Future[KeyGrant | None]] = {}  # key hash → lookup in flight
@@ -129,7 +173,9 @@ class Authenticator:
                     "api_key_not_accepted", "this route needs a signed-in session (JWT), not an API key"
                 )
             return await self._api_key(token)
-        return self._jwt(token)
+        principal, version = self._jwt(token)
+        await self._check_session(principal.user_id, version)
+        return principal
 
     # -- API keys ------------------------------------------------------------------------------
 
@@ -171,24 +217,47 @@ class Authenticator:
 
     # -- JWT -----------------------------------------------------------------------------------
 
-    def issue_token(self, *, user_id: str, account_id: str, role: str) -> str:
+    def issue_token(self, *, user_id: str, account_id: str, role: str, token_version: int = 0) -> str:
         now = int(time.time())
         claims = {
             "sub": user_id,
             "acct": account_id,
             "role": role,
+            "ver": token_version,
             "iat": now,
             "exp": now + self.token_ttl_s,
         }
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
-    def session(self, token: str) -> Principal:
-        """The signed-in user of a web page's session cookie (the same JWT sign-in issues)."""
+    async def session(self, token: str) -> Principal:
+        """The signed-in user of a web page's session cookie (the same JWT sign-in issues, checked
+        the same way, its session version included)."""
         if token.startswith(KEY_PREFIX) or len(token) > AUTHORIZATION_CHARS_MAX:
             raise unauthorized("invalid_token", "this session is not valid; sign in again")
-        return self._jwt(token)
+        principal, version = self._jwt(token)
+        await self._check_session(principal.user_id, version)
+        return principal
 
-    def _jwt(self, token: str) -> Principal:
+    def forget_sessions(self, user_id: str) -> None:
+        """The user's sessions were ended through this server: refuse their old tokens at once."""
+        self.sessions.forget(user_id)
+
+    async def _check_session(self, user_id: str, version: int) -> None:
+        hit, current = self.sessions.get(user_id)
+        if not hit:
+            epoch = self.sessions.epoch
+            current = await run_in_threadpool(self.owners.token_version, user_id)
+            self.sessions.put(user_id, current, epoch=epoch)
+        if current is None:
+            raise unauthorized("invalid_token", "this token's user is not known")
+        # Versions only grow, and only this service signs tokens: one newer than this server knows
+        # was issued by a server whose views (or cache) are ahead, after a reset; it is valid.
+        if version < current:
+            raise unauthorized(
+                "session_ended", "this session was ended (the password was reset or changed); sign in again"
+            )
+
+    def _jwt(self, token: str) -> tuple[Principal, int]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -201,10 +270,11 @@ class Authenticator:
         except jwt.InvalidTokenError:
             raise unauthorized("invalid_token", "this token is not valid") from None
         user_id, account_id, role = claims.get("sub"), claims.get("acct"), claims.get("role")
-        if not (_is_uuid(user_id) and _is_uuid(account_id) and role in ROLES):
+        version = claims.get("ver", 0)
+        if not (_is_uuid(user_id) and _is_uuid(account_id) and role in ROLES) or type(version) is not int:
             raise unauthorized("invalid_token", "this token's claims are not valid")
         assert isinstance(user_id, str) and isinstance(account_id, str) and isinstance(role, str)
-        return Principal("jwt", user_id, account_id, role)
+        return Principal("jwt", user_id, account_id, role), version
 
 
 def _malformed_key() -> Unauthorized:

@@ -11,10 +11,14 @@ import msgspec
 from msgspec import Meta
 
 from mosaic.domain.keys import KEY_NAME_CHARS_MAX
-from mosaic.domain.users import EMAIL_CHARS_MAX, PASSWORD_CHARS_MAX
+from mosaic.domain.users import EMAIL_CHARS_MAX, MAIL_TOKEN_CHARS_MAX, PASSWORD_CHARS_MAX
 
 Email = Annotated[str, Meta(min_length=3, max_length=EMAIL_CHARS_MAX, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=1, max_length=PASSWORD_CHARS_MAX)]
+MailToken = Annotated[
+    str, Meta(min_length=1, max_length=MAIL_TOKEN_CHARS_MAX, pattern=r"^[A-Za-z0-9_-]+$",
+              description="the `token` of the mailed link")
+]
 KeyName = Annotated[str, Meta(min_length=1, max_length=KEY_NAME_CHARS_MAX, examples=["My App"])]
 
 
@@ -25,6 +29,19 @@ class RegisterRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class LoginRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
+    password: Password
+
+
+class VerifyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: MailToken
+
+
+class ForgotRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Email
+
+
+class ResetRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: MailToken
     password: Password
 
 
@@ -43,6 +60,35 @@ class AccessToken(msgspec.Struct, frozen=True):
     access_token: str
     token_type: str
     expires_in: int
+
+
+class AccountBody(msgspec.Struct, frozen=True):
+    """Who is signed in (`GET /api/auth/me`)."""
+
+    user_id: str
+    account_id: str
+    email: str
+    role: str
+    email_verified: bool
+
+
+class VerifiedBody(msgspec.Struct, frozen=True):
+    email: str
+    email_verified: bool
+
+
+class PasswordResetBody(msgspec.Struct, frozen=True):
+    """The new password is set and every earlier session (sign-in token) of the user is ended."""
+
+    email: str
+    sessions_ended: bool
+
+
+class MailAcceptedBody(msgspec.Struct, frozen=True):
+    """The same for every address: whether one was mailed is told to its owner only, by the mail."""
+
+    status: Literal["accepted"]
+    message: str
 
 
 class BalanceBody(msgspec.Struct, frozen=True):

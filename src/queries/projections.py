@@ -2,7 +2,8 @@
 
 The views: `balances` (the spec's balance body), `statement` (every credit event with the running
 available balance, and every payment event applied), `api_keys` (list and lookup by keyed hash),
-`users` (sign-in), `open_reservations` (for the sweeper), `charges` (refundable amounts) and
+`users` (sign-in, verified e-mail, session version), `mail_tokens` (a link's token hash → its
+user), `open_reservations` (for the sweeper), `charges` (refundable amounts) and
 `billing_accounts` (payment customer, subscription, renewal date). Every value comes from the
 events, so a rebuild from event zero gives the same rows.
 """
@@ -20,6 +21,7 @@ from mosaic.queries.db import Tx
 
 VIEW_TABLES = (
     "balances", "statement", "api_keys", "users", "open_reservations", "charges", "billing_accounts",
+    "mail_tokens",
 )
 TRACKING_NAME = "views"
 
@@ -372,6 +374,39 @@ def _user(batch: Batch, e: Any, position: int) -> None:
 def _password(batch: Batch, e: Any, position: int) -> None:
     batch.tx.execute(
         "UPDATE users SET password_hash = ? WHERE user_id = ?", (e.password_hash, str(e.originator_id))
+    )
+
+
+@handles(User.MailTokenIssued)
+def _mail_token(batch: Batch, e: Any, position: int) -> None:
+    batch.tx.execute(
+        "INSERT INTO mail_tokens (token_hash, user_id, purpose, expires_at, used) VALUES (?, ?, ?, ?, ?)",
+        (e.token_hash, str(e.originator_id), e.purpose, e.expires_at, False),
+    )
+
+
+def _retire_tokens(batch: Batch, user_id: str, purpose: str) -> None:
+    batch.tx.execute(
+        "UPDATE mail_tokens SET used = ? WHERE user_id = ? AND purpose = ?", (True, user_id, purpose)
+    )
+
+
+@handles(User.EmailVerified)
+def _verified(batch: Batch, e: Any, position: int) -> None:
+    user_id = str(e.originator_id)
+    batch.tx.execute("UPDATE users SET email_verified = ? WHERE user_id = ?", (True, user_id))
+    _retire_tokens(batch, user_id, "verify_email")
+
+
+@handles(User.ResetTokenUsed)
+def _reset_used(batch: Batch, e: Any, position: int) -> None:
+    _retire_tokens(batch, str(e.originator_id), "reset_password")
+
+
+@handles(User.SessionsEnded)
+def _sessions_ended(batch: Batch, e: Any, position: int) -> None:
+    batch.tx.execute(
+        "UPDATE users SET token_version = ? WHERE user_id = ?", (e.token_version, str(e.originator_id))
     )
 
 

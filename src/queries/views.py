@@ -51,6 +51,14 @@ class UserRow:
     role: str
     account_id: str
     password_hash: str
+    email_verified: bool
+    token_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class MailTokenRow:
+    user_id: str
+    purpose: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,20 +176,36 @@ class Views:
         return BillingRow(account_id, *row) if row else BillingRow(account_id, "", "", "")
 
     def user_by_email(self, email: str) -> UserRow | None:
-        with self.db.read() as tx:
-            row = tx.one(
-                "SELECT user_id, email, role, account_id, password_hash FROM users WHERE email = ?",
-                (email,),
-            )
-        return UserRow(*row) if row else None
+        return self._user("email", email)
 
     def user_of_account(self, account_id: str) -> UserRow | None:
+        return self._user("account_id", account_id)
+
+    def user(self, user_id: str) -> UserRow | None:
+        return self._user("user_id", user_id)
+
+    def _user(self, column: str, value: str) -> UserRow | None:
+        assert column in ("email", "account_id", "user_id")
         with self.db.read() as tx:
             row = tx.one(
-                "SELECT user_id, email, role, account_id, password_hash FROM users WHERE account_id = ?",
-                (account_id,),
+                "SELECT user_id, email, role, account_id, password_hash, email_verified, token_version "
+                f"FROM users WHERE {column} = ?",
+                (value,),
             )
-        return UserRow(*row) if row else None
+        if row is None:
+            return None
+        return UserRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), int(row[6]))
+
+    def token_version(self, user_id: str) -> int | None:
+        """The user's session version (None: no such user), for the check on each sign-in token."""
+        with self.db.read() as tx:
+            row = tx.one("SELECT token_version FROM users WHERE user_id = ?", (user_id,))
+        return int(row[0]) if row else None
+
+    def mail_token(self, token_hash: str) -> MailTokenRow | None:
+        with self.db.read() as tx:
+            row = tx.one("SELECT user_id, purpose FROM mail_tokens WHERE token_hash = ?", (token_hash,))
+        return MailTokenRow(*row) if row else None
 
     def account_summary(self, account_id: str) -> AccountSummary | None:
         balance = self.balance(account_id)

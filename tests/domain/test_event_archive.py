@@ -45,13 +45,15 @@ def replay_archive(path: Path = ARCHIVE) -> dict[type[Aggregate], Aggregate]:
     return aggregates
 
 
-@pytest.mark.parametrize("archive", ["archive-v1.jsonl", "archive-v2.jsonl", "archive-v3.jsonl"])
+@pytest.mark.parametrize(
+    "archive", ["archive-v1.jsonl", "archive-v2.jsonl", "archive-v3.jsonl", "archive-v4.jsonl"]
+)
 def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> None:
     aggregates = replay_archive(ARCHIVES / archive)
     account = aggregates[Account]
     assert isinstance(account, Account)
     assert (account.plan_name, account.sub_status, account.api_access) == ("free", "canceled", False)
-    if archive == "archive-v3.jsonl":
+    if archive in ("archive-v3.jsonl", "archive-v4.jsonl"):
         # the paid period's grant expired the 2026-11 quota; its own expired when the subscription
         # ended; the pack was refunded whole
         assert account.available_credits == 1 + 5
@@ -65,7 +67,13 @@ def test_every_archived_event_still_replays_to_the_same_state(archive: str) -> N
     key = aggregates[ApiKey]
     assert isinstance(key, ApiKey) and key.is_revoked
     user = aggregates[User]
-    assert isinstance(user, User) and user.password_hash.endswith("aGFzaDI")
+    assert isinstance(user, User)
+    if archive == "archive-v4.jsonl":
+        # verified, then reset: the reset's password, and two session ends (the change, the reset)
+        assert user.email_verified and user.token_version == 2 and user.password_hash.endswith("aGFzaDM")
+        assert all(token.used for token in user.mail_tokens.values()) and len(user.mail_tokens) == 2
+    else:
+        assert user.password_hash.endswith("aGFzaDI") and not user.email_verified and user.token_version == 0
     assert isinstance(aggregates[EmailIndex], EmailIndex)
 
 

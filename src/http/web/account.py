@@ -21,15 +21,19 @@ async def home(call: PageCall) -> Response:
 
 
 async def sign_in_form(call: PageCall) -> Response:
-    notice = "You are signed out." if "signed_out" in call.request.query_params else ""
+    query = call.request.query_params
+    notice = (
+        "Your password is changed and every session of yours is ended: sign in with the new one."
+        if "reset" in query else "You are signed out." if "signed_out" in query else ""
+    )
     return call.render(
         "signin.html", next=safe_next(call.request.query_params.get("next")), email="", notice=notice
     )
 
 
-def _start_session(call: PageCall, *, user_id: str, account_id: str, role: str) -> None:
+def _start_session(call: PageCall, *, user_id: str, account_id: str, role: str, token_version: int) -> None:
     auth = call.http.auth
-    token = auth.issue_token(user_id=user_id, account_id=account_id, role=role)
+    token = auth.issue_token(user_id=user_id, account_id=account_id, role=role, token_version=token_version)
     call.cookies.append((SESSION_COOKIE, token, auth.token_ttl_s))
 
 
@@ -45,7 +49,10 @@ async def sign_in(call: PageCall) -> Response:
             raise unauthorized("invalid_credentials", "the e-mail or the password is wrong")
     except Failure as failure:
         return call.failed("signin.html", failure, next=next_path, email=email, notice="")
-    _start_session(call, user_id=found.user_id, account_id=found.account_id, role=found.role)
+    _start_session(
+        call, user_id=found.user_id, account_id=found.account_id, role=found.role,
+        token_version=found.token_version,
+    )
     return call.redirect(next_path)
 
 
@@ -64,7 +71,9 @@ async def sign_up(call: PageCall) -> Response:
         )
     except Failure as failure:
         return call.failed("signup.html", failure, email=email)
-    _start_session(call, user_id=registered.user_id, account_id=registered.account_id, role="user")
+    _start_session(
+        call, user_id=registered.user_id, account_id=registered.account_id, role="user", token_version=0
+    )
     return call.redirect("/dashboard?welcome=1")
 
 

@@ -23,6 +23,7 @@ async def dashboard(call: PageCall) -> Response:
     if balance is None:
         raise NotFound("this account has no balance yet")
     billing = await run_in_threadpool(views.billing, account_id)
+    user = await run_in_threadpool(views.user, call.who.user_id)
     today = datetime.now(UTC).date()
     found = await run_in_threadpool(
         partial(usage, views, account_id, today=today, renews_at=billing.period_ends_at or None)
@@ -30,7 +31,8 @@ async def dashboard(call: PageCall) -> Response:
     return call.render(
         "dashboard.html", balance=balance, renews_at=billing.period_ends_at[:10] or None, usage=found,
         chart=usage_chart(found, today_index=(today - found.current.start).days),
-        welcome="welcome" in call.request.query_params,
+        welcome="welcome" in call.request.query_params, resent="resent" in call.request.query_params,
+        email_verified=user is not None and user.email_verified,
     )
 
 

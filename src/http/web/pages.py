@@ -144,7 +144,7 @@ async def _session(web: Web, request: Request) -> Principal | None:
     if not token:
         return None
     try:
-        return web.http.auth.session(token)
+        return await web.http.auth.session(token)
     except Unauthorized:
         return None
 

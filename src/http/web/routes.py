@@ -6,11 +6,11 @@ from starlette.routing import Route
 
 from mosaic.config import Settings
 from mosaic.http.routing import HttpContext
-from mosaic.http.web import account, dashboard, docs, keys, playground, statement
+from mosaic.http.web import account, dashboard, docs, keys, mail, playground, statement
 from mosaic.http.web.pages import PageRoute, Web, page_routes
 from mosaic.http.web.session import Csrf
 
-PAGE_MODULES = (account, dashboard, keys, statement, playground, docs)
+PAGE_MODULES = (account, mail, dashboard, keys, statement, playground, docs)
 
 
 def all_pages() -> list[PageRoute]:
