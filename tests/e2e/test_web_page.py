@@ -12,6 +12,7 @@ import re
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +22,8 @@ from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
 
 from tests.conftest import FIXTURES
 from tests.e2e.live import PASSWORD, ROOT, free_port, server_env, start_server
+from tests.fakes.smtp_server import Mailbox
+from tests.fakes.smtp_server import serving as serving_smtp
 from tests.fakes.stripe_server import FakeStripe, billing_env
 from tests.fakes.stripe_server import serving as serving_stripe
 
@@ -33,6 +36,8 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 WIDTHS = ((1280, 900), (375, 812))
 WAIT_MS = 60_000
+EMAIL = "new.customer@example.com"
+NEW_PASSWORD = "a brand new passphrase"
 CHECKOUT_PAGES = "https://checkout.stripe.test/**"
 
 
@@ -100,6 +105,15 @@ def _wait_for_text(page: Page, selector: str, text: str) -> None:
     assert (page.text_content(selector) or "").strip() == text
 
 
+def _mailed_link(message: EmailMessage, prefix: str) -> str:
+    """The link in the mail that starts with `prefix` (this server's page: MOSAIC_PUBLIC_URL)."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    links = [word for word in body.get_content().split() if word.startswith(prefix)]
+    assert len(links) == 1, body.get_content()
+    return links[0]
+
+
 def _curl(line: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "-c", line + " -s -w '\\n%{http_code}'"], capture_output=True, text=True,
                           timeout=60, check=False)
@@ -125,20 +139,20 @@ def test_a_new_customer_signs_up_subscribes_uses_a_key_and_the_playground_and_re
     browser: Browser, tmp_path: Path
 ) -> None:
     port = free_port()
-    with serving_stripe() as fake:
+    with serving_stripe() as fake, serving_smtp() as mailbox:
         env = server_env(
             f"sqlite:///{tmp_path / 'mosaic.db'}",
-            **{**billing_env(fake), "MOSAIC_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+            **{**billing_env(fake), **mailbox.env, "MOSAIC_PUBLIC_URL": f"http://127.0.0.1:{port}"},
             MOSAIC_PLANS_FILE=str(FIXTURES / "plans-stripe.toml"),
         )
         server = start_server(env, tmp_path / "server.log", port)
         try:
-            _journey(browser, server.url, fake, tmp_path)
+            _journey(browser, server.url, fake, mailbox, tmp_path)
         finally:
             server.stop()
 
 
-def _journey(browser: Browser, base: str, fake: FakeStripe, tmp_path: Path) -> None:
+def _journey(browser: Browser, base: str, fake: FakeStripe, mailbox: Mailbox, tmp_path: Path) -> None:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     watch = Watch(page, base)
@@ -147,12 +161,19 @@ def _journey(browser: Browser, base: str, fake: FakeStripe, tmp_path: Path) -> N
     # sign up
     page.goto(base + "/signup")
     check(page, "signup")
-    page.fill("#signup-email", "new.customer@example.com")
+    page.fill("#signup-email", EMAIL)
     page.fill("#signup-password", PASSWORD)
     follow(page, "#sign-up-form button[type=submit]")
     page.wait_for_url(base + "/dashboard?welcome=1")
-    assert (page.text_content("#balance") or "") == "5"
+    assert (page.text_content("#balance") or "") == "5" and page.is_visible("#unverified")
     check(page, "dashboard-free")
+
+    # verify the address with the mailed link (the mail caught by the SMTP server on loopback)
+    page.goto(_mailed_link(mailbox.wait_for(EMAIL), f"{base}/verify?token="))
+    check(page, "verify")
+    follow(page, "#confirm-verify")
+    assert EMAIL in (page.text_content("#verified") or "")
+    check(page, "verified")
 
     # pricing → Checkout (the fake Stripe; its signed webhooks) → the success page → the dashboard
     follow(page, "nav >> text=Pricing")
@@ -228,11 +249,45 @@ def _journey(browser: Browser, base: str, fake: FakeStripe, tmp_path: Path) -> N
     refused = _curl(line)
     assert refused.stdout.rsplit("\n", 1)[1] == "401", refused
 
-    follow(page, "nav >> text=Sign out")
-    page.wait_for_url(base + "/signin?signed_out=1")
-    check(page, "signin")
-    assert page.context.cookies() and not any(c["name"] == "mosaic_session" for c in page.context.cookies())
+    # forgot → reset, in another browser: this one's session is then signed out
+    other = browser.new_context(viewport={"width": 1280, "height": 900})
+    elsewhere = other.new_page()
+    watch_elsewhere = Watch(elsewhere, base)
+    elsewhere.goto(base + "/signin")
+    check(elsewhere, "signin")
+    follow(elsewhere, "text=Forgot your password?")
+    check(elsewhere, "forgot")
+    elsewhere.fill("#forgot-email", EMAIL)
+    follow(elsewhere, "#forgot-form button[type=submit]")
+    assert elsewhere.is_visible("#forgot-sent")
+    check(elsewhere, "forgot-sent")
+    elsewhere.goto(_mailed_link(mailbox.wait_for(EMAIL, count=2), f"{base}/reset?token="))
+    check(elsewhere, "reset")
+    elsewhere.fill("#reset-password", NEW_PASSWORD)
+    follow(elsewhere, "#reset-form button[type=submit]")
+    assert elsewhere.url == base + "/signin?reset=1"
+    elsewhere.fill("#signin-email", EMAIL)
+    elsewhere.fill("#signin-password", NEW_PASSWORD)
+    follow(elsewhere, "#sign-in-form button[type=submit]")
+    assert elsewhere.url == base + "/dashboard" and elsewhere.text_content("#balance") == "799"
 
-    assert watch.errors == []
+    page.reload()
+    assert page.url == base + "/signin?next=/keys"  # the old session is signed out
+    page.fill("#signin-email", EMAIL)
+    page.fill("#signin-password", PASSWORD)
+    follow(page, "#sign-in-form button[type=submit]")
+    assert page.is_visible("#error") and "invalid_credentials" in (page.text_content("#error") or "")
+    # the refusal's status is the API's (401), which Chromium logs; the one error this journey expects
+    assert watch.errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+    watch.errors.clear()
+    check(page, "signin-refused")
+
+    follow(elsewhere, "nav >> text=Sign out")
+    assert elsewhere.url == base + "/signin?signed_out=1"
+    assert not any(c["name"] == "mosaic_session" for c in other.cookies())
+
+    assert watch.errors == [] and watch_elsewhere.errors == []
     assert watch.foreign() == [fake.sessions[-1]["url"]]  # Stripe's page, answered inside the browser
+    assert watch_elsewhere.foreign() == []
+    other.close()
     context.close()
