@@ -13,12 +13,12 @@ from mosaic.queries.spending import Usage
 
 WIDTH: Final = 640
 HEIGHT: Final = 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36
+LEFT, RIGHT, TOP, BOTTOM = 48, 36, 16, 36
 
 
 def _nice_ceiling(value: int) -> int:
-    if value <= 5:
-        return 5
+    if value <= 10:
+        return 10  # the axis reads 0, 5, 10 until more is spent
     magnitude = int(10 ** (len(str(value)) - 1))
     return next(step * magnitude for step in (1, 2, 5, 10) if value <= step * magnitude)
 
