@@ -107,7 +107,7 @@ def test_the_statement_filters_pages_and_downloads_the_same_lines_as_csv(studio:
     assert everything.status_code == 200 and "5 lines" in everything.text  # grant, 2 × (reserve, capture)
     captures = client.get("/statement?kind=capture&tool=lineart")
     assert "2 lines" in captures.text
-    rows = re.findall(r"<tr>\s*<td>(\d+)</td>", captures.text)
+    rows = re.findall(r"<tr>\s*<td data-label=\"#\">(\d+)</td>", captures.text)
     exported = client.get("/statement.csv?kind=capture&tool=lineart")
     assert exported.headers["content-disposition"] == 'attachment; filename="statement.csv"'
     table = list(csv.DictReader(io.StringIO(exported.text)))
