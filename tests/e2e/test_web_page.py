@@ -105,6 +105,25 @@ def _wait_for_text(page: Page, selector: str, text: str) -> None:
     assert (page.text_content(selector) or "").strip() == text
 
 
+def _focused(page: Page) -> str:
+    return str(page.evaluate("() => document.activeElement.id || document.activeElement.className"))
+
+
+def _sign_in_with_the_keyboard_alone(page: Page, password: str) -> None:
+    """Skip link → the form's fields in order → Enter; the focus always where one expects it."""
+    page.keyboard.press("Tab")
+    assert _focused(page) == "skip" and page.is_visible(".skip")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert _focused(page) == "signin-email"
+    page.keyboard.type(EMAIL)
+    page.keyboard.press("Tab")
+    assert _focused(page) == "signin-password"
+    page.keyboard.type(password)
+    with page.expect_navigation(timeout=WAIT_MS):
+        page.keyboard.press("Enter")
+
+
 def _mailed_link(message: EmailMessage, prefix: str) -> str:
     """The link in the mail that starts with `prefix` (this server's page: MOSAIC_PUBLIC_URL)."""
     body = message.get_body(("plain",))
@@ -266,9 +285,7 @@ def _journey(browser: Browser, base: str, fake: FakeStripe, mailbox: Mailbox, tm
     elsewhere.fill("#reset-password", NEW_PASSWORD)
     follow(elsewhere, "#reset-form button[type=submit]")
     assert elsewhere.url == base + "/signin?reset=1"
-    elsewhere.fill("#signin-email", EMAIL)
-    elsewhere.fill("#signin-password", NEW_PASSWORD)
-    follow(elsewhere, "#sign-in-form button[type=submit]")
+    _sign_in_with_the_keyboard_alone(elsewhere, NEW_PASSWORD)
     assert elsewhere.url == base + "/dashboard" and elsewhere.text_content("#balance") == "799"
 
     page.reload()

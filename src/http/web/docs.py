@@ -4,12 +4,14 @@ them)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Final
 
 from starlette.responses import Response
 
+from mosaic.http.openapi import openapi_document
 from mosaic.http.routing import Endpoint
 from mosaic.http.web.pages import PageCall, PageRoute
 
@@ -47,6 +49,7 @@ class DocEntry:
     statuses: str
     curls: list[str]
     in_spec: bool
+    operation: str  # this endpoint's part of /openapi.json, as indented JSON
 
 
 def _curls(endpoint: Endpoint, base: str) -> tuple[list[str], bool]:
@@ -61,13 +64,15 @@ def _curls(endpoint: Endpoint, base: str) -> tuple[list[str], bool]:
 
 
 def entries(endpoints: list[Endpoint], base: str) -> list[DocEntry]:
+    paths = openapi_document(endpoints)["paths"]
     found = []
     for endpoint in endpoints:
+        operation = json.dumps(paths[endpoint.path][endpoint.method.lower()], indent=2, ensure_ascii=False)
         curls, in_spec = _curls(endpoint, base)
         anchor = endpoint.method.lower() + "-" + re.sub(r"[^a-z0-9]+", "-", endpoint.path.lower()).strip("-")
         statuses = ", ".join(str(s) for s in (endpoint.status, *endpoint.errors))
         found.append(DocEntry(anchor, endpoint.method, endpoint.path, endpoint.summary, _AUTH[endpoint.auth],
-                              statuses, curls, in_spec))
+                              statuses, curls, in_spec, operation))
     found.sort(key=lambda entry: not entry.in_spec)
     return found
 

@@ -137,6 +137,7 @@ def test_the_docs_fill_the_spec_examples_with_this_servers_base_url(services: Se
     assert shlex.split(balance.group(1).replace("&#34;", '"')) == [
         "curl", "http://testserver/api/credits/balance", "-H", "Authorization: Bearer us_live_YOUR_KEY",
     ]
+    assert "&#34;operationId&#34;: &#34;balance&#34;" in page.text  # its OpenAPI description beside it
     documented = client.get("/openapi.json").json()["paths"]
     for path in documented:
         assert f"<code>{path}</code>" in page.text
