@@ -132,6 +132,7 @@ def test_the_playgrounds_choices_are_exactly_the_apis_vocabulary(services: Servi
     user = signed_in_user(services, client)
     sign_in(client, user.email)
     page = client.get("/playground").text
+    assert 'id="ai-form"' not in page  # no upstream configured here
     selects = _Selects()
     selects.feed(page)
     assert selects.options["mode"] == [mode for mode in MODES if mode != "ai"]  # ai: the prompt form
