@@ -158,7 +158,7 @@ async def _run(route: PageRoute, web: Web, request: Request) -> Response:
                 return call.redirect(f"{SIGN_IN_PATH}?next={quote(request.url.path)}")
             raise Unauthorized("signed_out", "your session has ended; sign in again")
         if request.method == "POST":
-            check_same_origin(request)
+            check_same_origin(request, web.public_url)
             if route.read_form:
                 call.fields = await form_fields(request)
                 call.check_csrf(call.fields.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER))

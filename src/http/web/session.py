@@ -58,14 +58,21 @@ class Csrf:
             )
 
 
-def check_same_origin(request: Request) -> None:
-    """Refuse a cross-site post: the browser says where it came from in `Origin` and `Sec-Fetch-Site`."""
+def check_same_origin(request: Request, public_url: str) -> None:
+    """Refuse a cross-site post: the browser says where it came from in `Origin` and `Sec-Fetch-Site`.
+    This server's origin is the request's, or `MOSAIC_PUBLIC_URL`'s (TLS may end at a proxy in front,
+    so the browser's `https://` origin reaches here as plain HTTP)."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in _SAME_SITE_FETCHES:
         raise CsrfRefused("cross_origin", "a request from another site may not change anything here")
     origin = request.headers.get("origin")
-    if origin is not None and origin != own_origin(request):
+    if origin is not None and origin not in (own_origin(request), _origin_of(public_url)):
         raise CsrfRefused("cross_origin", "a request from another site may not change anything here")
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def own_origin(request: Request) -> str:

@@ -60,6 +60,19 @@ def test_a_post_from_another_site_is_refused_even_with_a_valid_token(services: S
     assert same_site.status_code == 201
 
 
+def test_behind_a_tls_proxy_the_public_urls_origin_is_this_sites(
+    make_services: Callable[..., Services], make_client: Callable[..., AppClient]
+) -> None:
+    services = make_services(MOSAIC_PUBLIC_URL="https://studio.example.com")
+    client = make_client(services)
+    token = csrf_of(client.get("/signup").text)
+    fields = {"csrf": token, "email": "proxied@example.com", "password": PASSWORD}
+    elsewhere = client.post("/signup", data=fields, headers={"Origin": "https://evil.example.com"})
+    assert elsewhere.status_code == 403
+    proxied = client.post("/signup", data=fields, headers={"Origin": "https://studio.example.com"})
+    assert proxied.status_code == 303
+
+
 def test_a_token_from_another_browser_is_refused(services: Services, make_client: Callable[..., AppClient]) -> None:
     ours, theirs = make_client(services), make_client(services)
     user = signed_in_user(services, ours)
