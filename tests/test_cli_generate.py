@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def test_generate_takes_the_options_of_the_api(tmp_path: Path) -> None:
     assert b'viewBox="0 0 595 842"' in out.read_bytes()
 
 
+def test_generate_colors_with_a_paint_set(tmp_path: Path) -> None:
+    out = tmp_path / "page.svg"
+    argv = ["generate", str(IMAGES / "chelsea.png"), "--mode", "hex", "--output", "svg"]
+    assert main([*argv, "--palette", "ff0000,00ff00,0000ff,ffffff", "-o", str(out)]) == EXIT_OK
+    fills = set(re.findall(rb'data-fill="(#[0-9a-f]{6})"', out.read_bytes()))
+    assert fills and fills <= {b"#ff0000", b"#00ff00", b"#0000ff", b"#ffffff"}
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -33,6 +42,8 @@ def test_generate_takes_the_options_of_the_api(tmp_path: Path) -> None:
         (["--mode", "mosaic"], "--mode"),
         (["--preset", "nope"], "--preset"),
         (["--mode", "ai"], "upstream AI"),
+        (["--palette", "crayola-9"], "--palette: 'crayola-9' is not a paint set"),
+        (["--palette", "crayola-8", "--colors", "9"], "--colors: 9 is more than the 8 colors"),
     ],
 )
 def test_a_bad_option_exits_2_naming_it(

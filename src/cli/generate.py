@@ -31,7 +31,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # the output could not be written
 EXIT_BAD_INPUT: Final = 2  # unreadable image, bad option or rejected image (argparse uses 2 too)
 IMAGE_FILE_BYTES_MAX: Final = 100 * 1024 * 1024
-OPTION_FLAGS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density")
+OPTION_FLAGS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "palette")
 LOCAL_MODES: Final[tuple[str, ...]] = get_args(LocalMode)
 
 
@@ -53,6 +53,10 @@ def add_generate_command(subparsers: Subparsers) -> None:
     parser.add_argument("--preset", help="a preset name (overrides the other options)")
     parser.add_argument("--detail", help=f"cbn and lineart: {_choices(DETAILS, DEFAULTS.detail)}")
     parser.add_argument("--density", help=f"hex and voronoi: {_choices(DENSITIES, DEFAULTS.density)}")
+    parser.add_argument(
+        "--palette",
+        help="cbn, hex and voronoi: a paint set (GET /api/palettes) or 4-64 colors rrggbb,rrggbb,...",
+    )
     parser.set_defaults(handler=run_generate)
 
 

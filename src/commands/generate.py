@@ -124,9 +124,10 @@ def safe_stem(filename: str, fallback: str = "image") -> str:
 def summary_of(options: GenerateOptions, photo: Photo, header: ImageHeader) -> str:
     """What support staff see next to the charge."""
     preset = f" preset={options.preset}" if options.preset else ""
+    palette = f" palette={options.palette.id}" if options.palette else ""
     return (
         f"mode={options.mode} output={options.output} colors={options.colors} page={options.page} "
-        f"detail={options.detail} density={options.density}{preset} "
+        f"detail={options.detail} density={options.density}{preset}{palette} "
         f"image={safe_stem(photo.filename)} {header.format} {header.width_px}x{header.height_px}"
     )
 

@@ -37,6 +37,7 @@ from mosaic.imaging.options import (
     InvalidOption,
     parse_options,
 )
+from mosaic.imaging.palettes import PALETTE_CHARS_MAX
 from mosaic.imaging.screen import ImageHeader, screen_image
 
 IMAGE_FIELD: Final = "image"
@@ -107,5 +108,9 @@ def form_schema(file_field: str, *, many: bool) -> dict[str, Any]:
             "detail": {"type": "string", "enum": list(DETAILS), "default": DEFAULTS.detail},
             "density": {"type": "string", "enum": list(DENSITIES), "default": DEFAULTS.density},
             "hint": {"type": "string", "description": "subject hint for mode=ai"},
+            "palette": {
+                "type": "string", "maxLength": PALETTE_CHARS_MAX,
+                "description": "a paint set (see /api/palettes) or 4 to 64 colors #rrggbb,#rrggbb,…",
+            },
         },
     }

@@ -201,3 +201,25 @@ class BillingBody(msgspec.Struct, frozen=True):
 class WebhookBody(msgspec.Struct, frozen=True):
     received: bool
     outcome: str  # applied, duplicate (a redelivery: nothing changed) or ignored
+
+
+class PaletteColorBody(msgspec.Struct, frozen=True):
+    """One paint of a set: `number` is the number it carries on every page."""
+
+    number: int
+    hex: str
+    name: str | None
+    code: str | None  # the maker's code; null where the set's source gives none
+
+
+class PaletteSetBody(msgspec.Struct, frozen=True):
+    """A paint set for `palette=`: its id, what it is, where its values come from, and its paints."""
+
+    id: str
+    name: str
+    maker: str | None
+    kind: str | None
+    product_code: str | None
+    size: int
+    source: str | None
+    colors: list[PaletteColorBody]

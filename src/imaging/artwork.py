@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mosaic.imaging.options import LocalMode, PageChoice
+from mosaic.imaging.palettes import Paint
 
 DPI = 300
 MM_PER_INCH = 25.4
@@ -108,7 +109,8 @@ class Artwork:
         (H, W) int32, H == box.height, W == box.width: the region (cell) index of every pixel, 0..R-1.
         Every pixel belongs to exactly one region, so borders are shared and there are no gaps.
     region_color
-        (R,) int32: palette index 0..N-1 of each region. The printed number is index + 1.
+        (R,) int32: palette index 0..N-1 of each region. The printed number is `number_of(index)`:
+        index + 1, or with `paints` the paint's number in its set.
     palette_rgb
         (N, 3) uint8: the colors, in number order. Exactly the requested count for cbn/hex/voronoi.
     anchors_xy
@@ -125,6 +127,9 @@ class Artwork:
     polygons
         For `hex` / `voronoi`: one (K, 2) float64 array of vertices (x, y in `labels` coordinates) per
         region, the exact cell geometry for vector output; None for raster-segmented modes.
+    paints
+        With `palette=`: the paint of each palette color (same order, exactly its sRGB value),
+        whose set number is the printed number; None when the colors were made for the photo.
     """
 
     mode: LocalMode
@@ -139,6 +144,11 @@ class Artwork:
     numbered: bool = True
     ink: NDArray[np.bool_] | None = None
     polygons: tuple[NDArray[np.float64], ...] | None = None
+    paints: tuple[Paint, ...] | None = None
+
+    def number_of(self, color: int) -> int:
+        """The number printed for palette index `color`: its paint's set number, else index + 1."""
+        return color + 1 if self.paints is None else self.paints[color].number
 
     @property
     def region_count(self) -> int:
@@ -166,3 +176,6 @@ class Artwork:
             assert self.ink.shape == self.labels.shape
         if self.polygons is not None:
             assert len(self.polygons) == self.region_count
+        if self.paints is not None:
+            assert [p.rgb for p in self.paints] == [tuple(int(v) for v in c) for c in self.palette_rgb]
+            assert len({p.number for p in self.paints}) == len(self.paints)

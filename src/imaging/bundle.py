@@ -9,7 +9,8 @@ The files are rendered on `RENDER_THREADS` threads (numpy, zlib and Pillow relea
 of the work), then written in the fixed order, so threading never changes the bytes.
 
 `palette.json`: `{"mode", "page", "colors", "regions", "palette": [{"number", "hex", "rgb", "name",
-"count"}, ...]}` with numbers 1..N in legend order.
+"count"}, ...]}` in legend order, numbered 1..N, or with `palette=` by the paints' set numbers, each
+entry then also carrying the maker's `code` (null where the set's source gives none).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Final, Literal
 
 from mosaic.imaging.artwork import Artwork
 from mosaic.imaging.beauty import beauty_from_page, beauty_image
-from mosaic.imaging.legend import legend_entries, legend_page
+from mosaic.imaging.legend import LegendEntry, legend_entries, legend_page
 from mosaic.imaging.pdf import print_pdf
 from mosaic.imaging.render import answer_page, full_page, mystery_page, png_bytes
 from mosaic.imaging.svg import puzzle_svg
@@ -55,10 +56,23 @@ def palette_document(artwork: Artwork) -> dict[str, Any]:
         "colors": artwork.color_count,
         "regions": artwork.region_count,
         "palette": [
-            {"number": e.number, "hex": e.hex, "rgb": list(e.rgb), "name": e.name, "count": e.count}
-            for e in legend_entries(artwork)
+            _entry_document(e, with_code=artwork.paints is not None) for e in legend_entries(artwork)
         ],
     }
+
+
+def _entry_document(entry: LegendEntry, *, with_code: bool) -> dict[str, Any]:
+    """One color of `palette.json`; with paints from a set, also the maker's `code` (null if none)."""
+    out: dict[str, Any] = {
+        "number": entry.number,
+        "hex": entry.hex,
+        "rgb": list(entry.rgb),
+        "name": entry.name,
+        "count": entry.count,
+    }
+    if with_code:
+        out["code"] = entry.code
+    return out
 
 
 def palette_json(artwork: Artwork) -> bytes:

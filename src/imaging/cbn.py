@@ -12,6 +12,7 @@ number at its region's pole of inaccessibility.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import cv2
@@ -31,6 +32,8 @@ from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import placed_box, resize_rgb
 from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_costs
 from mosaic.imaging.options import Detail
+from mosaic.imaging.paintpick import paints_lab, pick_paints
+from mosaic.imaging.palettes import Paint
 from mosaic.imaging.placement import anchors_xy, number_room
 from mosaic.imaging.regions import components, merge_until_fitting, region_stats, without_thin_parts
 from mosaic.imaging.upsample import split_pieces, upsampled_labels
@@ -71,6 +74,7 @@ def cbn_artwork(
     colors: int,
     detail: Detail = "standard",
     seed: int = 0,
+    paints: Sequence[Paint] | None = None,
 ) -> Artwork:
     """A color-by-number `Artwork` (mode "cbn") of `photo`.
 
@@ -86,12 +90,16 @@ def cbn_artwork(
         Sets the printed number size (`NUMBER_SIZE_PT`) and so the smallest region.
     seed
         Seeds the palette: the same photo, fields and seed give identical output.
+    paints
+        A paint set to color with: the `colors` paints of it that best render the photo are
+        used as they are (never moved toward the photo), in set-number order.
 
     Returns
     -------
     Artwork
-        `labels` at 300 dpi; palette colors in use come first, ordered dark to light; a palette
-        color is unused only if the picture has fewer distinct areas than `colors`.
+        `labels` at 300 dpi; palette colors in use come first, ordered dark to light (with
+        `paints`, in set-number order); a palette color is unused only if the picture has fewer
+        distinct areas than `colors`.
     """
     if not COLORS_MIN <= colors <= COLORS_MAX:
         raise ValueError(f"colors must be {COLORS_MIN}..{COLORS_MAX}, not {colors}")
@@ -109,7 +117,9 @@ def cbn_artwork(
         )
     )
     smooth_lab = _smoothed(work_lab)
-    palette = palette_kmeans(smooth_lab.reshape(-1, 3), colors=colors, seed=seed)
+    samples = smooth_lab.reshape(-1, 3)
+    chosen = None if paints is None else pick_paints(samples, paints, colors=colors, seed=seed)
+    palette = palette_kmeans(samples, colors=colors, seed=seed) if chosen is None else paints_lab(chosen)
     labels, _ = components(nearest_palette_index(smooth_lab, palette))
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = merge_specks(labels, cost, speck_px=SPECK_PX)
@@ -120,7 +130,7 @@ def cbn_artwork(
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = merge_cheapest_first(labels, cost, **fitting)
     region_color = every_color_used(cost)
-    for _ in range(REFIT_ROUNDS):
+    for _ in range(REFIT_ROUNDS if chosen is None else 0):  # a paint's color is what it is
         palette = _refit_palette(labels, work_lab, palette, region_color)
         region_color = every_color_used(region_costs(labels, work_lab, palette, len(region_color)))
     _, region_lab = region_stats(labels, work_lab, len(region_color))
@@ -134,18 +144,27 @@ def cbn_artwork(
         half_width_px=room.half_width_px,
         half_height_px=room.half_height_px,
     )
-    palette, region_color = used_first(palette, region_color)
+    if chosen is None:
+        palette, region_color = used_first(palette, region_color)
     return Artwork(
         mode="cbn",
         page=page,
         box=box,
         labels=labels,
         region_color=region_color.astype(np.int32),
-        palette_rgb=rgb_u8_from_lab(palette),
+        palette_rgb=_palette_rgb(palette, chosen),
         anchors_xy=anchors_xy(labels, len(region_color), room=room),
         number_size_pt=NUMBER_SIZE_PT[detail],
         line_width_pt=LINE_WIDTH_PT[detail],
+        paints=chosen,
     )
+
+
+def _palette_rgb(palette: NDArray[np.float32], chosen: tuple[Paint, ...] | None) -> NDArray[np.uint8]:
+    """The palette in sRGB: the paints' own values (not a round trip through CIELAB) where given."""
+    if chosen is None:
+        return rgb_u8_from_lab(palette)
+    return np.array([p.rgb for p in chosen], dtype=np.uint8).reshape(-1, 3)
 
 
 def _smoothed(lab: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -23,6 +23,8 @@ from mosaic.imaging.artwork import px_from_mm, px_from_pt
 from mosaic.imaging.color import lab_from_rgb, palette_kmeans, rgb_u8_from_lab
 from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import resize_rgb
+from mosaic.imaging.paintpick import paints_lab
+from mosaic.imaging.palettes import Paint
 
 NUMBER_PT_MIN: Final = 7.0  # the smallest number we print: legible for anyone
 NUMBER_PT_MAX: Final = 12.0
@@ -186,7 +188,12 @@ def cell_means_lab(
 
 
 def cell_palette(
-    means_lab: NDArray[np.float32], areas: NDArray[np.float32], *, colors: int, seed: int
+    means_lab: NDArray[np.float32],
+    areas: NDArray[np.float32],
+    *,
+    colors: int,
+    seed: int,
+    paints: tuple[Paint, ...] | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.uint8]]:
     """Palette index (N,) int32 of each cell and the palette (colors, 3) uint8 sRGB.
 
@@ -195,15 +202,24 @@ def cell_palette(
     color no cell would take is given to the cells that lose least by taking it: every legend
     entry has cells to color unless the cells hold fewer distinct colors than `colors`. Cells of
     the same mean always share a color. Colors in use are numbered first, dark to light.
+
+    With `paints` (the paints chosen from a set, in number order), the palette is exactly those
+    paints, in that order.
     """
-    palette_lab = palette_kmeans(means_lab, colors=colors, seed=seed, weights=areas)
+    if paints is None:
+        palette_lab = palette_kmeans(means_lab, colors=colors, seed=seed, weights=areas)
+    else:
+        palette_lab = paints_lab(paints)
     assert palette_lab.shape == (colors, 3)
     distinct, cell_group = np.unique(means_lab, axis=0, return_inverse=True)
     cell_group = cell_group.reshape(-1)
     group_area = np.bincount(cell_group, weights=areas, minlength=len(distinct))
     # Summed ΔE76 over a group's area if painted in each color: the cost cbn's regions use too.
     group_cost = group_area[:, None] * cdist(distinct.astype(np.float64), palette_lab.astype(np.float64))
-    palette_lab, region_color = used_first(palette_lab, every_color_used(group_cost)[cell_group])
+    region_color = every_color_used(group_cost)[cell_group]
+    if paints is not None:
+        return region_color.astype(np.int32), np.array([p.rgb for p in paints], dtype=np.uint8)
+    palette_lab, region_color = used_first(palette_lab, region_color)
     return region_color, rgb_u8_from_lab(palette_lab)
 
 

@@ -41,13 +41,21 @@ MODE_TITLES: dict[LocalMode, str] = {
 
 @dataclass(frozen=True, slots=True)
 class LegendEntry:
-    """One palette color as printed: `number` is palette index + 1."""
+    """One palette color as printed: `number` is palette index + 1, or the paint's set number.
+
+    `name` is the paint's name where a named set gave it, else an everyday color name; `code` is
+    the maker's code of the paint (None without one)."""
 
     number: int
     rgb: tuple[int, int, int]
     hex: str
     name: str
     count: int
+    code: str | None = None
+
+    def detail(self, text: str) -> str:
+        """`text` (the hex value, the count) after the maker's code where there is one."""
+        return text if self.code is None else f"{self.code}  ·  {text}"
 
 
 def legend_entries(artwork: Artwork) -> list[LegendEntry]:
@@ -55,11 +63,15 @@ def legend_entries(artwork: Artwork) -> list[LegendEntry]:
     assert artwork.color_count <= LEGEND_ENTRIES_MAX, artwork.color_count
     counts = np.bincount(artwork.region_color, minlength=artwork.color_count)
     names = color_names(artwork.palette_rgb)
+    paints = artwork.paints
     entries = []
     for index, rgb in enumerate(artwork.palette_rgb):
         r, g, b = (int(v) for v in rgb)
-        entry = LegendEntry(index + 1, (r, g, b), hex_from_rgb(rgb), names[index], int(counts[index]))
-        entries.append(entry)
+        paint = None if paints is None else paints[index]
+        name = names[index] if paint is None or paint.name is None else paint.name
+        code = None if paint is None else paint.code
+        number = artwork.number_of(index)
+        entries.append(LegendEntry(number, (r, g, b), hex_from_rgb(rgb), name, int(counts[index]), code))
     return entries
 
 
@@ -98,7 +110,7 @@ def _draw_band_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, m
     name_px = _fitted_size_px(entry.name, max(10, cell.height // 7), inner_w)
     name_y = cell.y + swatch_h + pad
     draw.text((cell.x + pad, name_y), entry.name, fill=INK_RGB, font=sans(name_px))
-    count_text = count_label(mode, entry.count)
+    count_text = entry.detail(count_label(mode, entry.count))
     count_px = _fitted_size_px(count_text, max(10, cell.height // 8), inner_w)
     draw.text((cell.x + pad, name_y + name_px + pad // 2), count_text, fill=FOOTER_RGB, font=sans(count_px))
 
@@ -151,7 +163,7 @@ def _draw_page_entry(draw: ImageDraw.ImageDraw, cell: Box, entry: LegendEntry, m
     text_w = cell.width - swatch_w - 60
     name_px = _fitted_size_px(entry.name, LEGEND_TEXT_PX, text_w)
     draw.text((text_x, swatch_y), entry.name, fill=INK_RGB, font=sans(name_px))
-    detail = f"{entry.hex}  ·  {count_label(mode, entry.count)}"
+    detail = entry.detail(f"{entry.hex}  ·  {count_label(mode, entry.count)}")
     detail_px = _fitted_size_px(detail, LEGEND_DETAIL_PX, text_w)
     draw.text((text_x, swatch_y + swatch_h), detail, fill=FOOTER_RGB, font=sans(detail_px), anchor="ld")
 

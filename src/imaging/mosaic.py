@@ -10,6 +10,7 @@ their raster at 300 dpi.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, Literal
 
 import numpy as np
@@ -30,6 +31,8 @@ from mosaic.imaging.cells import (
 from mosaic.imaging.decode import placed_box
 from mosaic.imaging.hexgrid import SQRT3, hex_cells
 from mosaic.imaging.options import Density
+from mosaic.imaging.paintpick import pick_paints
+from mosaic.imaging.palettes import Paint
 from mosaic.imaging.voronoi import voronoi_cells
 
 CELL_WIDTH_MM: Final[dict[Density, float]] = {
@@ -66,6 +69,7 @@ def hex_artwork(
     page: Page,
     colors: int,
     density: Density = "standard",
+    paints: Sequence[Paint] | None = None,
 ) -> Artwork:
     """A hexagon mystery mosaic of `photo`.
 
@@ -79,6 +83,8 @@ def hex_artwork(
         Exactly this many palette colors, `COLORS_MIN`..`COLORS_MAX`.
     density
         Sets the cell width on paper (`CELL_WIDTH_MM`, flat side to flat side).
+    paints
+        A paint set: the `colors` paints of it that best render the cells are the palette.
 
     Returns
     -------
@@ -92,7 +98,7 @@ def hex_artwork(
         cell_width_px=px_from_mm(CELL_WIDTH_MM[density]),
         number_target_pt=NUMBER_PT[density],
     )
-    return _artwork("hex", photo, page, box, geometry, colors=colors, density=density, seed=0)
+    return _artwork("hex", photo, page, box, geometry, colors=colors, density=density, seed=0, paints=paints)
 
 
 def voronoi_artwork(
@@ -102,6 +108,7 @@ def voronoi_artwork(
     colors: int,
     density: Density = "standard",
     seed: int = 0,
+    paints: Sequence[Paint] | None = None,
 ) -> Artwork:
     """A Voronoi mystery mosaic of `photo`, with smaller cells where the picture has detail.
 
@@ -118,6 +125,8 @@ def voronoi_artwork(
         the picture is busiest to 1.6 times it where it is flat.
     seed
         Seeds the cell sites; the same seed gives the same cells.
+    paints
+        A paint set: the `colors` paints of it that best render the cells are the palette.
 
     Returns
     -------
@@ -133,7 +142,9 @@ def voronoi_artwork(
         number_target_pt=NUMBER_PT[density],
         seed=seed,
     )
-    return _artwork("voronoi", photo, page, box, geometry, colors=colors, density=density, seed=seed)
+    return _artwork(
+        "voronoi", photo, page, box, geometry, colors=colors, density=density, seed=seed, paints=paints
+    )
 
 
 def _checked_box(photo: NDArray[np.uint8], page: Page, colors: int) -> Box:
@@ -152,10 +163,12 @@ def _artwork(
     colors: int,
     density: Density,
     seed: int,
+    paints: Sequence[Paint] | None = None,
 ) -> Artwork:
     labels = rasterize(geometry.pieces, geometry.piece_cell, height=box.height, width=box.width)
     means, areas = cell_means_lab(photo, labels, cell_count=geometry.cell_count)
-    region_color, palette_rgb = cell_palette(means, areas, colors=colors, seed=seed)
+    chosen = None if paints is None else pick_paints(means, paints, colors=colors, weights=areas, seed=seed)
+    region_color, palette_rgb = cell_palette(means, areas, colors=colors, seed=seed, paints=chosen)
     artwork = Artwork(
         mode=mode,
         page=page,
@@ -167,6 +180,7 @@ def _artwork(
         number_size_pt=choose_number_size_pt(geometry.number_size_max_pt, target_pt=NUMBER_PT[density]),
         line_width_pt=MOSAIC_LINE_WIDTH_PT,
         polygons=tuple(artwork_xy_from_cell_xy(p) for p in geometry.polygons),
+        paints=chosen,
     )
     artwork.check()
     return artwork

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar, get_args
 
+from mosaic.imaging.palettes import PaintSet, PaletteRefused, parse_palette
+
 LocalMode = Literal["hex", "voronoi", "cbn", "lineart"]  # made here; `ai` by the upstream AI service
 GenerationMode = Literal[LocalMode, "ai"]
 Output = Literal["zip", "mystery", "answer", "legend", "full", "beauty", "svg"]
@@ -28,7 +30,8 @@ COLORS_MIN: Final = 4
 COLORS_MAX: Final = 20
 COLORS_DEFAULT: Final = 12
 HINT_CHARS_MAX: Final = 200
-FIELDS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "hint")
+FIELDS: Final = ("mode", "output", "colors", "page", "preset", "detail", "density", "hint", "palette")
+PALETTE_MODES: Final[tuple[LocalMode, ...]] = ("cbn", "hex", "voronoi")  # the modes that color with paints
 _COLORS_PATTERN: Final = re.compile(r"[1-9][0-9]?")
 
 
@@ -59,11 +62,14 @@ class GenerateOptions:
     density: Density = "standard"
     hint: str = ""
     preset: str | None = None
+    palette: PaintSet | None = None  # the paints to choose `colors` of, by `palette=`
 
     def __post_init__(self) -> None:
         assert self.mode in MODES and self.output in OUTPUTS and self.page in PAGES
         assert self.detail in DETAILS and self.density in DENSITIES
         assert COLORS_MIN <= self.colors <= COLORS_MAX and len(self.hint) <= HINT_CHARS_MAX
+        if self.palette is not None:
+            assert self.mode in PALETTE_MODES and self.colors <= self.palette.size, (self.mode, self.colors)
 
 
 DEFAULTS: Final = GenerateOptions()
@@ -83,13 +89,29 @@ def _choice(
     raise InvalidOption(field, f"{value!r} is not one of {', '.join(accepted)}")
 
 
-def _colors(fields: Mapping[str, str]) -> int:
+def _colors(fields: Mapping[str, str], palette: PaintSet | None) -> int:
+    """`colors`; with a palette, by default as many of its paints as fit (at most the default)."""
     value = fields.get("colors", "")
     if value == "":
-        return COLORS_DEFAULT
+        return COLORS_DEFAULT if palette is None else min(palette.size, COLORS_DEFAULT)
     if not _COLORS_PATTERN.fullmatch(value) or not COLORS_MIN <= int(value) <= COLORS_MAX:
         raise InvalidOption("colors", f"{value!r} is not a whole number from {COLORS_MIN} to {COLORS_MAX}")
+    if palette is not None and int(value) > palette.size:
+        message = f"{value} is more than the {palette.size} colors of palette {palette.id}"
+        raise InvalidOption("colors", message)
     return int(value)
+
+
+def _palette(fields: Mapping[str, str], mode: GenerationMode) -> PaintSet | None:
+    value = fields.get("palette", "")
+    if value == "":
+        return None
+    if mode not in PALETTE_MODES:
+        raise InvalidOption("palette", f"applies to mode {', '.join(PALETTE_MODES)}, not to mode {mode}")
+    try:
+        return parse_palette(value)
+    except PaletteRefused as exc:
+        raise InvalidOption("palette", str(exc)) from None
 
 
 def _with_preset(fields: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
@@ -119,13 +141,16 @@ def parse_options(fields: Mapping[str, str]) -> GenerateOptions:
     hint = merged.get("hint", "")
     if len(hint) > HINT_CHARS_MAX:
         raise InvalidOption("hint", f"is {len(hint)} characters; at most {HINT_CHARS_MAX} are accepted")
+    mode = _choice(merged, "mode", MODES, DEFAULTS.mode)
+    palette = _palette(merged, mode)
     return GenerateOptions(
-        mode=_choice(merged, "mode", MODES, DEFAULTS.mode),
+        mode=mode,
         output=_choice(merged, "output", OUTPUTS, DEFAULTS.output),
-        colors=_colors(merged),
+        colors=_colors(merged, palette),
         page=_choice(merged, "page", PAGES, DEFAULTS.page),
         detail=_choice(merged, "detail", DETAILS, DEFAULTS.detail),
         density=_choice(merged, "density", DENSITIES, DEFAULTS.density),
         hint=hint,
         preset=preset,
+        palette=palette,
     )

@@ -82,7 +82,7 @@ def _numbers(pdf: FPDF, artwork: Artwork) -> None:
     centres = page_pt_from_art_px(artwork, artwork.anchors_xy.astype(np.float64))
     widths: dict[str, float] = {}
     for region, (x, y) in enumerate(centres):
-        text = str(int(artwork.region_color[region]) + 1)
+        text = str(artwork.number_of(int(artwork.region_color[region])))
         if text not in widths:
             widths[text] = pdf.get_string_width(text)
         pdf.text(float(x) - widths[text] / 2, float(y) + DIGIT_CENTRE_EM * size_pt, text)
@@ -142,7 +142,8 @@ def _legend_entry(pdf: FPDF, entry: LegendEntry, artwork: Artwork, *, x: float, 
     pdf.text(x + swatch_w + 12, y + LEGEND_NAME_PT, entry.name)
     pdf.set_text_color(*FOOTER_RGB)
     pdf.set_font(PDF_FONT, size=LEGEND_DETAIL_PT)
-    pdf.text(x + swatch_w + 12, y + swatch_h, f"{entry.hex}  ·  {count_label(artwork.mode, entry.count)}")
+    detail = entry.detail(f"{entry.hex}  ·  {count_label(artwork.mode, entry.count)}")
+    pdf.text(x + swatch_w + 12, y + swatch_h, detail)
 
 
 def _legend_page(pdf: FPDF, artwork: Artwork, title: str) -> None:

@@ -57,12 +57,14 @@ class Rendered:
 
 def _analyse(photo: NDArray[np.uint8], options: GenerateOptions, page: Page) -> Artwork:
     """Run the options' mode on `photo`."""
+    paints = None if options.palette is None else options.palette.paints
+    colors, density = options.colors, options.density
     if options.mode == "hex":
-        return hex_artwork(photo, page=page, colors=options.colors, density=options.density)
+        return hex_artwork(photo, page=page, colors=colors, density=density, paints=paints)
     if options.mode == "voronoi":
-        return voronoi_artwork(photo, page=page, colors=options.colors, density=options.density)
+        return voronoi_artwork(photo, page=page, colors=colors, density=density, paints=paints)
     if options.mode == "cbn":
-        return cbn_artwork(photo, page=page, colors=options.colors, detail=options.detail)
+        return cbn_artwork(photo, page=page, colors=options.colors, detail=options.detail, paints=paints)
     if options.mode == "lineart":
         return lineart_artwork(photo, page=page, detail=options.detail, colors=options.colors)
     raise ModeNotLocal(options.mode)

@@ -67,7 +67,7 @@ def number_boxes(artwork: Artwork) -> NDArray[np.int32]:
     size_px = font_px_from_pt(artwork.number_size_pt)
     boxes = np.zeros((artwork.region_count, 4), dtype=np.int32)
     for region in range(artwork.region_count):
-        glyphs = stamp(str(int(artwork.region_color[region]) + 1), size_px)
+        glyphs = stamp(str(artwork.number_of(int(artwork.region_color[region]))), size_px)
         x, y = artwork.anchors_xy[region]
         x0 = round(float(x) - (glyphs.width_px - 1) / 2)
         y0 = round(float(y) - (glyphs.height_px - 1) / 2)
@@ -80,7 +80,7 @@ def _stamp_numbers(art: NDArray[np.uint8], artwork: Artwork, *, grey: int) -> No
     size_px = font_px_from_pt(artwork.number_size_pt)
     height, width = art.shape
     for region, (x0, y0, x1, y1) in enumerate(number_boxes(artwork)):
-        alpha = stamp(str(int(artwork.region_color[region]) + 1), size_px).alpha
+        alpha = stamp(str(artwork.number_of(int(artwork.region_color[region]))), size_px).alpha
         cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
         if cx0 >= cx1 or cy0 >= cy1:
             continue

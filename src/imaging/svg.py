@@ -68,7 +68,7 @@ def _number_texts(artwork: Artwork, *, font_pt: float) -> list[str]:
     centres = page_pt_from_art_px(artwork, artwork.anchors_xy.astype(np.float64))
     lines = []
     for region, (x, y) in enumerate(centres):
-        number = int(artwork.region_color[region]) + 1
+        number = artwork.number_of(int(artwork.region_color[region]))
         baseline = y + DIGIT_CENTRE_EM * font_pt
         lines.append(f'<text x="{x:.2f}" y="{baseline:.2f}">{number}</text>')
     return lines
@@ -98,7 +98,7 @@ def puzzle_svg(artwork: Artwork, *, title: str = "", outlines: list[Outline] | N
         color = int(artwork.region_color[region])
         fill = hex_from_rgb(artwork.palette_rgb[color])
         out.append(
-            f'<path id="r{region}" data-number="{color + 1}" data-fill={quoteattr(fill)}'
+            f'<path id="r{region}" data-number="{artwork.number_of(color)}" data-fill={quoteattr(fill)}'
             f' d="{_path_data(artwork, outline)}"/>'
         )
     out.append("</g>")

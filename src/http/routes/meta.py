@@ -1,6 +1,6 @@
-"""Routes without auth: `GET /api/presets`, `GET /healthz`, `GET /readyz`, `GET /metrics`,
-`GET /openapi.json`. `/metrics` is for the operator's scraper: the production guide's proxy config
-keeps it off the public side."""
+"""Routes without auth: `GET /api/presets`, `GET /api/palettes`, `GET /healthz`, `GET /readyz`,
+`GET /metrics`, `GET /openapi.json`. `/metrics` is for the operator's scraper: the production
+guide's proxy config keeps it off the public side."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from mosaic.http.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mosaic.http.metrics import exposition
 from mosaic.http.openapi import openapi_document
 from mosaic.http.routing import Call, Endpoint, json_response
-from mosaic.http.schemas import HealthBody, ReadyBody
+from mosaic.http.schemas import HealthBody, PaletteColorBody, PaletteSetBody, ReadyBody
+from mosaic.imaging.palettes import catalogue
 from mosaic.imaging.presets import presets_catalogue
 from mosaic.queries.health import DatabaseUnavailable
 
@@ -29,6 +30,16 @@ def _modes(call: Call) -> list[str]:
 
 async def presets(call: Call) -> Response:
     return json_response(presets_catalogue(), headers={MODES_HEADER: ",".join(_modes(call))})
+
+
+async def palettes(call: Call) -> Response:
+    return json_response([
+        PaletteSetBody(
+            s.id, s.name, s.maker, s.kind, s.product_code, s.size, s.source,
+            [PaletteColorBody(p.number, p.hex, p.name, p.code) for p in s.paints],
+        )
+        for s in catalogue()
+    ])
 
 
 async def healthz(call: Call) -> Response:
@@ -65,6 +76,11 @@ ENDPOINTS = [
     Endpoint(
         "GET", "/api/presets", presets, "Every generation preset (no auth)",
         response=list[dict[str, Any]], tags=("meta",),
+    ),
+    Endpoint(
+        "GET", "/api/palettes", palettes,
+        "The paint sets for palette= (no auth): each paint with its set number, name and maker's code",
+        response=list[PaletteSetBody], tags=("meta",),
     ),
     Endpoint(
         "GET", "/healthz", healthz, "Liveness: the process answers (the database is /readyz's)",
