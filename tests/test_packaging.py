@@ -41,6 +41,7 @@ def test_the_wheel_ships_every_package_and_the_alembic_scripts(tmp_path: Path) -
     assert missing == [], "add these packages to [tool.setuptools] packages"
     data = [str(PurePosixPath("mosaic", f)) for f in _files(ROOT / "src") if f.suffix != ".py"]
     assert "mosaic/http/static/app.js" in data and "mosaic/data/plans.toml" in data and "mosaic/data/ai_styles.toml" in data
+    assert "mosaic/http/templates/base.html" in data and "mosaic/data/sample.png" in data  # pages, preset cards
     assert sorted(set(data) - shipped) == [], "add these files to [tool.setuptools.package-data]"
     scripts = [str(PurePosixPath("mosaic/_alembic", f)) for f in _files(ROOT / "alembic")]
     assert "mosaic/_alembic/versions/0001_ledger.py" in scripts

@@ -22,6 +22,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Final, Protocol, get_args
 
 import anyio
@@ -36,7 +37,8 @@ from mosaic.commands.upstream import Upstream
 from mosaic.domain.errors import ErrorKind, Failure
 from mosaic.imaging.decode import ImageRejected
 from mosaic.imaging.options import MODES, GenerateOptions, InvalidOption, LocalMode
-from mosaic.imaging.pipeline import ModeNotLocal, Rendered, generate
+from mosaic.imaging.pipeline import ModeNotLocal, Rendered, generate, preset_card
+from mosaic.imaging.presets import preset_names
 from mosaic.imaging.screen import ImageHeader
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def cost_credits(options: GenerateOptions) -> int:
 BULK_IMAGES_MAX: Final = 50  # the spec's "Max 50 images"
 FILE_STEM_CHARS_MAX: Final = 64
 _UNSAFE_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]+")
+SAMPLE_PHOTO: Final = resources.files("mosaic.data").joinpath("sample.png")  # a cat; CC0 (scikit-image)
 
 GenerateJob = Callable[[bytes, GenerateOptions], Rendered]  # top-level, so a worker process can run it
 ImagingError = InvalidOption | ImageRejected | ModeNotLocal
@@ -200,6 +203,8 @@ class Generate:
         self.payments = payments
         self.upstream = upstream
         self.job = job
+        self._cards: dict[str, bytes] = {}
+        self._cards_lock = asyncio.Lock()
 
     async def one(self, request: PageRequest) -> PaidFile:
         """One page from one photo; `mode=ai` through the upstream's edits endpoint."""
@@ -227,6 +232,21 @@ class Generate:
         if options.mode == "ai":
             return await ai.ai_coloring(self.upstream, self.pool.in_pool, data, options)
         return await self.pool.in_pool(self.job, data, options)
+
+    async def preset_card(self, preset: str) -> bytes:
+        """A picture of what `preset` makes of the packaged sample photo: made once per process (in
+        the pool, like any page) and kept; it costs no one anything."""
+        found = self._cards.get(preset)
+        if found is not None:
+            return found
+        if preset not in preset_names():
+            raise RejectedInput("unknown_preset", f"{preset[:64]!r} is not a preset (see /api/presets)")
+        async with self._cards_lock:
+            if preset not in self._cards:
+                sample = SAMPLE_PHOTO.read_bytes()
+                with self.pool.admit(1):
+                    self._cards[preset] = await self.pool.in_pool(preset_card, sample, preset)
+        return self._cards[preset]
 
     async def ai_image(self, payer: Payer, request: ai.AiImageRequest) -> PaidFile:
         """A PNG from a text prompt, made by the upstream."""

@@ -23,6 +23,7 @@ from mosaic.http.middleware import RequestIdMiddleware
 from mosaic.http.ratelimit import RateLimits
 from mosaic.http.routes import all_endpoints
 from mosaic.http.routing import HttpContext, route_for
+from mosaic.http.web.routes import web_routes
 
 
 def create_app(
@@ -54,7 +55,7 @@ def create_app(
             on_shutdown()
 
     app = Starlette(
-        routes=[route_for(endpoint, http) for endpoint in http.endpoints],
+        routes=[*(route_for(endpoint, http) for endpoint in http.endpoints), *web_routes(http, settings)],
         middleware=[Middleware(RequestIdMiddleware, access_log_on=settings.access_log)],
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,

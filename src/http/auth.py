@@ -229,6 +229,15 @@ class Authenticator:
         }
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
+    async def session(self, token: str) -> Principal:
+        """The signed-in user of a web page's session cookie (the same JWT sign-in issues, checked
+        the same way, its session version included)."""
+        if token.startswith(KEY_PREFIX) or len(token) > AUTHORIZATION_CHARS_MAX:
+            raise unauthorized("invalid_token", "this session is not valid; sign in again")
+        principal, version = self._jwt(token)
+        await self._check_session(principal.user_id, version)
+        return principal
+
     def forget_sessions(self, user_id: str) -> None:
         """The user's sessions were ended through this server: refuse their old tokens at once."""
         self.sessions.forget(user_id)

@@ -161,3 +161,43 @@ def generate(
         rendered = _render(artwork, options.output, title=title, on_progress=report)
     report("done", PROGRESS_DONE)
     return rendered
+
+
+CARD_WIDTH_PX: Final = 360
+INK_LEVEL: Final = 200  # a grey level below this is drawing, above it paper
+
+
+def _longest_run(inked: NDArray[np.bool_]) -> tuple[int, int]:
+    """The start and end (exclusive) of the longest run of True in `inked` ((0, 0) if none)."""
+    best, start = (0, 0), None
+    for index, value in enumerate([*inked.tolist(), False]):
+        if value and start is None:
+            start = index
+        elif not value and start is not None:
+            if index - start > best[1] - best[0]:
+                best = (start, index)
+            start = None
+    return best
+
+
+def preset_card(image_bytes: bytes, preset: str, *, width_px: int = CARD_WIDTH_PX) -> bytes:
+    """A small PNG of what `preset` makes of a photo (its answer page's picture, without the paper
+    around it, scaled down), for a picture of each preset beside its name."""
+    import io
+
+    from PIL import Image
+
+    from mosaic.imaging.options import parse_options
+
+    answer = generate(image_bytes, parse_options({"preset": preset, "output": "answer"}))
+    with Image.open(io.BytesIO(answer.data)) as opened:
+        page = opened.convert("RGB")
+    top, bottom = _longest_run(np.asarray(page.convert("L")).min(axis=1) < INK_LEVEL)
+    left, right = _longest_run(np.asarray(page.convert("L"))[top:bottom].min(axis=0) < INK_LEVEL)
+    if bottom - top > page.height // 8 and right - left > page.width // 8:
+        page = page.crop((left, top, right, bottom))  # the picture, without the paper and its footer
+    height = round(page.height * width_px / page.width)
+    small = page.resize((width_px, height), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    return out.getvalue()

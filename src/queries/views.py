@@ -129,6 +129,28 @@ class ChargeRow:
     refunds: tuple[RefundLine, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class StatementSearch:
+    """Which statement lines to show: one kind, one tool, and `at` from `since` up to (not including)
+    `before` (ISO dates or times; empty: no bound)."""
+
+    kind: str = ""
+    tool: str = ""
+    since: str = ""
+    before: str = ""
+
+    def where(self, account_id: str) -> tuple[str, tuple[object, ...]]:
+        clauses, args = ["account_id = ?"], [account_id]
+        for column, operator, value in (
+            ("kind", "=", self.kind), ("tool", "=", self.tool),
+            ("at", ">=", self.since), ("at", "<", self.before),
+        ):
+            if value:
+                clauses.append(f"{column} {operator} ?")
+                args.append(value)
+        return " AND ".join(clauses), tuple(args)
+
+
 class Views:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -231,6 +253,21 @@ class Views:
                 (account_id, after_line, limit),
             )
         return [StatementLine(*row) for row in rows]
+
+    def statement_search(
+        self, account_id: str, search: StatementSearch, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[StatementLine], int]:
+        """One page of the statement's lines that match `search`, oldest first, and how many match."""
+        assert 0 < limit <= STATEMENT_PAGE_MAX and offset >= 0
+        where, args = search.where(account_id)
+        with self.db.read() as tx:
+            total = tx.one(f"SELECT COUNT(*) FROM statement WHERE {where}", args)
+            rows = tx.all(
+                "SELECT line, position, at, kind, reference, tool, delta_credits, balance_after, "
+                f"reason, actor FROM statement WHERE {where} ORDER BY line LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            )
+        return [StatementLine(*row) for row in rows], int(total[0]) if total else 0
 
     def charge(self, charge_id: str) -> ChargeRow | None:
         with self.db.read() as tx:

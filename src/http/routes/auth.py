@@ -14,12 +14,14 @@ from __future__ import annotations
 from functools import partial
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 
 from mosaic.domain.errors import NotFound
 from mosaic.domain.users import normalise_email
 from mosaic.http.auth import unauthorized
 from mosaic.http.errors import RateLimited
+from mosaic.http.ratelimit import RateLimits
 from mosaic.http.routing import Call, Endpoint, json_response
 from mosaic.http.schemas import (
     AccessToken,
@@ -40,8 +42,8 @@ _FORGOT_ANSWER = MailAcceptedBody(
 )
 
 
-async def _throttle(call: Call, *identities: str) -> None:
-    limits = call.http.limits
+async def throttle(limits: RateLimits, *identities: str) -> None:
+    """Count one attempt against each identity under the `login` policy; 429 once any is spent."""
     for identity in identities:
         verdict = await limits.hit(limits.login, identity)
         if not verdict.allowed:
@@ -50,14 +52,14 @@ async def _throttle(call: Call, *identities: str) -> None:
             )
 
 
-def _client_address(call: Call) -> str:
-    client = call.request.client
+def client_address(request: Request) -> str:
+    client = request.client
     return client.host if client is not None else "unknown"
 
 
 async def register(call: Call) -> Response:
     assert isinstance(call.body, RegisterRequest)
-    await _throttle(call, f"register-addr:{_client_address(call)}")
+    await throttle(call.http.limits, f"register-addr:{client_address(call.request)}")
     registered = await run_in_threadpool(
         partial(call.use_cases.owners.register, email=call.body.email, password=call.body.password)
     )
@@ -70,7 +72,7 @@ async def register(call: Call) -> Response:
 async def login(call: Call) -> Response:
     assert isinstance(call.body, LoginRequest)
     email = normalise_email(call.body.email)
-    await _throttle(call, f"login-email:{email}", f"login-addr:{_client_address(call)}")
+    await throttle(call.http.limits, f"login-email:{email}", f"login-addr:{client_address(call.request)}")
     found = await run_in_threadpool(
         partial(call.use_cases.owners.sign_in, email=email, password=call.body.password)
     )
@@ -92,13 +94,13 @@ async def me(call: Call) -> Response:
 
 async def verify(call: Call) -> Response:
     assert isinstance(call.body, VerifyRequest)
-    await _throttle(call, f"verify-addr:{_client_address(call)}")
+    await throttle(call.http.limits, f"verify-addr:{client_address(call.request)}")
     email = await run_in_threadpool(partial(call.use_cases.mail.verify, token=call.body.token))
     return json_response(VerifiedBody(email, True))
 
 
 async def resend_verification(call: Call) -> Response:
-    await _throttle(call, f"verify-resend:{call.who.user_id}")
+    await throttle(call.http.limits, f"verify-resend:{call.who.user_id}")
     await run_in_threadpool(partial(call.use_cases.mail.resend_verification, user_id=call.who.user_id))
     return json_response(MailAcceptedBody("accepted", "a new verification link is on its way"), status=202)
 
@@ -106,14 +108,14 @@ async def resend_verification(call: Call) -> Response:
 async def forgot(call: Call) -> Response:
     assert isinstance(call.body, ForgotRequest)
     email = normalise_email(call.body.email)
-    await _throttle(call, f"forgot-addr:{_client_address(call)}", f"forgot-email:{email}")
+    await throttle(call.http.limits, f"forgot-addr:{client_address(call.request)}", f"forgot-email:{email}")
     await run_in_threadpool(partial(call.use_cases.mail.forgot, email=email))
     return json_response(_FORGOT_ANSWER, status=202)
 
 
 async def reset(call: Call) -> Response:
     assert isinstance(call.body, ResetRequest)
-    await _throttle(call, f"reset-addr:{_client_address(call)}")
+    await throttle(call.http.limits, f"reset-addr:{client_address(call.request)}")
     done = await run_in_threadpool(
         partial(call.use_cases.mail.reset, token=call.body.token, password=call.body.password)
     )
