@@ -218,8 +218,10 @@ def merge_until_fitting(
     region_lab: NDArray[np.float64],
     half_width_px: int,
     half_height_px: int,
+    join_same_color: bool = True,
 ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
-    """Merge regions until each holds its number box, and neighbours of one color are one region.
+    """Merge regions until each holds its number box, and (if `join_same_color`) neighbours of
+    one color are one region.
 
     A region too small for a (2·hw+1) × (2·hh+1) box clear of its borders joins the neighbour
     whose mean color is closest, favouring the one sharing most of its border; the smallest go
@@ -249,6 +251,8 @@ def merge_until_fitting(
         )
         pairs = adjacency(labels, count)
         same = region_color[pairs.first] == region_color[pairs.second]
+        if not join_same_color:
+            same[:] = False
         if count == 1 or (bool(fits.all()) and not bool(same.any())):
             break
         area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
