@@ -71,9 +71,10 @@ WORK_SAFETY_PX: Final = 0  # print resolution is re-checked; extra room here wou
 BILATERAL_DIAMETER_PX: Final = 7
 BILATERAL_SIGMA_LAB: Final = 9.0  # ΔE across which colors still blend
 BILATERAL_SIGMA_PX: Final = 3.0
-CELL_GRADIENT_SIGMA_PX: Final = 1.5  # cells follow the shading of this smoothed lightness
+CELL_GRADIENT_SIGMA_PX: Final = 1.5  # cells follow the shading of the colors blurred this much
 HEX_ROW_STEP: Final = math.sqrt(3) / 2  # rows of a hexagonal grid, in its column step
 CELL_COMPACTNESS: Final = 3.0  # compact watershed: cells stay round where the picture is flat
+CUT_DELTA_E_MIN: Final = 2.0  # areas whose pixels are this close (mean ΔE76) to their color stay whole
 CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look drawn, not tiled
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
@@ -156,9 +157,12 @@ def cbn_artwork(
         # Large areas of one color are cut into cells; a cell too small for its number joins a
         # neighbour, of its own color first (that costs no fidelity).
         cells = _cells(smooth_lab, spacing_px=level.cell_mm * WORK_DPI / MM_PER_INCH, seed=seed)
-        # A region reaching into a face's features is not cut: no line across a cheek or a lip.
-        touching = np.bincount(labels[features], minlength=int(labels.max()) + 1) > 0
-        cells[touching[labels]] = 0
+        # Only areas that shade are cut: a flat one (a logo's, a stripe's) has nothing to show in
+        # more regions. Nor is a region reaching into a face's features: no line across a lip.
+        area = np.bincount(labels.reshape(-1), minlength=len(cost))
+        flat = cost.min(axis=1) / np.maximum(area, 1) < CUT_DELTA_E_MIN
+        touching = np.bincount(labels[features], minlength=len(cost)) > 0
+        cells[(flat | touching)[labels]] = 0
         labels, _ = split_pieces(labels * (int(cells.max()) + 1) + cells)
         cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
         labels, cost = fitting(labels, cost)

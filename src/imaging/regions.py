@@ -249,11 +249,13 @@ def merge_until_fitting(
             fits_mask(border, half_width_px=half_width_px, half_height_px=half_height_px),
             count,
         )
+        if count == 1 or (bool(fits.all()) and not join_same_color):
+            break
         pairs = adjacency(labels, count)
         same = region_color[pairs.first] == region_color[pairs.second]
         if not join_same_color:
             same[:] = False
-        if count == 1 or (bool(fits.all()) and not bool(same.any())):
+        if bool(fits.all()) and not bool(same.any()):
             break
         area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
         parent = list(range(count))
