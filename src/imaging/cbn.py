@@ -37,7 +37,13 @@ from mosaic.imaging.faces import features_mask, find_faces
 from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_costs
 from mosaic.imaging.options import Detail
 from mosaic.imaging.placement import anchors_xy, number_room
-from mosaic.imaging.regions import components, merge_until_fitting, region_stats, without_thin_parts
+from mosaic.imaging.regions import (
+    border_mask,
+    components,
+    merge_until_fitting,
+    region_stats,
+    without_thin_parts,
+)
 from mosaic.imaging.upsample import split_pieces, upsampled_labels
 
 COLORS_MIN: Final = 4
@@ -74,7 +80,7 @@ BILATERAL_SIGMA_PX: Final = 3.0
 CELL_GRADIENT_SIGMA_PX: Final = 1.5  # cells follow the shading of the colors blurred this much
 HEX_ROW_STEP: Final = math.sqrt(3) / 2  # rows of a hexagonal grid, in its column step
 CELL_COMPACTNESS: Final = 3.0  # compact watershed: cells stay round where the picture is flat
-CUT_DELTA_E_MIN: Final = 2.0  # areas whose pixels are this close (mean ΔE76) to their color stay whole
+CUT_DELTA_E_MIN: Final = 0.75  # areas whose pixels are this close (mean ΔE76) to their color stay whole
 CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look drawn, not tiled
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
@@ -159,8 +165,7 @@ def cbn_artwork(
         cells = _cells(smooth_lab, spacing_px=level.cell_mm * WORK_DPI / MM_PER_INCH, seed=seed)
         # Only areas that shade are cut: a flat one (a logo's, a stripe's) has nothing to show in
         # more regions. Nor is a region reaching into a face's features: no line across a lip.
-        area = np.bincount(labels.reshape(-1), minlength=len(cost))
-        flat = cost.min(axis=1) / np.maximum(area, 1) < CUT_DELTA_E_MIN
+        flat = _flat_regions(labels, work_lab, palette[np.argmin(cost, axis=1)])
         touching = np.bincount(labels[features], minlength=len(cost)) > 0
         cells[(flat | touching)[labels]] = 0
         labels, _ = split_pieces(labels * (int(cells.max()) + 1) + cells)
@@ -204,6 +209,22 @@ def _smoothed(lab: NDArray[np.float32], *, passes: int) -> NDArray[np.float32]:
         filtered = cv2.bilateralFilter(out, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX)
         out = np.asarray(filtered, dtype=np.float32)
     return out
+
+
+def _flat_regions(
+    labels: NDArray[np.int32], lab: NDArray[np.float32], region_lab: NDArray[np.float32]
+) -> NDArray[np.bool_]:
+    """(R,) bool: regions whose pixels, away from their borders, are within `CUT_DELTA_E_MIN` of
+    their color on average (the blend of two flat colors along a border does not count)."""
+    count = len(region_lab)
+    flat_labels = labels.reshape(-1)
+    error = np.linalg.norm(lab.reshape(-1, 3) - region_lab[flat_labels], axis=1)
+    near_border = cv2.dilate(border_mask(labels).astype(np.uint8), np.ones((5, 5), np.uint8))
+    inner = near_border.reshape(-1) == 0
+    pixels = np.bincount(flat_labels[inner], minlength=count)
+    summed = np.bincount(flat_labels[inner], weights=error[inner], minlength=count)
+    flat: NDArray[np.bool_] = summed < CUT_DELTA_E_MIN * np.maximum(pixels, 1)
+    return flat
 
 
 def _cells(lab: NDArray[np.float32], *, spacing_px: float, seed: int) -> NDArray[np.int32]:
