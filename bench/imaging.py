@@ -36,6 +36,12 @@ TARGET_S: Final = {"hex": 1.0, "voronoi": 1.0, "square": 1.0, "cbn": 2.0, "linea
 PEAK_TARGET_MB: Final = 1024.0
 FIDELITY_COLORS: Final = 12
 FIDELITY_RATIO_MAX: Final = 1.10
+DETAILS: Final = ("simple", "standard", "detailed", "expert")
+# Per detail level: the region count a Letter page should have, the cbn analysis's time target
+# at 12 MP (only expert's is its own; the others keep cbn's) and the fidelity ratio target.
+LEVEL_REGIONS: Final = {"simple": (1, 80), "standard": (120, 300), "detailed": (300, 700), "expert": (700, None)}
+LEVEL_TARGET_S: Final = {"simple": 2.0, "standard": 2.0, "detailed": 2.0, "expert": 3.0}
+LEVEL_RATIO_MAX: Final = {"standard": 1.35, "expert": 1.20}
 BLUR_SIGMAS_MM: Final = (0.34, 0.68)  # the palette alone, after blurs far finer than a region
 CASE_TIMEOUT_S: Final = 300
 
@@ -63,6 +69,43 @@ def run_case(image: Path, mode: str, output: str, orientation: str) -> dict[str,
     wall_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"wall_s": wall_s, "peak_mb": peak_mb, "bytes": float(len(rendered.data))}
+
+
+def run_level(image: Path, detail: str) -> dict[str, float]:
+    """In this process: warm up, time one cbn `generate` (mystery page) at `detail`, then count
+    its regions and measure its fidelity (the same artwork again, untimed) against k-means."""
+    from mosaic.imaging.artwork import page_for
+    from mosaic.imaging.cbn import cbn_artwork
+    from mosaic.imaging.decode import decode_photo
+    from mosaic.imaging.fidelity import answer_rgb, kmeans_baseline_rgb, mean_delta_e
+    from mosaic.imaging.options import parse_options
+    from mosaic.imaging.pipeline import generate
+
+    fields = {"mode": "cbn", "output": "mystery", "detail": detail}
+    warm = io.BytesIO()
+    Image.open(IMAGES / "chelsea.png").convert("RGB").save(warm, format="PNG")
+    generate(warm.getvalue(), parse_options(fields))
+    data = image.read_bytes()
+    start = time.perf_counter()
+    generate(data, parse_options(fields))
+    wall_s = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    page = page_for("letter")
+    photo = decode_photo(data, max_side_px=max(page.art.width, page.art.height))
+    start = time.perf_counter()
+    artwork = cbn_artwork(photo, page=page, colors=FIDELITY_COLORS, detail=detail)  # type: ignore[arg-type]
+    analysis_s = time.perf_counter() - start
+    answer = answer_rgb(artwork)
+    height, width = answer.shape[:2]
+    size = {"colors": FIDELITY_COLORS, "seed": 0, "width": width, "height": height}
+    ratio = mean_delta_e(answer, photo) / mean_delta_e(kmeans_baseline_rgb(photo, **size), photo)
+    return {
+        "wall_s": wall_s,
+        "analysis_s": analysis_s,
+        "peak_mb": peak_mb,
+        "regions": float(artwork.region_count),
+        "ratio": ratio,
+    }
 
 
 def fidelity(image: Path) -> dict[str, float]:
@@ -111,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", nargs=4, metavar=("IMAGE", "MODE", "OUTPUT", "ORIENTATION"))
     parser.add_argument("--fidelity", metavar="IMAGE")
+    parser.add_argument("--level", nargs=2, metavar=("IMAGE", "DETAIL"))
+    parser.add_argument("--levels-only", action="store_true", help="only the per-level cbn table")
     parser.add_argument(
         "--modes", default=",".join(MODES), help="comma-separated modes to time (cbn also runs fidelity)"
     )
@@ -123,6 +168,9 @@ def main() -> None:
     if args.fidelity:
         print(json.dumps(fidelity(Path(args.fidelity))))
         return
+    if args.level:
+        print(json.dumps(run_level(Path(args.level[0]), args.level[1])))
+        return
     modes = [mode for mode in args.modes.split(",") if mode]
     unknown = set(modes) - set(MODES)
     if unknown:
@@ -132,6 +180,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"load average before: {load:.2f} on {os.cpu_count()} cores (others' work inflates times)")
     print(f"orientation: {args.orientation}")
+    if "cbn" in modes:
+        _levels_table(photos, runs=args.runs)
+    if args.levels_only:
+        return
     print(f"{'photo':<14} {'case':<16} {'wall s':>7} {'target':>7} {'peak MB':>8}  verdict")
     for label, path in photos.items():
         cases = [(mode, "mystery") for mode in modes] + [(mode, "zip") for mode in modes]
@@ -163,6 +215,35 @@ def main() -> None:
         print(
             f"  {label}: cbn at expert detail (6 pt) {fid['expert_ratio']:.3f}; "
             f"the palette alone after a blur ({blurs}): what texture costs before any number"
+        )
+
+
+def _levels_table(photos: dict[str, Path], *, runs: int) -> None:
+    """cbn per detail level: regions, wall time of a mystery page, peak RSS, fidelity ratio."""
+    print(f"{'photo':<14} {'detail':<9} {'regions':>7} {'range':>9} {'wall s':>7} {'analysis s':>10} {'target':>6}"
+          f" {'peak MB':>8} {'ΔE ratio':>8} {'target':>6}  verdict")
+    for (label, path), detail, _ in itertools.product(photos.items(), DETAILS, range(runs)):
+        try:
+            result = _in_subprocess("--level", str(path), detail)
+        except RuntimeError as exc:
+            print(f"{label:<14} {detail:<9} FAILED: {str(exc).splitlines()[-1]}", flush=True)
+            continue
+        low, high = LEVEL_REGIONS[detail]
+        regions = int(result["regions"])
+        in_range = regions >= low and (high is None or regions <= high)
+        ratio_max = LEVEL_RATIO_MAX.get(detail)
+        ok = (
+            in_range
+            and result["analysis_s"] <= LEVEL_TARGET_S[detail]
+            and result["peak_mb"] <= PEAK_TARGET_MB
+            and (ratio_max is None or result["ratio"] <= ratio_max)
+        )
+        span = f"{low}-{high}" if high is not None else f">={low}"
+        print(
+            f"{label:<14} {detail:<9} {regions:>7} {span:>9} {result['wall_s']:>7.2f} {result['analysis_s']:>10.2f}"
+            f" {LEVEL_TARGET_S[detail]:>6.1f} {result['peak_mb']:>8.0f} {result['ratio']:>8.3f}"
+            f" {ratio_max if ratio_max is not None else '-':>6}  {_verdict(ok)}",
+            flush=True,
         )
 
 

@@ -12,14 +12,18 @@ number at its region's pole of inaccessibility.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from skimage.segmentation import watershed
 
-from mosaic.imaging.artwork import DPI, Artwork, Page
+from mosaic.imaging.artwork import DPI, MM_PER_INCH, Artwork, Page, mm_from_px
 from mosaic.imaging.color import (
     JND_DELTA_E,
     delta_e_2000,
@@ -30,38 +34,64 @@ from mosaic.imaging.color import (
 )
 from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import placed_box, resize_rgb
+from mosaic.imaging.faces import features_mask, find_faces
 from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_costs
 from mosaic.imaging.options import Detail
 from mosaic.imaging.paintpick import paints_lab, pick_paints
 from mosaic.imaging.palettes import Paint
 from mosaic.imaging.placement import anchors_xy, number_room
-from mosaic.imaging.regions import components, merge_until_fitting, region_stats, without_thin_parts
+from mosaic.imaging.regions import (
+    border_mask,
+    components,
+    merge_until_fitting,
+    region_stats,
+    without_thin_parts,
+)
 from mosaic.imaging.upsample import split_pieces, upsampled_labels
 
 COLORS_MIN: Final = 4
 COLORS_MAX: Final = 20
-NUMBER_SIZE_PT: Final[dict[Detail, float]] = {
-    "simple": 10.0,
-    "standard": 8.0,
-    "detailed": 7.0,
-    "expert": 6.0,
+
+
+@dataclass(frozen=True, slots=True)
+class CbnLevel:
+    """How one `detail` level segments: sizes on paper, at the level's print size."""
+
+    number_size_pt: float
+    line_width_pt: float
+    area_min_mm2: float  # no region is smaller, whatever the number needs
+    face_area_min_mm2: float  # the same inside a face's features (eyes, brows, nose, lips)
+    cell_mm: float  # areas of one color are cut into cells about this wide (0: never cut)
+    bilateral_passes: int  # edge-preserving smoothing: texture flattened before quantising
+
+
+# A Letter art box is about 37,000 mm²: `simple` leaves a child a few dozen large areas, `expert`
+# cuts the picture into cells of a few square centimetres, each still holding its 6 pt number.
+LEVELS: Final[dict[Detail, CbnLevel]] = {
+    "simple": CbnLevel(10.0, 1.0, 150.0, 150.0, 0.0, 2),
+    "standard": CbnLevel(8.0, 0.9, 30.0, 8.0, 16.0, 2),
+    "detailed": CbnLevel(7.0, 0.8, 15.0, 6.0, 8.5, 1),
+    "expert": CbnLevel(6.0, 0.75, 8.0, 4.0, 4.7, 1),
 }
-LINE_WIDTH_PT: Final[dict[Detail, float]] = {
-    "simple": 1.0,
-    "standard": 0.9,
-    "detailed": 0.8,
-    "expert": 0.75,
-}
+NUMBER_SIZE_PT: Final[dict[Detail, float]] = {name: level.number_size_pt for name, level in LEVELS.items()}
+LINE_WIDTH_PT: Final[dict[Detail, float]] = {name: level.line_width_pt for name, level in LEVELS.items()}
 WORK_DPI: Final = 100  # segmentation resolution: 1/3 of print, ~0.6 MP for a Letter page
 WORK_SAFETY_PX: Final = 0  # print resolution is re-checked; extra room here would over-merge
-BILATERAL_PASSES: Final = 2
 BILATERAL_DIAMETER_PX: Final = 7
 BILATERAL_SIGMA_LAB: Final = 9.0  # ΔE across which colors still blend
 BILATERAL_SIGMA_PX: Final = 3.0
+CELL_GRADIENT_SIGMA_PX: Final = 1.5  # cells follow the shading of the colors blurred this much
+HEX_ROW_STEP: Final = math.sqrt(3) / 2  # rows of a hexagonal grid, in its column step
+CELL_COMPACTNESS: Final = 3.0  # compact watershed: cells stay round where the picture is flat
+CUT_DELTA_E_MIN: Final = 0.75  # areas whose pixels are this close (mean ΔE76) to their color stay whole
+CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look drawn, not tiled
+FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
+FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
 REFIT_ROUNDS: Final = 2
 SPECK_PX: Final = 30  # at WORK_DPI: regions this small join a neighbour in one vectorised pass
 WEISZFELD_EPSILON_LAB: Final = 0.5  # a pixel this close to its color weighs as if this far
 SLIVER_SQUARE_PX: Final = 3  # at WORK_DPI: nothing narrower than 0.75 mm survives
+PRINT_SLIVER_SQUARE_PX: Final = 3  # at 300 dpi: nor a tail narrower than 0.25 mm after enlarging
 
 assert min(LINE_WIDTH_PT.values()) >= 0.75
 assert set(NUMBER_SIZE_PT) == set(LINE_WIDTH_PT)
@@ -106,43 +136,70 @@ def cbn_artwork(
     if detail not in NUMBER_SIZE_PT:
         raise ValueError(f"detail must be one of {', '.join(NUMBER_SIZE_PT)}, not {detail!r}")
     assert photo.ndim == 3 and photo.shape[2] == 3 and photo.dtype == np.uint8
+    level = LEVELS[detail]
     box = placed_box((photo.shape[0], photo.shape[1]), page)
-    room = number_room(number_size_pt=NUMBER_SIZE_PT[detail], line_width_pt=LINE_WIDTH_PT[detail])
+    room = number_room(number_size_pt=level.number_size_pt, line_width_pt=level.line_width_pt)
     work_room = room.at_dpi(WORK_DPI, safety_px=WORK_SAFETY_PX)
-    work_lab = lab_from_rgb(
-        resize_rgb(
-            photo,
-            width=max(1, round(box.width * WORK_DPI / DPI)),
-            height=max(1, round(box.height * WORK_DPI / DPI)),
-        )
-    )
-    smooth_lab = _smoothed(work_lab)
+    work_w, work_h = max(1, round(box.width * WORK_DPI / DPI)), max(1, round(box.height * WORK_DPI / DPI))
+    work_lab = lab_from_rgb(resize_rgb(photo, width=work_w, height=work_h))
+    smooth_lab = _smoothed(work_lab, passes=level.bilateral_passes)
+    face_mm_share = FACE_MM_MIN / mm_from_px(max(box.width, box.height))
+    features = features_mask(find_faces(photo, min_share=face_mm_share), width=work_w, height=work_h)
+    # Detail goes where the eye looks: a face weighs more in the palette, so its lips, eye
+    # sockets and shading get colors of their own rather than the skin's one or two.
+    weights = np.where(features, np.float32(FACE_PALETTE_WEIGHT), np.float32(1.0)).reshape(-1)
     samples = smooth_lab.reshape(-1, 3)
     chosen = None if paints is None else pick_paints(samples, paints, colors=colors, seed=seed)
-    palette = palette_kmeans(samples, colors=colors, seed=seed) if chosen is None else paints_lab(chosen)
-    labels, _ = components(nearest_palette_index(smooth_lab, palette))
+    if chosen is None:
+        palette = palette_kmeans(samples, colors=colors, seed=seed, weights=weights)
+    else:
+        palette = paints_lab(chosen)
+    index_map = nearest_palette_index(smooth_lab, palette)
+    labels, _ = components(index_map)
+    px_per_mm2 = (WORK_DPI / MM_PER_INCH) ** 2
+    area_min = np.where(features, level.face_area_min_mm2, level.area_min_mm2).astype(np.float32)
+    area_min *= np.float32(px_per_mm2)
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = merge_specks(labels, cost, speck_px=SPECK_PX)
-    fitting = {"half_width_px": work_room.half_width_px, "half_height_px": work_room.half_height_px}
-    labels, cost = merge_cheapest_first(labels, cost, **fitting)
+    fitting = partial(
+        merge_cheapest_first,
+        half_width_px=work_room.half_width_px,
+        half_height_px=work_room.half_height_px,
+        area_min_px=area_min,
+    )
+    labels, cost = fitting(labels, cost)
     # No slivers: thin tails go to their neighbours; a region cut in two at a neck is two regions.
     labels, _ = split_pieces(without_thin_parts(labels, square_px=SLIVER_SQUARE_PX))
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
-    labels, cost = merge_cheapest_first(labels, cost, **fitting)
+    labels, cost = fitting(labels, cost)
+    if level.cell_mm > 0:
+        # Large areas of one color are cut into cells; a cell too small for its number joins a
+        # neighbour, of its own color first (that costs no fidelity).
+        cells = _cells(smooth_lab, spacing_px=level.cell_mm * WORK_DPI / MM_PER_INCH, seed=seed)
+        # Only areas that shade are cut: a flat one (a logo's, a stripe's) has nothing to show in
+        # more regions. Nor is a region reaching into a face's features: no line across a lip.
+        flat = _flat_regions(labels, work_lab, palette[np.argmin(cost, axis=1)])
+        touching = np.bincount(labels[features], minlength=len(cost)) > 0
+        cells[(flat | touching)[labels]] = 0
+        labels, _ = split_pieces(labels * (int(cells.max()) + 1) + cells)
+        cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
+        labels, cost = fitting(labels, cost)
     region_color = every_color_used(cost)
     for _ in range(REFIT_ROUNDS if chosen is None else 0):  # a paint's color is what it is
         palette = _refit_palette(labels, work_lab, palette, region_color)
         region_color = every_color_used(region_costs(labels, work_lab, palette, len(region_color)))
     _, region_lab = region_stats(labels, work_lab, len(region_color))
-    pieces, origin = split_pieces(
-        upsampled_labels(labels, len(region_color), width=box.width, height=box.height)
-    )
+    # Smooth borders can meet at a narrow angle (two cells and a color edge): opened again at
+    # print resolution, so no tail thinner than a line's width is left to color.
+    upsampled = upsampled_labels(labels, len(region_color), width=box.width, height=box.height)
+    pieces, origin = split_pieces(without_thin_parts(upsampled, square_px=PRINT_SLIVER_SQUARE_PX))
     labels, region_color, region_lab = merge_until_fitting(
         pieces,
         region_color=region_color[origin],
         region_lab=region_lab[origin],
         half_width_px=room.half_width_px,
         half_height_px=room.half_height_px,
+        join_same_color=level.cell_mm == 0,
     )
     if chosen is None:
         palette, region_color = used_first(palette, region_color)
@@ -154,8 +211,8 @@ def cbn_artwork(
         region_color=region_color.astype(np.int32),
         palette_rgb=_palette_rgb(palette, chosen),
         anchors_xy=anchors_xy(labels, len(region_color), room=room),
-        number_size_pt=NUMBER_SIZE_PT[detail],
-        line_width_pt=LINE_WIDTH_PT[detail],
+        number_size_pt=level.number_size_pt,
+        line_width_pt=level.line_width_pt,
         paints=chosen,
     )
 
@@ -167,13 +224,57 @@ def _palette_rgb(palette: NDArray[np.float32], chosen: tuple[Paint, ...] | None)
     return np.array([p.rgb for p in chosen], dtype=np.uint8).reshape(-1, 3)
 
 
-def _smoothed(lab: NDArray[np.float32]) -> NDArray[np.float32]:
+def _smoothed(lab: NDArray[np.float32], *, passes: int) -> NDArray[np.float32]:
     """Edge-preserving smoothing (bilateral, in CIELAB) of an (H, W, 3) float32 image."""
     out = np.ascontiguousarray(lab, dtype=np.float32)
-    for _ in range(BILATERAL_PASSES):
+    for _ in range(passes):
         filtered = cv2.bilateralFilter(out, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX)
         out = np.asarray(filtered, dtype=np.float32)
     return out
+
+
+def _flat_regions(
+    labels: NDArray[np.int32], lab: NDArray[np.float32], region_lab: NDArray[np.float32]
+) -> NDArray[np.bool_]:
+    """(R,) bool: regions whose pixels, away from their borders, are within `CUT_DELTA_E_MIN` of
+    their color on average (the blend of two flat colors along a border does not count)."""
+    count = len(region_lab)
+    flat_labels = labels.reshape(-1)
+    error = np.linalg.norm(lab.reshape(-1, 3) - region_lab[flat_labels], axis=1)
+    near_border = cv2.dilate(border_mask(labels).astype(np.uint8), np.ones((5, 5), np.uint8))
+    inner = near_border.reshape(-1) == 0
+    pixels = np.bincount(flat_labels[inner], minlength=count)
+    summed = np.bincount(flat_labels[inner], weights=error[inner], minlength=count)
+    flat: NDArray[np.bool_] = summed < CUT_DELTA_E_MIN * np.maximum(pixels, 1)
+    return flat
+
+
+def _cells(lab: NDArray[np.float32], *, spacing_px: float, seed: int) -> NDArray[np.int32]:
+    """(H, W) int32 cells 1..N about `spacing_px` wide, whose borders follow the shading.
+
+    A compact watershed of the color gradient from a jittered hexagonal grid of seeds: where the
+    picture is flat the cells are round, where it shades they bend along the shading. Cutting
+    each color's areas along them gives a fine page many regions without inventing colors.
+    """
+    height, width = lab.shape[:2]
+    blurred = cv2.GaussianBlur(lab, (0, 0), CELL_GRADIENT_SIGMA_PX)
+    gradient = np.zeros((height, width), dtype=np.float32)
+    for axis in ((1, 0), (0, 1)):
+        derivative = np.asarray(cv2.Sobel(blurred, cv2.CV_32F, *axis), dtype=np.float32)
+        gradient += (derivative * derivative).sum(axis=2)
+    step_x, step_y = max(2.0, spacing_px), max(2.0, spacing_px * HEX_ROW_STEP)
+    ys, xs = np.mgrid[step_y / 2 : height : step_y, step_x / 2 : width + step_x / 2 : step_x]
+    xs = xs - (step_x / 2) * (np.arange(ys.shape[0])[:, None] % 2)  # every other row half a step
+    rng = np.random.default_rng(seed)
+    ys = ys + rng.uniform(-CELL_JITTER, CELL_JITTER, ys.shape) * step_y
+    xs = xs + rng.uniform(-CELL_JITTER, CELL_JITTER, xs.shape) * step_x
+    rows = np.clip(np.round(ys), 0, height - 1).astype(np.int64).reshape(-1)
+    cols = np.clip(np.round(xs), 0, width - 1).astype(np.int64).reshape(-1)
+    seeds = np.zeros((height, width), dtype=np.int32)
+    seeds[rows, cols] = np.arange(1, len(rows) + 1, dtype=np.int32)
+    found = watershed(np.sqrt(gradient), seeds, compactness=CELL_COMPACTNESS)  # type: ignore[no-untyped-call]
+    cells: NDArray[np.int32] = np.asarray(found, dtype=np.int32)
+    return cells
 
 
 def _refit_palette(

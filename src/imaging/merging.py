@@ -104,14 +104,16 @@ def merge_cheapest_first(
     *,
     half_width_px: int,
     half_height_px: int,
+    area_min_px: float | NDArray[np.float32] = 0.0,
 ) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
-    """Merge regions, cheapest loss per pixel first, until each holds its number box.
+    """Merge regions, cheapest loss per pixel first, until each holds its number box and is big enough.
 
-    A region that cannot hold a (2·hw+1) × (2·hh+1) box clear of its borders joins the
-    neighbour whose merge costs the least fidelity (module docstring), the region losing the
-    least per pixel going first. Holding a box never stops under merging (the box and its ring
-    stay inside the union), so only a union of two failing regions is re-checked, on its
-    bounding box. Costs are re-evaluated lazily when a region comes off the heap.
+    A region that cannot hold a (2·hw+1) × (2·hh+1) box clear of its borders, or is smaller than
+    its minimum area, joins the neighbour whose merge costs the least fidelity (module
+    docstring), the region losing the least per pixel going first. Holding a box never stops
+    under merging (the box and its ring stay inside the union), so only a union of two regions
+    that could not is re-checked, on its bounding box. Costs are re-evaluated lazily when a
+    region comes off the heap.
 
     Parameters
     ----------
@@ -119,6 +121,9 @@ def merge_cheapest_first(
         (H, W) int32 region map, every region 4-connected; not modified.
     region_cost
         (R, K) float64 cost vectors (`region_costs`); not modified.
+    area_min_px
+        The smallest area a region may keep, in pixels: one figure, or an (H, W) map of it (say
+        lower near a face), in which case a region's minimum is the map's mean over its pixels.
 
     Returns
     -------
@@ -128,7 +133,7 @@ def merge_cheapest_first(
     labels = labels.copy()
     region_cost = region_cost.copy()
     count = len(region_cost)
-    fits = regions_fitting(
+    holds = regions_fitting(
         labels,
         fits_mask(border_mask(labels), half_width_px=half_width_px, half_height_px=half_height_px),
         count,
@@ -143,12 +148,23 @@ def merge_cheapest_first(
     ]
     best = region_cost.min(axis=1)
     area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
+    # Summed over a region's pixels the minimum adds up under merging, like the costs: the
+    # region is big enough when area ≥ need / area, the map's mean over it.
+    if isinstance(area_min_px, np.ndarray):
+        assert area_min_px.shape == labels.shape
+        flat_need = area_min_px.reshape(-1).astype(np.float64)
+        need = np.bincount(labels.reshape(-1), weights=flat_need, minlength=count).astype(np.float64)
+    else:
+        need = np.asarray(area, dtype=np.float64) * float(area_min_px)
+    fits = holds & (area.astype(np.float64) ** 2 >= need)
     alive = np.ones(count, dtype=bool)
 
     def cheapest(a: int) -> tuple[float, int]:
         around = np.sort(np.fromiter(neighbours[a], dtype=np.int64, count=len(neighbours[a])))
         loss = (region_cost[a][None, :] + region_cost[around]).min(axis=1) - best[a] - best[around]
-        i = int(np.argmin(loss))
+        # Among equally cheap neighbours (a region of one color cut in cells: every merge within
+        # it is free) the smallest: two small cells pair up instead of all joining one big one.
+        i = int(np.lexsort((area[around], loss))[0])
         return float(loss[i]) / float(area[a]), int(around[i])
 
     heap = [(cheapest(a)[0], a) for a in np.flatnonzero(~fits).tolist() if neighbours[a]]
@@ -170,6 +186,7 @@ def merge_cheapest_first(
         region_cost[keep] += region_cost[gone]
         best[keep] = region_cost[keep].min()
         area[keep] += area[gone]
+        need[keep] += need[gone]
         alive[gone] = False
         for n in neighbours[gone]:
             if n != keep:
@@ -178,9 +195,10 @@ def merge_cheapest_first(
                 neighbours[keep].add(n)
         neighbours[keep].discard(gone)
         neighbours[gone] = set()
-        fits[keep] = bool(fits[a] or fits[b]) or _holds_box(
+        holds[keep] = bool(holds[a] or holds[b]) or _holds_box(
             labels, bounds[keep], keep, half_width_px=half_width_px, half_height_px=half_height_px
         )
+        fits[keep] = bool(holds[keep]) and float(area[keep]) ** 2 >= float(need[keep])
         if not fits[keep] and neighbours[keep]:
             heapq.heappush(heap, (cheapest(keep)[0], keep))
     kept = np.flatnonzero(alive)

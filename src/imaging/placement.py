@@ -34,10 +34,14 @@ class NumberRoom:
     half_height_px: int
 
     def at_dpi(self, dpi: int, *, safety_px: int) -> NumberRoom:
-        """The same room at `dpi` (rounded up), plus `safety_px` on every side."""
+        """The same room at `dpi` (to the nearest pixel), plus `safety_px` on every side.
+
+        Nearest, not up: a coarser map is a first cut that print resolution re-checks, and
+        rounding up there would take a third of a number's room from every region at 100 dpi.
+        """
         return NumberRoom(
-            math.ceil(self.half_width_px * dpi / DPI) + safety_px,
-            math.ceil(self.half_height_px * dpi / DPI) + safety_px,
+            round(self.half_width_px * dpi / DPI) + safety_px,
+            round(self.half_height_px * dpi / DPI) + safety_px,
         )
 
 

@@ -218,8 +218,10 @@ def merge_until_fitting(
     region_lab: NDArray[np.float64],
     half_width_px: int,
     half_height_px: int,
+    join_same_color: bool = True,
 ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
-    """Merge regions until each holds its number box, and neighbours of one color are one region.
+    """Merge regions until each holds its number box, and (if `join_same_color`) neighbours of
+    one color are one region.
 
     A region too small for a (2·hw+1) × (2·hh+1) box clear of its borders joins the neighbour
     whose mean color is closest, favouring the one sharing most of its border; the smallest go
@@ -247,9 +249,13 @@ def merge_until_fitting(
             fits_mask(border, half_width_px=half_width_px, half_height_px=half_height_px),
             count,
         )
+        if count == 1 or (bool(fits.all()) and not join_same_color):
+            break
         pairs = adjacency(labels, count)
         same = region_color[pairs.first] == region_color[pairs.second]
-        if count == 1 or (bool(fits.all()) and not bool(same.any())):
+        if not join_same_color:
+            same[:] = False
+        if bool(fits.all()) and not bool(same.any()):
             break
         area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
         parent = list(range(count))

@@ -49,9 +49,10 @@ def upsampled_labels(labels: NDArray[np.int32], count: int, *, width: int, heigh
             continue
         y0, y1 = max(found[0].start - margin, 0), min(found[0].stop + margin, small_h)
         x0, x1 = max(found[1].start - margin, 0), min(found[1].stop + margin, small_w)
-        # ceil() of the far edge can land a pixel past the output (scale × size rounds up): clip it
-        big_y0, big_y1 = math.floor(y0 * scale_y), min(height, math.ceil(y1 * scale_y))
-        big_x0, big_x1 = math.floor(x0 * scale_x), min(width, math.ceil(x1 * scale_x))
+        # y1 · (height / small_h) can round above `height` (50 · (55 / 50) is 55.000…01): clamped,
+        # or the crop at the frame would be a pixel larger than the window it is compared with.
+        big_y0, big_y1 = math.floor(y0 * scale_y), min(math.ceil(y1 * scale_y), height)
+        big_x0, big_x1 = math.floor(x0 * scale_x), min(math.ceil(x1 * scale_x), width)
         indicator = (labels[y0:y1, x0:x1] == index).astype(np.float32)
         blurred = cv2.GaussianBlur(indicator, (0, 0), BORDER_SIGMA_PX, borderType=cv2.BORDER_REPLICATE)
         # Output pixel X samples the input at (X + 0.5) / scale - 0.5, relative to the crop.

@@ -20,6 +20,7 @@ from mosaic.imaging.regions import border_mask, components, fits_mask, regions_f
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 PHOTOS = ["astronaut", "camera", "chelsea", "coffee", "color", "logo"]
+SLIVER_PX_MAX = 12  # at 300 dpi: a tail 1 px wide and 1 mm long would be 12 px
 FLAT_COLORS = np.array(
     [[200, 30, 40], [30, 150, 60], [40, 60, 190], [240, 210, 50], [30, 30, 30]], dtype=np.uint8
 )
@@ -64,9 +65,10 @@ def _assert_legible(art: Artwork, detail: Detail) -> None:
         for index, found in enumerate(ndimage.find_objects(labels + 1))
     ]
     assert all(count == 1 for count in pieces)  # one number per region means one piece
+    # A 1–2 px sliver would vanish under a 3×3 opening; a corner loses a pixel or two, no more.
     thin = without_thin_parts(labels, square_px=3) != labels
-    lost = np.bincount(labels[thin], minlength=art.region_count) / area
-    assert float(lost.max()) < 0.01  # a 1–2 px sliver would vanish under a 3×3 opening
+    _, lost = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
+    assert int(np.bincount(lost.reshape(-1))[1:].max(initial=0)) <= SLIVER_PX_MAX
 
 
 def test_five_flat_color_blocks_give_five_regions_with_exact_colors() -> None:
