@@ -88,12 +88,14 @@ class Difficulty:
         }
 
     def summary(self, unit: str) -> str:
-        """One line for a footer: `standard: 712 cells, smallest 45 mm², 9 pt, 12 used, ~1 h 25 min (…)`."""
-        parts = [f"{self.regions} {unit}", f"smallest {self.smallest_region_mm2:.0f} mm²"]
+        """One line for a footer: `standard: 712 cells, smallest 45 sq mm, 9 pt, 12 used, ~1 h 25 min (…)`.
+
+        Plain letters for the units: the raster pages' font has no superscript two."""
+        parts = [f"{self.regions} {unit}", f"smallest {self.smallest_region_mm2:.0f} sq mm"]
         if self.smallest_number_pt is not None:
             parts.append(f"{self.smallest_number_pt:g} pt")
         parts += [f"{self.colors_used} used", f"~{_duration(self.minutes)}"]
-        model = f"{SECONDS_PER_REGION:g} s each + {SECONDS_PER_CM2:g} s/cm²"
+        model = f"{SECONDS_PER_REGION:g} s each + {SECONDS_PER_CM2:g} s per sq cm"
         return f"{self.word}: {', '.join(parts)} ({model})"
 
 

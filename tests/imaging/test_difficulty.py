@@ -122,3 +122,24 @@ def test_the_report_of_each_artwork_is_its_own_and_a_finished_artwork_is_not_kep
     del small
     gc.collect()
     assert labels() is None
+
+
+def _drawn_by_the_raster_font(character: str) -> bool:
+    """Whether the pages' raster font has a glyph for `character` (not the box it draws for none)."""
+    from mosaic.imaging.fonts import sans
+
+    font = sans(40)
+    return bytes(font.getmask(character)) != bytes(font.getmask("\u4e00"))  # a CJK ideograph: surely none
+
+
+@pytest.mark.parametrize("mode", ["cbn", "hex", "square", "lineart"])
+def test_every_character_of_a_footer_is_one_the_raster_pages_can_draw(mode: str) -> None:
+    text = footer_text(grid_artwork(mode=mode), "A title")  # type: ignore[arg-type]
+    assert [c for c in set(text) if not c.isspace() and not _drawn_by_the_raster_font(c)] == []
+
+
+def test_every_paint_name_and_code_is_one_the_raster_legend_can_draw() -> None:
+    from mosaic.imaging.palettes import catalogue
+
+    text = "".join(f"{paint.name}{paint.code or ''}" for paint_set in catalogue() for paint in paint_set.paints)
+    assert sorted(c for c in set(text) if not c.isspace() and not _drawn_by_the_raster_font(c)) == []
