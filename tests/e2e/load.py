@@ -25,6 +25,7 @@ from tests.e2e.live import cli
 FINAL_ANSWER_WAIT_S = 120.0  # a generation's retries give up after this (the test then fails)
 RETRY_LATER = {409, 503}
 IN_PROGRESS = "request_in_progress"  # the one 409 that is not a final answer
+SETTLE_S = 40.0  # more than 1.5 reservation timeouts of the fault tests (20 s): the sweeper has run by then
 
 
 @dataclass
@@ -142,6 +143,18 @@ def balance_of(url: str, key: str) -> int:
     return balance
 
 
+def _settled_balance(url: str, key: str, expected: int) -> int:
+    """The balance once the ledger has settled: a reservation whose request the outage cut off is
+    released by the sweeper only after its timeout (the servers' MOSAIC_RESERVATION_TIMEOUT_S), and
+    the views catch up after a reconnect; so wait up to SETTLE_S for `expected`, then return what is."""
+    deadline = time.monotonic() + SETTLE_S
+    balance = balance_of(url, key)
+    while balance != expected and time.monotonic() < deadline:
+        time.sleep(1.0)
+        balance = balance_of(url, key)
+    return balance
+
+
 def assert_the_ledger_matches(env: dict[str, str], url: str, keys: list[str], outcome: Outcome, start: int) -> None:
     """Every generation answered, no 500, each balance = start − charged, and the audit replay holds."""
     assert outcome.unanswered == [], "generations without a final answer"
@@ -150,7 +163,9 @@ def assert_the_ledger_matches(env: dict[str, str], url: str, keys: list[str], ou
     assert outcome.retry_after_missing == 0, "a 503 without Retry-After"
     assert sum(outcome.charged.values()) > 0, "the load charged nothing: it proved nothing"
     for key in keys:
-        assert balance_of(url, key) == start - outcome.charged[key], key[:12]
+        expected = start - outcome.charged[key]
+        balance = _settled_balance(url, key, expected)
+        assert balance == expected, f"{key[:12]}: balance {balance}, {start} less the {outcome.charged[key]} charged"
     assert "discrepancies: 0" in cli(env, "audit", "verify")  # and its exit status was 0
 
 
