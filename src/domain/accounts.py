@@ -68,6 +68,11 @@ class Reservation:
     ended_credits: int = 0
     spans_period: bool = False
 
+    @property
+    def returned_credits(self) -> int:
+        """What a release makes available again (the ended period's part expires)."""
+        return self.cost_credits - self.ended_credits
+
 
 @dataclass(slots=True)
 class PackCredits:
