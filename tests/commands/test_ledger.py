@@ -295,3 +295,19 @@ def test_credits_held_when_their_period_ends_never_outlive_it_in_the_balance_vie
         assert services.views.dump() == before
     finally:
         services.close()
+
+
+def test_credits_a_release_returns_expired_are_counted_as_expired_not_released_back() -> None:
+    from prometheus_client import REGISTRY
+
+    from mosaic.commands.metrics import count_credit_movements
+    from tests.domain.test_accounts import commercial_account
+
+    account = commercial_account("2026-11")
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=800)
+    account.start_period(period="2026-12")  # nothing unheld to expire: all 800 held
+    account.release(request_id=request_id, reason="failed")
+    before = REGISTRY.get_sample_value("mosaic_credits_total", {"movement": "expired"}) or 0
+    count_credit_movements(account.collect_events())
+    assert REGISTRY.get_sample_value("mosaic_credits_total", {"movement": "expired"}) == before + 800

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mosaic.domain.accounts import Account
-from mosaic.domain.plans import Plan
 from mosaic.queries.audit import GRANT_NAMESPACE, Report, RuleFold
+from tests.domain.test_accounts import commercial_account
 
 ACCOUNT = "mosaic.domain.accounts:Account."
 KEY = "mosaic.domain.keys:ApiKey."
@@ -142,11 +142,7 @@ def _domain_log(account: Account) -> Log:
 
 
 def _held_across_two_periods(settle: str) -> Account:
-    account = Account.open(
-        account_id=uuid.uuid4(), owner_user_id=uuid.uuid4(), plan=Plan("commercial", "C", 4399, 800, True),
-        sub_status="active",
-    )
-    account.start_period(period="2026-11")
+    account = commercial_account("2026-11")
     request_id = uuid.uuid4()
     account.reserve(request_id=request_id, tool="cbn", cost_credits=790)
     account.start_period(period="2026-12")
