@@ -375,8 +375,8 @@ class Account(Aggregate):
         Monthly credits do not roll over: what is left of the last grant (spending draws on quota
         first) expires when the next period starts, except what open reservations hold, which stays
         theirs: a capture spends it, a release expires it (see `Reservation`). Credits from packs,
-        refunds and goodwill grants stay. False, and no event, if `period` was granted already, or if a paid subscription's
-        invoices grant this account's periods instead.
+        refunds and goodwill grants stay. False, and no event, if `period` was granted already, or
+        if a paid subscription's invoices grant this account's periods instead.
         """
         if self.subscription_id:
             return False
