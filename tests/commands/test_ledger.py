@@ -293,6 +293,10 @@ def test_credits_held_when_their_period_ends_never_outlive_it_in_the_balance_vie
         before = services.views.dump()
         services.runner.rebuild()
         assert services.views.dump() == before
+        from mosaic.queries.audit_log import verify_database
+
+        report = verify_database(services.db)  # the auditor's replay agrees with the log and the views
+        assert report.ok, report.discrepancies
     finally:
         services.close()
 
