@@ -83,3 +83,6 @@ def count_credit_movements(events: Iterable[object]) -> None:
         if found is not None:
             movement, field = found
             CREDITS.labels(movement).inc(int(getattr(event, field)))
+        # a release of credits whose period ended while they were held: they expire, not come back
+        if expired := int(getattr(event, "expired_credits", 0) or 0):
+            CREDITS.labels("expired").inc(expired)

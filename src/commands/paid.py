@@ -223,7 +223,7 @@ class ReserveCharges:
         account = credits.account(unit, self.charges[0].account_id)
         attempts = [_next_attempt(account, charge) for charge in self.charges]
         superseded = [open_id for _, open_id in attempts if open_id is not None]
-        freed_credits = sum(account.reservations[str(open_id)].cost_credits for open_id in superseded)
+        freed_credits = sum(account.reservations[str(open_id)].returned_credits for open_id in superseded)
         _check_affordable(account, sum(c.cost_credits for c in self.charges) - freed_credits)
         for open_id in superseded:
             account.release(request_id=open_id, reason=SUPERSEDED_REASON)

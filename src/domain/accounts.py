@@ -53,9 +53,25 @@ def grant_id_for(account_id: UUID, period: str) -> UUID:
 
 @dataclass(slots=True)
 class Reservation:
+    """Credits held for one request.
+
+    Held credits belong to the period (or pack) they were taken from, in the spending order: the
+    period's quota first, then packs (oldest first), then credits that never expire. When a new
+    period's quota is granted while the reservation is open, it `spans_period`: `ended_credits` of
+    it are the ended period's quota; a capture spends them (and draws the rest from packs, never
+    from the new quota), a release returns them expired. Nothing held outlives its period.
+    """
+
     cost_credits: int
     tool: str
     reserved_at: datetime
+    ended_credits: int = 0
+    spans_period: bool = False
+
+    @property
+    def returned_credits(self) -> int:
+        """What a release makes available again (the ended period's part expires)."""
+        return self.cost_credits - self.ended_credits
 
 
 @dataclass(slots=True)
@@ -246,17 +262,22 @@ class Account(Aggregate):
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
-            del account.reservations[self.request_id]
+            reservation = account.reservations.pop(self.request_id)
             account.reserved_credits -= self.cost_credits
             account.balance_credits -= self.cost_credits
-            from_quota = min(account.quota_remaining_credits, self.cost_credits)
+            # held across a grant: the ended period's part is spent with it, the rest was packs'
+            from_quota = (
+                0 if reservation.spans_period else min(account.quota_remaining_credits, self.cost_credits)
+            )
             account.quota_remaining_credits -= from_quota
-            for purchase_id, credits in pack_draws(account.packs, self.cost_credits - from_quota):
+            beyond = self.cost_credits - from_quota - reservation.ended_credits
+            for purchase_id, credits in pack_draws(account.packs, beyond):
                 account.packs[purchase_id].remaining_credits -= credits
             account.charges[self.request_id] = Charge(self.cost_credits, self.tool)
 
     def release(self, *, request_id: UUID, reason: str) -> bool:
-        """Give the reserved credits back. False (and no event) if it was released already."""
+        """Give the reserved credits back, but those of a period that ended while they were held
+        expire (`expired_credits`). False (and no event) if it was released already."""
         state = self.request_state(request_id)
         if state == "released":
             return False
@@ -269,19 +290,29 @@ class Account(Aggregate):
             tool=reservation.tool,
             cost_credits=reservation.cost_credits,
             reason=_reason(reason),
+            expired_credits=reservation.ended_credits,
         )
         return True
 
     class ReservationReleased(Aggregate.Event):
+        """v2 added `expired_credits` (of a period that ended while held); v1 events read as 0."""
+
+        class_version = 2
         request_id: str
         tool: str
         cost_credits: int
         reason: str
+        expired_credits: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["expired_credits"] = 0
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
             del account.reservations[self.request_id]
             account.reserved_credits -= self.cost_credits
+            account.balance_credits -= self.expired_credits
             account.released.add(self.request_id)
 
     # -- refunds and grants (rules 5 and 6) -------------------------------------------------------
@@ -342,9 +373,10 @@ class Account(Aggregate):
         """Expire the last period's unspent quota and grant this calendar period's, once (rule 6).
 
         Monthly credits do not roll over: what is left of the last grant (spending draws on quota
-        first) expires when the next period starts. Credits from packs, refunds and goodwill grants
-        stay. False, and no event, if `period` was granted already, or if a paid subscription's
-        invoices grant this account's periods instead.
+        first) expires when the next period starts, except what open reservations hold, which stays
+        theirs: a capture spends it, a release expires it (see `Reservation`). Credits from packs,
+        refunds and goodwill grants stay. False, and no event, if `period` was granted already, or
+        if a paid subscription's invoices grant this account's periods instead.
         """
         if self.subscription_id:
             return False
@@ -371,23 +403,51 @@ class Account(Aggregate):
             period=period,
             grant_id=str(grant_id_for(self.id, period)),
             amount_credits=amount_credits,
+            held=self._quota_held(),
         )
         return True
 
+    def _quota_held(self) -> dict[str, int]:
+        """How much of the current quota each reservation made in its period holds: the quota is
+        spent first, so the oldest reservations hold it first (see `Reservation`)."""
+        left = self.quota_remaining_credits
+        held = {}
+        for request_id, reservation in self.reservations.items():
+            if not reservation.spans_period:
+                held[request_id] = take = min(left, reservation.cost_credits)
+                left -= take
+        return held
+
     def _expire_quota(self) -> None:
+        """Expire the quota no reservation holds (reservations hold the quota first)."""
         if not self.granted_periods:
             return
-        leftover = min(self.available_credits, self.quota_remaining_credits)
+        held = sum(self._quota_held().values())
+        leftover = min(self.available_credits, self.quota_remaining_credits - held)
         if leftover > 0:
             self.trigger_event(self.CreditsExpired, period=max(self.granted_periods), amount_credits=leftover)
 
     class MonthlyQuotaGranted(Aggregate.Event):
+        """v2 added `held`: each reservation open at the grant, made in the ended period, and how
+        much of that period's quota it holds (spent by its capture, expired by its release); v1
+        events read as {}."""
+
+        class_version = 2
         period: str
         grant_id: str
         amount_credits: int
+        held: dict[str, int]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["held"] = {}
 
         def apply(self, account: Any) -> None:
             assert isinstance(account, Account)
+            for request_id, credits in self.held.items():
+                reservation = account.reservations[request_id]
+                reservation.ended_credits += credits
+                reservation.spans_period = True
             account.granted_periods[self.period] = self.amount_credits
             account.quota_remaining_credits = self.amount_credits
             account.balance_credits += self.amount_credits

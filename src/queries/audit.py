@@ -62,6 +62,9 @@ class AccountState:
     settled: int = 0
     reserved_credits: int = 0
     reserved: dict[str, int] = field(default_factory=dict)
+    # open reservations a grant found holding an ended period's quota: request id -> those credits
+    # (spent by the capture, which draws the rest from packs, or expired by the release)
+    spanning: dict[str, int] = field(default_factory=dict)
     charges: dict[str, list[int]] = field(default_factory=dict)  # charge id -> [cost, refunded]
     released: set[str] = field(default_factory=set)
     periods: set[str] = field(default_factory=set)
@@ -381,13 +384,17 @@ def _not_open(state: AccountState, body: dict[str, Any]) -> str | None:
 def _capture(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
     if error := _not_open(state, body):
         return error
-    cost = state.reserved.pop(body["request_id"])
+    rid = body["request_id"]
+    cost = state.reserved.pop(rid)
     state.reserved_credits -= cost
     state.settled -= cost
-    state.charges[body["request_id"]] = [cost, 0]
-    from_quota = min(state.quota, cost)
-    state.quota -= from_quota
-    beyond = cost - from_quota
+    state.charges[rid] = [cost, 0]
+    if rid in state.spanning:
+        beyond = cost - state.spanning.pop(rid)
+    else:
+        from_quota = min(state.quota, cost)
+        state.quota -= from_quota
+        beyond = cost - from_quota
     for pack in state.packs.values():
         take = min(pack[1], beyond)
         pack[1] -= take
@@ -398,8 +405,14 @@ def _capture(state: AccountState, body: dict[str, Any], aggregate: str) -> str |
 def _release(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
     if error := _not_open(state, body):
         return error
-    state.reserved_credits -= state.reserved.pop(body["request_id"])
-    state.released.add(body["request_id"])
+    rid = body["request_id"]
+    ended, expired = state.spanning.get(rid, 0), body.get("expired_credits", 0)
+    if expired != ended:
+        return f"release of {rid} expires {expired} credit(s); it held {ended} of an ended period"
+    state.spanning.pop(rid, None)
+    state.reserved_credits -= state.reserved.pop(rid)
+    state.settled -= expired
+    state.released.add(rid)
     return None
 
 
@@ -424,10 +437,25 @@ def _monthly_grant(state: AccountState, body: dict[str, Any], aggregate: str) ->
         return f"grants period {period} a second time"
     if body["grant_id"] != str(uuid.uuid5(GRANT_NAMESPACE, f"{aggregate}:{period}")):
         return f"grant id of period {period} is not the deterministic one"
+    if "held" in body:  # v1 grants predate it and held nothing
+        if (held := body["held"]) != (expected := _quota_held(state)):
+            return f"grant of period {period} finds {held} of the ended quota held; expected {expected}"
+        for rid, credits in held.items():
+            state.spanning[rid] = state.spanning.get(rid, 0) + credits
     state.periods.add(period)
     state.settled += body["amount_credits"]
     state.quota = body["amount_credits"]
     return None
+
+
+def _quota_held(state: AccountState) -> dict[str, int]:
+    """The quota each reservation made in the period holds, oldest first (the domain's rule)."""
+    left, held = state.quota, {}
+    for rid, cost in state.reserved.items():
+        if rid not in state.spanning:
+            held[rid] = take = min(left, cost)
+            left -= take
+    return held
 
 
 def _grant(state: AccountState, body: dict[str, Any], aggregate: str) -> str | None:
@@ -499,9 +527,9 @@ def _status(state: AccountState, body: dict[str, Any], aggregate: str) -> str | 
 _RULE_FIELDS: dict[str, tuple[str, ...]] = {  # what each rule reads of a body
     "CreditsReserved": ("request_id", "cost_credits"),
     "ReservationCaptured": ("request_id", "cost_credits"),
-    "ReservationReleased": ("request_id", "cost_credits"),
+    "ReservationReleased": ("request_id", "cost_credits", "expired_credits?"),
     "CreditsRefunded": ("charge_id", "refund_id", "amount_credits"),
-    "MonthlyQuotaGranted": ("period", "grant_id", "amount_credits"),
+    "MonthlyQuotaGranted": ("period", "grant_id", "amount_credits", "held?"),
     "CreditsGranted": ("amount_credits",),
     "CreditsExpired": ("amount_credits",),
     "PackPurchased": ("purchase_id", "amount_credits"),

@@ -260,8 +260,12 @@ def _captured(batch: Batch, e: Any, position: int) -> None:
 
 @handles(Account.ReservationReleased)
 def _released(batch: Batch, e: Any, position: int) -> None:
-    batch.balance(str(e.originator_id)).reserved_credits -= e.cost_credits
+    row = batch.balance(str(e.originator_id))
+    row.reserved_credits -= e.cost_credits
     batch.line(e, position, "release", e.cost_credits, reference=e.request_id, tool=e.tool, reason=e.reason)
+    if e.expired_credits:  # held from a period that ended meanwhile: they expire, not come back
+        row.settled_credits -= e.expired_credits
+        batch.line(e, position, "expiry", -e.expired_credits, reference=e.request_id, tool=e.tool)
     batch.settle_reservation(e.request_id)
 
 

@@ -258,3 +258,60 @@ def test_the_statement_has_a_line_for_every_kind_of_credit_event_including_expir
         assert running == 40 + 5 + 800 == services.views.balance(str(account_id)).balance  # type: ignore[union-attr]
     finally:
         services.close()
+
+
+@both_backends()
+def test_credits_held_when_their_period_ends_never_outlive_it_in_the_balance_view(database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from mosaic.bootstrap import build
+    from tests.conftest import settings_for
+
+    now = [datetime(2026, 10, 5, tzinfo=UTC)]
+    services = build(settings_for(database_url), background=False, clock=lambda: now[0])
+    try:
+        _, account_id = commercial(services)
+        captured, released = uuid.uuid4(), uuid.uuid4()
+        charging.reserve(services, account_id, captured, tool="cbn", cost_credits=500)
+        charging.reserve(services, account_id, released, tool="ai", cost_credits=290)
+        now[0] = datetime(2026, 11, 1, tzinfo=UTC)
+        services.settle(services.ledger.start_period(account_id=account_id))
+        charging.capture(services, account_id, captured)
+        charging.release(services, account_id, released, "upstream error")
+        now[0] = datetime(2026, 12, 1, tzinfo=UTC)
+        services.settle(services.ledger.start_period(account_id=account_id))
+        lines = services.views.statement(str(account_id))
+        assert [(line.kind, line.delta_credits) for line in lines] == [
+            ("monthly_grant", 800), ("reserve", -500), ("reserve", -290), ("expiry", -10), ("monthly_grant", 800),
+            ("capture", 0), ("release", 290), ("expiry", -290), ("expiry", -800), ("monthly_grant", 800),
+        ]
+        running = 0
+        for line in lines:
+            running += line.delta_credits
+            assert line.balance_after == running
+        assert running == 800 == services.views.balance(str(account_id)).balance  # type: ignore[union-attr]
+        before = services.views.dump()
+        services.runner.rebuild()
+        assert services.views.dump() == before
+        from mosaic.queries.audit_log import verify_database
+
+        report = verify_database(services.db)  # the auditor's replay agrees with the log and the views
+        assert report.ok, report.discrepancies
+    finally:
+        services.close()
+
+
+def test_credits_a_release_returns_expired_are_counted_as_expired_not_released_back() -> None:
+    from prometheus_client import REGISTRY
+
+    from mosaic.commands.metrics import count_credit_movements
+    from tests.domain.test_accounts import commercial_account
+
+    account = commercial_account("2026-11")
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=800)
+    account.start_period(period="2026-12")  # nothing unheld to expire: all 800 held
+    account.release(request_id=request_id, reason="failed")
+    before = REGISTRY.get_sample_value("mosaic_credits_total", {"movement": "expired"}) or 0
+    count_credit_movements(account.collect_events())
+    assert REGISTRY.get_sample_value("mosaic_credits_total", {"movement": "expired"}) == before + 800

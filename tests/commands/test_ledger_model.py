@@ -69,7 +69,11 @@ class LedgerModel(RuleBasedStateMachine):
         self.settled = 800
         self.quota_left = 800
         self.attempts: dict[uuid.UUID, list[uuid.UUID]] = {}  # request → its attempts' ids, in order
-        self.reserved: dict[uuid.UUID, int] = {}  # attempt → cost
+        self.reserved: dict[uuid.UUID, int] = {}  # attempt → cost, in the order reserved
+        # attempts open when a period started → how much of an ended period's quota each holds
+        # (its capture spends them, its release expires them; nothing held outlives its period)
+        self.spanning: dict[uuid.UUID, int] = {}
+        self.durable = 0  # credits granted that never expire (refunds, goodwill)
         self.charges: dict[uuid.UUID, list[int]] = {}  # captured attempt → [cost, refunded]
         # Ordered by when each came to be (dicts as ordered sets): a replayed example must draw from
         # the same lists, and random ids sorted anew each run would not be (Hypothesis: flaky).
@@ -84,9 +88,18 @@ class LedgerModel(RuleBasedStateMachine):
         before = self.available
         charge = Charge(self.account_id, request_id, "cbn", cost)
         attempt_ids, available = self.services.writer.execute(ReserveCharges((charge,))).value
-        freed = sum(self.reserved.get(a, 0) for a in self.attempts.get(request_id, []))
+        freed = sum(self._returned(a) for a in self.attempts.get(request_id, []))
         assert available == before + freed - cost
         return attempt_ids
+
+    def _returned(self, attempt: uuid.UUID) -> int:
+        """What releasing `attempt` makes available again: its ended period's credits expire."""
+        return self.reserved.get(attempt, 0) - self.spanning.get(attempt, 0)
+
+    def _released(self, attempt: uuid.UUID) -> None:
+        self.reserved.pop(attempt)
+        self.settled -= self.spanning.pop(attempt, 0)
+        self.released[attempt] = None
 
     @rule(cost=st.integers(1, 60))
     def reserve(self, cost: int) -> None:
@@ -114,7 +127,7 @@ class LedgerModel(RuleBasedStateMachine):
                 self._reserve(request_id, cost)
             assert self.available == before
             return
-        freed = self.reserved.get(last, 0)
+        freed = self._returned(last)
         if len(attempts) == ATTEMPTS_PER_REQUEST_MAX:
             with pytest.raises(AlreadyReleased):
                 self._reserve(request_id, cost)
@@ -126,9 +139,8 @@ class LedgerModel(RuleBasedStateMachine):
             return
         next_id = attempt_request_id(request_id, len(attempts))
         assert self._reserve(request_id, cost) == (next_id,)
-        if freed:  # the open attempt is superseded: released in the same command
-            self.reserved.pop(last)
-            self.released[last] = None
+        if last in self.reserved:  # the open attempt is superseded: released in the same command
+            self._released(last)
         self.reserved[next_id] = cost
         attempts.append(next_id)
 
@@ -137,8 +149,8 @@ class LedgerModel(RuleBasedStateMachine):
         self.clock.minutes += int(RESERVATION_TIMEOUT.total_seconds() // 60) + 1
         released = self.services.sweeper.sweep()
         assert released >= len(self.reserved)  # other examples' accounts share the database
-        self.released.update(dict.fromkeys(self.reserved))
-        self.reserved.clear()
+        for request_id in list(self.reserved):
+            self._released(request_id)
 
     @precondition(lambda self: self.reserved)
     @rule(data=st.data())
@@ -147,7 +159,10 @@ class LedgerModel(RuleBasedStateMachine):
         self._settle(captures=(request_id,))
         cost = self.reserved.pop(request_id)
         self.settled -= cost
-        self.quota_left = max(0, self.quota_left - cost)
+        if request_id in self.spanning:  # spends its ended period's credits, the rest never expire
+            self.spanning.pop(request_id)
+        else:
+            self.quota_left = max(0, self.quota_left - cost)
         self.charges[request_id] = [cost, 0]
 
     @precondition(lambda self: self.reserved)
@@ -155,8 +170,7 @@ class LedgerModel(RuleBasedStateMachine):
     def release(self, data: st.DataObject) -> None:
         request_id = data.draw(st.sampled_from(list(self.reserved)))
         self._settle(releases=((request_id, "failed"),))
-        self.reserved.pop(request_id)
-        self.released[request_id] = None
+        self._released(request_id)
 
     @precondition(lambda self: self.released)
     @rule(data=st.data())
@@ -199,18 +213,27 @@ class LedgerModel(RuleBasedStateMachine):
         self.charges[charge_id][1] += amount
         assert self.charges[charge_id][1] <= self.charges[charge_id][0]
         self.settled += amount
+        self.durable += amount
 
     @rule(amount=st.integers(1, 100))
     def goodwill(self, amount: int) -> None:
         self.services.ledger.grant_credits(account_id=self.account_id, amount_credits=amount, reason="sorry", issued_by="s")
         self.settled += amount
+        self.durable += amount
 
     @rule()
     def next_month(self) -> None:
         self.clock.month += 1
         assert self.services.ledger.start_period(account_id=self.account_id).value is True
         assert self.services.ledger.start_period(account_id=self.account_id).value is False
-        self.settled -= min(self.available, self.quota_left)
+        # the quota is spent first, so the attempts reserved in the period hold it first, oldest first;
+        # what none holds expires, what they hold stays theirs and never becomes the new period's
+        left = self.quota_left
+        for attempt, cost in self.reserved.items():
+            if attempt not in self.spanning:
+                self.spanning[attempt] = take = min(left, cost)
+                left -= take
+        self.settled -= min(self.available, left)
         self.settled += 800
         self.quota_left = 800
 
@@ -220,6 +243,14 @@ class LedgerModel(RuleBasedStateMachine):
         assert isinstance(account, Account)
         assert account.available_credits == self.available >= 0
         assert account.reserved_credits == sum(self.reserved.values())
+
+    @invariant()
+    def no_credit_outlives_its_period(self) -> None:
+        """Independent of how reservations hold credits: the balance is at most this period's
+        quota, what never expires, and what open reservations hold."""
+        account = self.services.store.repository.get(self.account_id)
+        assert isinstance(account, Account)
+        assert account.balance_credits <= 800 + self.durable + sum(self.reserved.values())
 
     @invariant()
     def the_balance_view_agrees_once_caught_up(self) -> None:

@@ -270,3 +270,65 @@ def test_a_replaced_subscriptions_late_event_neither_takes_over_nor_ends_the_new
     assert account.end_subscription(subscription_id="sub_old", free_plan=free, as_of=190)  # noted only
     assert (account.subscription_id, account.plan_name, account.sub_status) == ("sub_new", "commercial", "active")
     assert account.available_credits == 800
+
+
+def _held_across_a_period(cost: int = 790) -> tuple[Account, uuid.UUID]:
+    """Most of 2026-11's quota reserved, then 2026-12 starts while the reservation is open."""
+    account = commercial_account("2026-11")
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=cost)
+    account.start_period(period="2026-12")
+    return account, request_id
+
+
+def test_credits_held_when_their_period_ends_are_spent_by_the_capture_and_never_outlive_it() -> None:
+    account, request_id = _held_across_a_period()
+    assert account.available_credits == 800  # the new quota; the held 790 are still the old period's
+    account.capture(request_id=request_id)
+    assert account.available_credits == 800  # the capture spent the old period's credits, not the new
+    account.start_period(period="2027-01")
+    assert account.available_credits == account.balance_credits == 800
+
+
+def test_credits_held_when_their_period_ends_expire_when_the_reservation_is_released() -> None:
+    account, request_id = _held_across_a_period()
+    account.collect_events()
+    account.release(request_id=request_id, reason="generation failed")
+    released = [e for e in account.collect_events() if isinstance(e, Account.ReservationReleased)]
+    assert [(e.cost_credits, e.expired_credits) for e in released] == [(790, 790)]
+    assert account.available_credits == account.balance_credits == 800
+    account.start_period(period="2027-01")
+    assert account.available_credits == account.balance_credits == 800
+
+
+def test_a_reservation_held_across_two_period_starts_still_settles_against_the_period_it_came_from() -> None:
+    account, request_id = _held_across_a_period(800)  # nothing left over: no expiry, all of it held
+    account.start_period(period="2027-01")
+    assert account.available_credits == 800
+    account.release(request_id=request_id, reason="generation failed")
+    assert account.available_credits == account.balance_credits == 800
+
+
+def test_held_credits_beyond_the_quota_come_from_packs_and_goodwill_which_never_expire() -> None:
+    account = commercial_account("2026-11")
+    account.grant_credits(grant_id=uuid.uuid4(), amount_credits=50, reason="sorry", issued_by="support")
+    account.buy_pack(purchase_id="pi_1", pack=Pack("credits_100", "100 credits", 100, 999), paid_cents=999)
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=900)  # 950 in all: 50 left free
+    account.start_period(period="2026-12")
+    account.capture(request_id=request_id)
+    account.start_period(period="2027-01")
+    # 950 - 900 = 50 outlive 2026-11 (goodwill and pack credits), plus the new quota; nothing more
+    assert account.available_credits == account.balance_credits == 800 + 50
+
+
+def test_a_reservation_made_after_a_period_starts_holds_none_of_the_ended_periods_credits() -> None:
+    account, held = _held_across_a_period()
+    fresh = uuid.uuid4()
+    account.reserve(request_id=fresh, tool="cbn", cost_credits=100)
+    account.collect_events()
+    account.release(request_id=fresh, reason="generation failed")
+    account.release(request_id=held, reason="generation failed")
+    released = [e for e in account.collect_events() if isinstance(e, Account.ReservationReleased)]
+    assert [(e.cost_credits, e.expired_credits) for e in released] == [(100, 0), (790, 790)]
+    assert account.available_credits == 800

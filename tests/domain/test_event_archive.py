@@ -104,3 +104,20 @@ def test_a_version_1_reservation_is_upcast_with_an_empty_summary() -> None:
                                  base64.b64decode(row["state"]))
             event = mapper.to_domain_event(stored)
             assert isinstance(event, Account.CreditsReserved) and event.summary == ""
+
+
+def test_version_1_grants_and_releases_are_upcast_holding_and_expiring_nothing() -> None:
+    mapper: Mapper[uuid.UUID] = Mapper(transcoder=MsgspecTranscoder())
+    seen = set()
+    for line in ARCHIVE.read_text().splitlines():
+        row = json.loads(line)
+        stored = StoredEvent(uuid.UUID(row["originator_id"]), row["originator_version"], row["topic"],
+                             base64.b64decode(row["state"]))
+        event = mapper.to_domain_event(stored)
+        if isinstance(event, Account.MonthlyQuotaGranted):
+            assert event.held == {}
+            seen.add("grant")
+        elif isinstance(event, Account.ReservationReleased):
+            assert event.expired_credits == 0
+            seen.add("release")
+    assert seen == {"grant", "release"}

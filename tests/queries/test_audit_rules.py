@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from mosaic.domain.accounts import Account
 from mosaic.queries.audit import GRANT_NAMESPACE, Report, RuleFold
+from tests.domain.test_accounts import commercial_account
 
 ACCOUNT = "mosaic.domain.accounts:Account."
 KEY = "mosaic.domain.keys:ApiKey."
@@ -128,3 +130,55 @@ def test_a_version_gap_and_positions_out_of_order_are_named() -> None:
         (3, f"aggregate {ACCOUNT_ID} jumps to version 5, not 3"),
         (2, "positions out of order"),
     ]
+
+
+def _domain_log(account: Account) -> Log:
+    """The account's events as the auditor reads them (bodies with the events' own fields)."""
+    log = Log()
+    for event in account.collect_events():
+        body = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version", "timestamp")}
+        log.add(type(event).__name__, aggregate=str(account.id), **body)
+    return log
+
+
+def _held_across_two_periods(settle: str) -> Account:
+    account = commercial_account("2026-11")
+    request_id = uuid.uuid4()
+    account.reserve(request_id=request_id, tool="cbn", cost_credits=790)
+    account.start_period(period="2026-12")
+    if settle == "capture":
+        account.capture(request_id=request_id)
+    else:
+        account.release(request_id=request_id, reason="failed")
+    account.start_period(period="2027-01")
+    return account
+
+
+@pytest.mark.parametrize("settle", ["capture", "release"])
+def test_credits_held_across_a_period_start_fold_to_the_domains_balance(settle: str) -> None:
+    account = _held_across_two_periods(settle)
+    log = _domain_log(account)
+    report, rules = fold(log, views_at=len(log.rows))
+    assert report.discrepancies == []
+    assert rules.expected_views is not None
+    assert rules.expected_views.balances == {str(account.id): (800, 0)} == {str(account.id): (account.balance_credits, 0)}
+
+
+def test_a_release_that_gives_back_credits_of_an_ended_period_is_named() -> None:
+    log = _domain_log(_held_across_two_periods("release"))
+    position, aggregate, version, topic, body = next(row for row in log.rows if row[3].endswith("Released"))
+    log.rows[position - 1] = (position, aggregate, version, topic, {**body, "expired_credits": 0})
+    report, _ = fold(log)
+    assert report.discrepancies[0] == (
+        position, f"release of {body['request_id']} expires 0 credit(s); it held 790 of an ended period"
+    )
+
+
+def test_a_grant_that_forgets_the_quota_a_reservation_holds_is_named() -> None:
+    log = _domain_log(_held_across_two_periods("capture"))
+    rows = [row for row in log.rows if row[3].endswith("MonthlyQuotaGranted") and row[4]["held"]]
+    position, aggregate, version, topic, body = rows[0]
+    log.rows[position - 1] = (position, aggregate, version, topic, {**body, "held": {}})
+    report, _ = fold(log)
+    assert report.discrepancies[0][0] == position
+    assert "of the ended quota held; expected" in report.discrepancies[0][1]
