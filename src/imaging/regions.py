@@ -14,7 +14,6 @@ from typing import Final
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 REGIONS_MAX: Final = 1 << 24  # pair keys a·R + b must fit in int64 comfortably
 MERGE_ROUNDS_MAX: Final = 64  # each round merges every region that is too small at once
@@ -101,8 +100,14 @@ def without_thin_parts(index_map: NDArray[np.int32], *, square_px: int) -> NDArr
     thin = covered == 0
     if not bool(thin.any()) or bool(thin.all()):
         return index_map.copy()
-    nearest = ndimage.distance_transform_edt(thin, return_distances=False, return_indices=True)
-    return np.asarray(index_map[nearest[0], nearest[1]], dtype=np.int32)
+    # Each thin pixel takes the value of its nearest kept one: OpenCV labels every kept pixel in
+    # raster order (1, 2, …) and spreads the labels over the rest, several times faster than an
+    # exact feature transform on a poster's 75 MP (the 5×5 metric is within 2 % of Euclidean).
+    _, nearest = cv2.distanceTransformWithLabels(
+        thin.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    kept_values = index_map.reshape(-1)[~thin.reshape(-1)]
+    return np.asarray(kept_values[nearest - 1], dtype=np.int32)
 
 
 def border_mask(labels: NDArray[np.int32]) -> NDArray[np.bool_]:
