@@ -142,7 +142,7 @@ def cbn_artwork(
     level = LEVELS[detail]
     box = placed_box((photo.shape[0], photo.shape[1]), page)
     room = number_room(number_size_pt=level.number_size_pt, line_width_pt=level.line_width_pt)
-    work_dpi = _work_dpi(photo.shape[1], box.width)
+    work_dpi = segmentation_dpi(photo.shape[1], box.width)
     work_room = _work_room(room, work_dpi)
     work_w, work_h = max(1, round(box.width * work_dpi / DPI)), max(1, round(box.height * work_dpi / DPI))
     work_lab = lab_from_rgb(resize_rgb(photo, width=work_w, height=work_h))
@@ -222,7 +222,7 @@ def cbn_artwork(
     )
 
 
-def _work_dpi(photo_width_px: int, box_width_px: int) -> int:
+def segmentation_dpi(photo_width_px: int, box_width_px: int) -> int:
     """The segmentation resolution: `WORK_DPI`, or the photo's own on the paper where that is
     lower (never below `WORK_DPI_MIN`). Every pixel size of the segmentation follows it; the
     rules are re-checked at print resolution either way."""
