@@ -196,8 +196,12 @@ def cbn_artwork(
     _, region_lab = region_stats(labels, work_lab, len(region_color))
     # Smooth borders can meet at a narrow angle (two cells and a color edge): opened again at
     # print resolution, so no tail thinner than a line's width is left to color.
-    upsampled = upsampled_labels(labels, len(region_color), width=box.width, height=box.height)
-    pieces, origin = split_pieces(without_thin_parts(upsampled, square_px=PRINT_SLIVER_SQUARE_PX))
+    opened = without_thin_parts(
+        upsampled_labels(labels, len(region_color), width=box.width, height=box.height),
+        square_px=PRINT_SLIVER_SQUARE_PX,
+    )
+    pieces, origin = split_pieces(opened)
+    del opened  # a poster's label maps are 200 MB each
     labels, region_color, region_lab = merge_until_fitting(
         pieces,
         region_color=region_color[origin],
