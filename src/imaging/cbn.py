@@ -1,6 +1,8 @@
 """Color by number: a photo → regions of exactly `colors` palette colors, each holding its number.
 
-Pipeline: fit the photo into the art box; work at `WORK_DPI` (a 12 MP upload is reduced first);
+Pipeline: fit the photo into the art box; work at `WORK_DPI` (a 12 MP upload is reduced first), or
+at the photo's own resolution on the paper where that is lower (a poster of a 2 MP photo: enlarging
+it first would only give the segmentation more pixels of the same detail);
 smooth with an edge-preserving bilateral filter in CIELAB; choose the palette (seeded k-means++,
 a JND apart); quantise; split into 4-connected regions; merge every region too small for its
 number into the neighbour that costs the least color fidelity (`merging`), each region taking
@@ -39,7 +41,7 @@ from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_co
 from mosaic.imaging.options import Detail
 from mosaic.imaging.paintpick import paints_lab, pick_paints
 from mosaic.imaging.palettes import Paint
-from mosaic.imaging.placement import anchors_xy, number_room
+from mosaic.imaging.placement import NumberRoom, anchors_xy, number_room
 from mosaic.imaging.regions import (
     border_mask,
     components,
@@ -76,6 +78,7 @@ LEVELS: Final[dict[Detail, CbnLevel]] = {
 NUMBER_SIZE_PT: Final[dict[Detail, float]] = {name: level.number_size_pt for name, level in LEVELS.items()}
 LINE_WIDTH_PT: Final[dict[Detail, float]] = {name: level.line_width_pt for name, level in LEVELS.items()}
 WORK_DPI: Final = 100  # segmentation resolution: 1/3 of print, ~0.6 MP for a Letter page
+WORK_DPI_MIN: Final = 40  # a thumbnail is still enlarged to this: a number's room stays several pixels
 WORK_SAFETY_PX: Final = 0  # print resolution is re-checked; extra room here would over-merge
 BILATERAL_DIAMETER_PX: Final = 7
 BILATERAL_SIGMA_LAB: Final = 9.0  # ΔE across which colors still blend
@@ -88,9 +91,9 @@ CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look d
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
 REFIT_ROUNDS: Final = 2
-SPECK_PX: Final = 30  # at WORK_DPI: regions this small join a neighbour in one vectorised pass
+SPECK_MM2: Final = 1.9  # regions this small (30 px at 100 dpi) join a neighbour in one vectorised pass
 WEISZFELD_EPSILON_LAB: Final = 0.5  # a pixel this close to its color weighs as if this far
-SLIVER_SQUARE_PX: Final = 3  # at WORK_DPI: nothing narrower than 0.75 mm survives
+SLIVER_MM: Final = 0.76  # at work resolution nothing narrower survives (3 px at 100 dpi)
 PRINT_SLIVER_SQUARE_PX: Final = 3  # at 300 dpi: nor a tail narrower than 0.25 mm after enlarging
 
 assert min(LINE_WIDTH_PT.values()) >= 0.75
@@ -139,8 +142,9 @@ def cbn_artwork(
     level = LEVELS[detail]
     box = placed_box((photo.shape[0], photo.shape[1]), page)
     room = number_room(number_size_pt=level.number_size_pt, line_width_pt=level.line_width_pt)
-    work_room = room.at_dpi(WORK_DPI, safety_px=WORK_SAFETY_PX)
-    work_w, work_h = max(1, round(box.width * WORK_DPI / DPI)), max(1, round(box.height * WORK_DPI / DPI))
+    work_dpi = segmentation_dpi(photo.shape[1], box.width)
+    work_room = _work_room(room, work_dpi)
+    work_w, work_h = max(1, round(box.width * work_dpi / DPI)), max(1, round(box.height * work_dpi / DPI))
     work_lab = lab_from_rgb(resize_rgb(photo, width=work_w, height=work_h))
     smooth_lab = _smoothed(work_lab, passes=level.bilateral_passes)
     face_mm_share = FACE_MM_MIN / mm_from_px(max(box.width, box.height))
@@ -156,11 +160,12 @@ def cbn_artwork(
         palette = paints_lab(chosen)
     index_map = nearest_palette_index(smooth_lab, palette)
     labels, _ = components(index_map)
-    px_per_mm2 = (WORK_DPI / MM_PER_INCH) ** 2
+    px_per_mm = work_dpi / MM_PER_INCH
+    px_per_mm2 = px_per_mm**2
     area_min = np.where(features, level.face_area_min_mm2, level.area_min_mm2).astype(np.float32)
     area_min *= np.float32(px_per_mm2)
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
-    labels, cost = merge_specks(labels, cost, speck_px=SPECK_PX)
+    labels, cost = merge_specks(labels, cost, speck_px=max(1, round(SPECK_MM2 * px_per_mm2)))
     fitting = partial(
         merge_cheapest_first,
         half_width_px=work_room.half_width_px,
@@ -169,13 +174,13 @@ def cbn_artwork(
     )
     labels, cost = fitting(labels, cost)
     # No slivers: thin tails go to their neighbours; a region cut in two at a neck is two regions.
-    labels, _ = split_pieces(without_thin_parts(labels, square_px=SLIVER_SQUARE_PX))
+    labels, _ = split_pieces(without_thin_parts(labels, square_px=max(2, round(SLIVER_MM * px_per_mm))))
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = fitting(labels, cost)
     if level.cell_mm > 0:
         # Large areas of one color are cut into cells; a cell too small for its number joins a
         # neighbour, of its own color first (that costs no fidelity).
-        cells = _cells(smooth_lab, spacing_px=level.cell_mm * WORK_DPI / MM_PER_INCH, seed=seed)
+        cells = _cells(smooth_lab, spacing_px=level.cell_mm * px_per_mm, seed=seed)
         # Only areas that shade are cut: a flat one (a logo's, a stripe's) has nothing to show in
         # more regions. Nor is a region reaching into a face's features: no line across a lip.
         flat = _flat_regions(labels, work_lab, palette[np.argmin(cost, axis=1)])
@@ -191,8 +196,12 @@ def cbn_artwork(
     _, region_lab = region_stats(labels, work_lab, len(region_color))
     # Smooth borders can meet at a narrow angle (two cells and a color edge): opened again at
     # print resolution, so no tail thinner than a line's width is left to color.
-    upsampled = upsampled_labels(labels, len(region_color), width=box.width, height=box.height)
-    pieces, origin = split_pieces(without_thin_parts(upsampled, square_px=PRINT_SLIVER_SQUARE_PX))
+    opened = without_thin_parts(
+        upsampled_labels(labels, len(region_color), width=box.width, height=box.height),
+        square_px=PRINT_SLIVER_SQUARE_PX,
+    )
+    pieces, origin = split_pieces(opened)
+    del opened  # a poster's label maps are 200 MB each
     labels, region_color, region_lab = merge_until_fitting(
         pieces,
         region_color=region_color[origin],
@@ -214,6 +223,28 @@ def cbn_artwork(
         number_size_pt=level.number_size_pt,
         line_width_pt=level.line_width_pt,
         paints=chosen,
+    )
+
+
+def segmentation_dpi(photo_width_px: int, box_width_px: int) -> int:
+    """The segmentation resolution: `WORK_DPI`, or the photo's own on the paper where that is
+    lower (never below `WORK_DPI_MIN`). Every pixel size of the segmentation follows it; the
+    rules are re-checked at print resolution either way."""
+    photo_dpi = photo_width_px * DPI / box_width_px
+    return max(WORK_DPI_MIN, min(WORK_DPI, math.floor(photo_dpi)))
+
+
+def _work_room(room: NumberRoom, work_dpi: int) -> NumberRoom:
+    """The number's room in work pixels. Below `WORK_DPI` a pixel is a large share of it: the
+    nearest count would make the box (2·half + 1 pixels) up to a third larger than on paper and
+    merge away cells that hold their number at print size, so there the box is the largest that
+    fits inside the printed one (print resolution re-checks every region either way)."""
+    if work_dpi >= WORK_DPI:
+        return room.at_dpi(work_dpi, safety_px=WORK_SAFETY_PX)
+    scale = work_dpi / DPI
+    return NumberRoom(
+        *(max(1, math.floor(((2 * half + 1) * scale - 1) / 2)) + WORK_SAFETY_PX
+          for half in (room.half_width_px, room.half_height_px))
     )
 
 

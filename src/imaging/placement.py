@@ -75,8 +75,10 @@ def anchors_xy(labels: NDArray[np.int32], count: int, *, room: NumberRoom) -> ND
     """
     border = border_mask(labels)
     fits = fits_mask(border, half_width_px=room.half_width_px, half_height_px=room.half_height_px)
-    distance = cv2.distanceTransform((~border).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
-    score = np.where(fits, distance, -1.0).astype(np.float32)
+    clear = (~border).astype(np.uint8)
+    score = np.asarray(cv2.distanceTransform(clear, cv2.DIST_L2, cv2.DIST_MASK_5), dtype=np.float32)
+    del border, clear
+    score[~fits] = -1.0  # in place: a poster's float64 copy would be 400 MB
     out = np.zeros((count, 2), dtype=np.float32)
     for index, found in enumerate(ndimage.find_objects(labels + 1, max_label=count)):
         assert found is not None, f"region {index} is empty"

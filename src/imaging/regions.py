@@ -14,7 +14,6 @@ from typing import Final
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 REGIONS_MAX: Final = 1 << 24  # pair keys a·R + b must fit in int64 comfortably
 MERGE_ROUNDS_MAX: Final = 64  # each round merges every region that is too small at once
@@ -99,10 +98,18 @@ def without_thin_parts(index_map: NDArray[np.int32], *, square_px: int) -> NDArr
     last = (square_px - 1, square_px - 1)
     covered = cv2.dilate(uniform, np.ones((square_px, square_px), np.uint8), anchor=last)
     thin = covered == 0
+    del across, down, same_across, same_down, uniform, covered  # a poster's masks are 50 MB each
     if not bool(thin.any()) or bool(thin.all()):
         return index_map.copy()
-    nearest = ndimage.distance_transform_edt(thin, return_distances=False, return_indices=True)
-    return np.asarray(index_map[nearest[0], nearest[1]], dtype=np.int32)
+    # Each thin pixel takes the value of its nearest kept one: OpenCV labels every kept pixel in
+    # raster order (1, 2, …) and spreads the labels over the rest, several times faster than an
+    # exact feature transform on a poster's 75 MP (the 5×5 metric is within 2 % of Euclidean).
+    nearest = cv2.distanceTransformWithLabels(  # the distances are not kept: 200 MB on a poster
+        thin.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+    )[1]
+    kept_values = np.concatenate([np.zeros(1, np.int32), index_map[~thin]])  # label 0 is unused
+    out: NDArray[np.int32] = np.asarray(kept_values[nearest], dtype=np.int32)
+    return out
 
 
 def border_mask(labels: NDArray[np.int32]) -> NDArray[np.bool_]:

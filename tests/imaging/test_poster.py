@@ -7,9 +7,10 @@ import numpy as np
 import pypdf
 import pytest
 from synthetic_artworks import IMAGES, TEST_COLORS
+from test_cbn import _assert_legible
 
 from mosaic.imaging.artwork import Artwork, page_for
-from mosaic.imaging.cbn import cbn_artwork
+from mosaic.imaging.cbn import cbn_artwork, segmentation_dpi
 from mosaic.imaging.decode import decode_photo
 from mosaic.imaging.mosaic import hex_artwork, voronoi_artwork
 from mosaic.imaging.options import InvalidOption, parse_options
@@ -128,3 +129,22 @@ def test_a_poster_field_that_cannot_be_made_is_refused_naming_it(fields: dict[st
         parse_options(fields)
     assert refused.value.field == field
     assert parse_options({"mode": "voronoi", "tiles": "3x3"}).sheets == 9
+
+
+def test_segmentation_works_at_the_photos_own_resolution_where_it_is_below_100_dpi() -> None:
+    assert segmentation_dpi(1732, 2850) == 100, "a 2 MP photo on a Letter page is reduced to 100 dpi"
+    assert segmentation_dpi(1732, 8676) == 59, "on a 3×3 poster it is not enlarged to 100 dpi first"
+    assert segmentation_dpi(240, 2250) == 40, "a thumbnail is still enlarged to 40 dpi"
+
+
+def test_a_poster_segmented_at_the_photos_resolution_still_gives_every_region_room_for_its_number() -> None:
+    art = _poster_artwork("cbn", 2)
+    photo = decode_photo(COFFEE)
+    assert segmentation_dpi(photo.shape[1], art.box.width) < 100, "coffee.png is enlarged on a 2×2 poster"
+    art.check()
+    _assert_legible(art, "standard")
+
+
+def test_the_same_cbn_poster_request_gives_the_same_bytes() -> None:
+    options = parse_options({"mode": "cbn", "colors": "8", "tiles": "2x2"})
+    assert generate(COFFEE, options).data == generate(COFFEE, options).data
