@@ -132,6 +132,7 @@ def test_a_book_page_draws_what_the_single_pdf_draws() -> None:
         ({"output": "book", "bleed": "0.25in"}, "bleed"),
         ({"output": "book", "title": "x" * 81}, "title"),
         ({"output": "book", "title": "two\nlines"}, "title"),
+        ({"output": "book", "orientation": "landscape"}, "orientation"),  # a book's trim is portrait
     ],
 )
 def test_book_fields_are_refused_where_they_do_not_apply_or_are_malformed(
@@ -140,3 +141,19 @@ def test_book_fields_are_refused_where_they_do_not_apply_or_are_malformed(
     with pytest.raises(InvalidOption) as refused:
         parse_options(fields)
     assert refused.value.field == field
+
+
+def test_a_books_pages_stay_portrait_for_a_wide_photo_under_auto() -> None:
+    import io
+
+    from PIL import Image
+
+    from mosaic.imaging.pipeline import _decoded
+
+    wide = io.BytesIO()
+    Image.new("RGB", (600, 300), (200, 120, 40)).save(wide, format="PNG")
+    photo, page = _decoded(wide.getvalue(), parse_options({"output": "book"}))
+    assert photo.shape[1] > photo.shape[0]
+    assert (page.width_px, page.height_px, page.orientation) == (2550, 3300, "portrait")  # the trim never turns
+    _, single = _decoded(wide.getvalue(), parse_options({}))
+    assert single.orientation == "landscape"  # where a single page would
