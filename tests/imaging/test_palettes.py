@@ -104,7 +104,7 @@ def test_a_palette_is_refused_where_the_mode_does_not_color_with_paints(mode: st
     assert raised.value.field == "palette" and f"not to mode {mode}" in raised.value.message
 
 
-@pytest.mark.parametrize("mode", ["cbn", "hex", "voronoi"])
+@pytest.mark.parametrize("mode", ["cbn", "hex", "voronoi", "square"])
 def test_a_palette_is_accepted_for_the_modes_that_color(mode: str) -> None:
     options = parse_options({"mode": mode, "palette": "crayola-24"})
     assert options.palette == find_set("crayola-24")
