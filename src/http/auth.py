@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import jwt
@@ -51,6 +51,9 @@ JWT_SECRET_LABEL = b"mosaic/jwt-hs256/v1"
 assert KEY_CACHE_TTL_S <= 1.0, "a key revoked elsewhere must be refused here within 1 s"
 assert SESSION_CACHE_TTL_S <= 1.0, "a session ended elsewhere must be refused here within 1 s"
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mosaic"'}
 
 
@@ -72,8 +75,49 @@ class Principal:
         return f"key:{self.key_id}" if self.key_id is not None else f"user:{self.user_id}"
 
 
-class KeyGrantCache:
-    """hash → (grant or None, expiry), bounded; `epoch` guards against a lookup racing a revocation."""
+class _ExpiringEntries(Generic[K, V]):
+    """key → (value, expiry), bounded (oldest out first); `epoch` guards against a lookup racing a
+    change: a `put` read under an older epoch than the current one is dropped, its answer may be stale."""
+
+    def __init__(self, ttl_s: float, entries_max: int, clock: Callable[[], float]) -> None:
+        assert ttl_s > 0 and entries_max > 0
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.entries_max = entries_max
+        self.epoch = 0
+        self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= self.clock():
+            return False, None
+        return True, entry[0]
+
+    def put(self, key: K, value: V, *, epoch: int) -> None:
+        with self._lock:
+            if epoch != self.epoch:
+                return
+            self._entries[key] = (value, self.clock() + self.ttl_s)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.entries_max:
+                self._entries.popitem(last=False)
+
+    def _forget(self, key: K) -> None:
+        with self._lock:
+            self.epoch += 1
+            self._entries.pop(key, None)
+
+    def _forget_where(self, matches: Callable[[K, V], bool]) -> None:
+        with self._lock:
+            self.epoch += 1
+            for key, (value, _) in list(self._entries.items()):
+                if matches(key, value):
+                    del self._entries[key]
+
+
+class KeyGrantCache(_ExpiringEntries[str, KeyGrant | None]):
+    """key hash → grant (None: no such key)."""
 
     def __init__(
         self,
@@ -81,46 +125,19 @@ class KeyGrantCache:
         entries_max: int = KEY_CACHE_ENTRIES_MAX,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        assert 0 < ttl_s <= KEY_CACHE_TTL_S and entries_max > 0
-        self.ttl_s = ttl_s
-        self.clock = clock
-        self.entries_max = entries_max
-        self.epoch = 0
-        self._entries: OrderedDict[str, tuple[KeyGrant | None, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key_hash: str) -> tuple[bool, KeyGrant | None]:
-        entry = self._entries.get(key_hash)
-        if entry is None or entry[1] <= self.clock():
-            return False, None
-        return True, entry[0]
-
-    def put(self, key_hash: str, grant: KeyGrant | None, *, epoch: int) -> None:
-        with self._lock:
-            if epoch != self.epoch:
-                return  # a key was revoked while this lookup ran: its answer may be stale
-            self._entries[key_hash] = (grant, self.clock() + self.ttl_s)
-            self._entries.move_to_end(key_hash)
-            while len(self._entries) > self.entries_max:
-                self._entries.popitem(last=False)
+        assert ttl_s <= KEY_CACHE_TTL_S
+        super().__init__(ttl_s, entries_max, clock)
 
     def forget_key(self, key_id: str) -> None:
-        self._forget(lambda grant: grant.key_id == key_id)
+        self._forget_where(lambda _, grant: grant is not None and grant.key_id == key_id)
 
     def forget_account(self, account_id: str) -> None:
         """Drop the account's keys (its subscription changed): looked up afresh on next use."""
-        self._forget(lambda grant: grant.account_id == account_id)
-
-    def _forget(self, matches: Callable[[KeyGrant], bool]) -> None:
-        with self._lock:
-            self.epoch += 1
-            for key_hash, (grant, _) in list(self._entries.items()):
-                if grant is not None and matches(grant):
-                    del self._entries[key_hash]
+        self._forget_where(lambda _, grant: grant is not None and grant.account_id == account_id)
 
 
-class SessionVersions:
-    """user id → (session version or None for no such user, expiry), bounded."""
+class SessionVersions(_ExpiringEntries[str, int | None]):
+    """user id → session version (None: no such user)."""
 
     def __init__(
         self,
@@ -128,30 +145,11 @@ class SessionVersions:
         entries_max: int = SESSION_CACHE_ENTRIES_MAX,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        assert 0 < ttl_s <= SESSION_CACHE_TTL_S and entries_max > 0
-        self.ttl_s = ttl_s
-        self.entries_max = entries_max
-        self.clock = clock
-        self.epoch = 0
-        self._entries: OrderedDict[str, tuple[int | None, float]] = OrderedDict()
-
-    def get(self, user_id: str) -> tuple[bool, int | None]:
-        entry = self._entries.get(user_id)
-        if entry is None or entry[1] <= self.clock():
-            return False, None
-        return True, entry[0]
-
-    def put(self, user_id: str, version: int | None, *, epoch: int) -> None:
-        if epoch != self.epoch:
-            return  # sessions were ended while this lookup ran: its answer may be stale
-        self._entries[user_id] = (version, self.clock() + self.ttl_s)
-        self._entries.move_to_end(user_id)
-        while len(self._entries) > self.entries_max:
-            self._entries.popitem(last=False)
+        assert ttl_s <= SESSION_CACHE_TTL_S
+        super().__init__(ttl_s, entries_max, clock)
 
     def forget(self, user_id: str) -> None:
-        self.epoch += 1
-        self._entries.pop(user_id, None)
+        self._forget(user_id)
 
 
 class Authenticator:

@@ -57,8 +57,12 @@ class LegendEntry:
     code: str | None = None
 
     def detail(self, text: str) -> str:
-        """`text` (the hex value, the count) after the maker's code where there is one."""
-        return text if self.code is None else f"{self.code}  ·  {text}"
+        return with_code(self.code, text)
+
+
+def with_code(code: str | None, text: str) -> str:
+    """`text` (a legend entry's hex value and count) after the paint maker's code where there is one."""
+    return text if code is None else f"{code}  ·  {text}"
 
 
 def legend_entries(artwork: Artwork) -> list[LegendEntry]:

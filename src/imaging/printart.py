@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mosaic.imaging.artwork import Artwork, Box, pt_from_px
-from mosaic.imaging.legend import footer_text, legend_entries
+from mosaic.imaging.legend import footer_text, legend_entries, with_code
 from mosaic.imaging.options import LocalMode
 from mosaic.imaging.trace import Outline, page_pt_from_art_px
 
@@ -34,8 +34,7 @@ class LegendRow(msgspec.Struct, frozen=True, array_like=True):
     code: str | None = None  # the maker's code of a named paint
 
     def detail(self, text: str) -> str:
-        """`text` (the hex value, the count) after the maker's code where there is one."""
-        return text if self.code is None else f"{self.code}  ·  {text}"
+        return with_code(self.code, text)
 
 
 class PrintArt(msgspec.Struct, frozen=True):
