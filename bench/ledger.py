@@ -88,7 +88,7 @@ def run_cycles(services: Services, accounts: list[uuid.UUID], threads: int, seco
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             charge = Charge(account_id, uuid.uuid4(), "cbn", 1)  # a paid request, as `Payments` makes it
-            (attempt_id,), _ = services.writer.execute(ReserveCharges((charge,))).value
+            (attempt_id,), _, _ = services.writer.execute(ReserveCharges((charge,))).value
             services.writer.execute(SettleCharges(account_id, captures=(attempt_id,), releases=()))
             mine.append(time.perf_counter() - started)
         with lock:
@@ -218,7 +218,7 @@ def process_worker(url: str, account: str, threads: int, seconds: float) -> None
             started = time.perf_counter()
             charge = Charge(account_id, uuid.uuid4(), "cbn", 1)
             try:
-                (attempt_id,), _ = services.writer.execute(ReserveCharges((charge,))).value
+                (attempt_id,), _, _ = services.writer.execute(ReserveCharges((charge,))).value
             except LedgerBusy:
                 busy += 1
                 continue

@@ -18,7 +18,7 @@ def reserve(
     """Reserve a new request's first attempt (whose id is the request's own)."""
     charge = Charge(account_id, request_id, tool, cost_credits, summary)
     committed = services.writer.execute(ReserveCharges((charge,)))
-    (attempt_id,), available_credits = committed.value
+    (attempt_id,), _, available_credits = committed.value
     assert attempt_id == request_id, "a request reserved for the first time is its own first attempt"
     return Committed(available_credits, committed.position)
 

@@ -11,6 +11,13 @@ body is refused (422), and a repeat while the first is still running is refused 
 that ends before anything was charged (a 402, a busy pool: `produce` raises), or with a "retry
 later" (a result whose `retry_later` is set), gives its key back.
 
+A server can stop (be killed, lose its host) after charging a request and before keeping its answer.
+The claim of the same body taken over once its lease has run out is a resumption
+(`Claimed.resumed`): while it produces, `resuming()` is true, and paid work lets a charge of it that
+was captured stand instead of refusing the request, so the client gets its result, charged once. A
+resumption that ends with "retry later" keeps the key bound to its body (its lease ended rather than
+the record deleted): another body must never inherit a charge made for this one.
+
 Records live in the `idempotency` table (scope = the account, `created_at` = the claim's token), so
 every server sharing the database agrees. The ledger's request id is derived from the same key, so
 even a record lost in between could not charge a key twice.
@@ -18,6 +25,7 @@ even a record lost in between could not charge a key twice.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import json
 import time
@@ -128,9 +136,21 @@ class StoredResult:
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """The key is ours until `complete` or `abandon` (or the lease runs out)."""
+    """The key is ours until `complete` or `abandon` (or the lease runs out). `resumed`: taken over
+    from a holder of the same body whose lease ran out; it may have charged the request already."""
 
     token: float
+    resumed: bool = False
+
+
+# Set while a resumed claim produces its answer. A context variable, because the paid work that
+# reads it is a route's closure and a use case away, and runs in this very task.
+_resuming: contextvars.ContextVar[bool] = contextvars.ContextVar("resuming", default=False)
+
+
+def resuming() -> bool:
+    """True while producing the answer of a request whose earlier holder stopped (`Claimed.resumed`)."""
+    return _resuming.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +204,15 @@ class IdempotencyStore:
             raise IdempotencyKeyReused("this Idempotency-Key was used with another request")
         if isinstance(claim, InFlight):
             raise RequestInProgress("a request with this Idempotency-Key is still running; retry later")
+        resumed = _resuming.set(claim.resumed)
         try:
             result = await produce()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: self.abandon(scope=scope, key=key, claim=claim))
             raise
+        finally:
+            _resuming.reset(resumed)
         # it may have been charged: a client gone by now still gets its answer on a repeat
         with anyio.CancelScope(shield=True):
             if result.retry_later:
@@ -218,7 +241,7 @@ class IdempotencyStore:
             stored_hash, state, status_code, media_type, headers, body, expires_at = row
             if float(expires_at) <= now:
                 _take_over(tx, scope=scope, key=key, request_hash=request_hash, now=now, lease_s=self.lease_s)
-                return Claimed(now)
+                return Claimed(now, resumed=state == IN_FLIGHT and stored_hash == request_hash)
         if stored_hash != request_hash:
             return OtherBody()
         if state == IN_FLIGHT:
@@ -241,8 +264,17 @@ class IdempotencyStore:
         return row is not None
 
     def abandon(self, *, scope: str, key: str, claim: Claimed) -> None:
-        """Give the key back: nothing was charged, so the same request may simply be sent again."""
+        """Give the key back: nothing was charged, so the same request may simply be sent again. A
+        resumed claim's request may have been charged by its earlier holder: the key stays bound to
+        this body, in flight with its lease ended, so the next try resumes it again."""
         with self.db.write() as tx:
+            if claim.resumed:
+                tx.execute(
+                    "UPDATE idempotency SET expires_at = ? "
+                    "WHERE scope = ? AND idem_key = ? AND created_at = ? AND state = ?",
+                    (self.clock(), scope, key, claim.token, IN_FLIGHT),
+                )
+                return
             tx.execute(
                 "DELETE FROM idempotency WHERE scope = ? AND idem_key = ? AND created_at = ? AND state = ?",
                 (scope, key, claim.token, IN_FLIGHT),

@@ -26,7 +26,9 @@ request id itself, and the next attempt is the first one the ledger has not seen
 left reserved (its capture and release never committed, or its server crashed) is released as
 superseded in the same command that reserves the next one. So at most one attempt of a request is
 ever open or captured: a request is charged at most once, and a repeat of one that was charged is
-refused (`AlreadyCompleted`).
+refused (`AlreadyCompleted`), except when it resumes a request whose server stopped between the
+capture and keeping the answer (`mosaic.commands.idempotency.resuming`): then the charge captured
+stands (`Held.paid_earlier`), the work is done again, and nothing more is charged for it.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 import anyio
 import anyio.to_thread
 
 from mosaic.commands import credits
-from mosaic.commands.idempotency import attempt_request_id
+from mosaic.commands.idempotency import attempt_request_id, resuming
 from mosaic.commands.writer import Command, Committed, LedgerBusy, Unit, Writer
 from mosaic.domain.accounts import Account
 from mosaic.domain.errors import AlreadyCompleted, AlreadyReleased, Failure, InsufficientCredits
@@ -80,6 +82,11 @@ class Held:
     available_credits: int  # after reserving
     deadline: float  # on `anyio.current_time()`'s clock: the work must be done by then
     work_budget_s: float  # from the reservation to the deadline
+    paid_earlier: frozenset[int] = frozenset()  # charges captured by an earlier attempt: not held
+
+    def open_indexes(self) -> list[int]:
+        """The charges reserved by this attempt, to capture or release."""
+        return [index for index in range(len(self.charges)) if index not in self.paid_earlier]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +160,25 @@ class Payments:
     async def _reserve(self, charges: Sequence[Charge]) -> Held:
         assert charges and len({c.account_id for c in charges}) == 1, "one account per request"
         deadline = anyio.current_time() + self.work_budget_s  # before the reservation: never later
-        committed = await self._execute(ReserveCharges(tuple(charges)))
-        request_ids, available_credits = committed.value
-        return Held(tuple(charges), request_ids, available_credits, deadline, self.work_budget_s)
+        committed = await self._execute(ReserveCharges(tuple(charges), resumed=resuming()))
+        reserved = committed.value
+        return Held(
+            tuple(charges), reserved.request_ids, reserved.available_credits, deadline, self.work_budget_s,
+            reserved.paid_earlier,
+        )
 
     async def _settle(self, held: Held, done: Done[T]) -> Paid[T]:
         assert all(0 <= index < len(held.charges) for index in done.failed)
-        captured = [index for index in range(len(held.charges)) if index not in done.failed]
-        releases = [(held.request_ids[index], _clipped(reason)) for index, reason in done.failed.items()]
+        captured = [index for index in held.open_indexes() if index not in done.failed]
+        releases = [
+            (held.request_ids[index], _clipped(reason))
+            for index, reason in done.failed.items() if index not in held.paid_earlier
+        ]
+        if failed_after_paying := held.paid_earlier & done.failed.keys():
+            log.error("%d charge(s) captured earlier failed when done again", len(failed_after_paying))
+        charged_credits = sum(held.charges[index].cost_credits for index in [*captured, *held.paid_earlier])
+        if not captured and not releases:
+            return Paid(done.value, charged_credits, held.available_credits)
         command = SettleCharges(
             held.charges[0].account_id,
             captures=tuple(held.request_ids[index] for index in captured),
@@ -174,19 +192,21 @@ class Payments:
             if isinstance(exc, LedgerBusy):
                 cause = LedgerBusy("the charge could not be recorded in time, so nothing was charged; retry")
             raise PaidWorkFailed(cause) from exc
-        return Paid(done.value, sum(held.charges[index].cost_credits for index in captured), committed.value)
+        return Paid(done.value, charged_credits, committed.value)
 
     async def _release_all(self, held: Held, reason: str) -> None:
         """Release every reservation of `held`; if the ledger stays busy, the sweeper will (rule 3)."""
         command = SettleCharges(
             held.charges[0].account_id,
             captures=(),
-            releases=tuple((request_id, _clipped(reason)) for request_id in held.request_ids),
+            releases=tuple((held.request_ids[index], _clipped(reason)) for index in held.open_indexes()),
         )
+        if not command.releases:
+            return
         try:
             await self._settle_retrying(command)
         except LedgerBusy:
-            log.error("%d reservation(s) left for the sweeper: the ledger stayed busy", len(held.request_ids))
+            log.error("%d reservation(s) left for the sweeper: the ledger stayed busy", len(command.releases))
 
     async def _settle_retrying(self, command: SettleCharges) -> Committed[int]:
         """Settling is never cancelled (the client going away must not leave credits reserved) and a
@@ -207,34 +227,47 @@ class Payments:
         return await anyio.to_thread.run_sync(functools.partial(self.writer.execute, command))
 
 
+class Reserved(NamedTuple):
+    request_ids: tuple[UUID, ...]  # this attempt's, one per charge (paid earlier: the captured one)
+    paid_earlier: frozenset[int]
+    available_credits: int
+
+
 @dataclass(frozen=True, slots=True)
 class ReserveCharges:
     """Reserve the next attempt of every charge of one account: all of them, or none.
 
     Decides everything before changing anything: each charge's next attempt (refusing a request
     that was charged, or has used up its attempts), the earlier attempts still open (superseded:
-    released here), and whether the account can pay. Returns this attempt's request ids and the
+    released here), and whether the account can pay. `resumed` (see the module docstring): a charge
+    captured earlier is not refused but left as it is, paid. Returns this attempt's request ids (a
+    charge paid earlier: its captured attempt's), the indexes of the charges paid earlier, and the
     credits available afterwards.
     """
 
     charges: tuple[Charge, ...]
+    resumed: bool = False
 
-    def __call__(self, unit: Unit) -> tuple[tuple[UUID, ...], int]:
+    def __call__(self, unit: Unit) -> Reserved:
         account = credits.account(unit, self.charges[0].account_id)
-        attempts = [_next_attempt(account, charge) for charge in self.charges]
-        superseded = [open_id for _, open_id in attempts if open_id is not None]
+        attempts = [_next_attempt(account, charge, resumed=self.resumed) for charge in self.charges]
+        paid_earlier = frozenset(index for index, attempt in enumerate(attempts) if attempt.captured)
+        superseded = [attempt.open_id for attempt in attempts if attempt.open_id is not None]
         freed_credits = sum(account.reservations[str(open_id)].returned_credits for open_id in superseded)
-        _check_affordable(account, sum(c.cost_credits for c in self.charges) - freed_credits)
+        needed_credits = sum(c.cost_credits for i, c in enumerate(self.charges) if i not in paid_earlier)
+        _check_affordable(account, needed_credits - freed_credits)
         for open_id in superseded:
             account.release(request_id=open_id, reason=SUPERSEDED_REASON)
-        for charge, (request_id, _) in zip(self.charges, attempts, strict=True):
-            account.reserve(
-                request_id=request_id,
-                tool=charge.tool,
-                cost_credits=charge.cost_credits,
-                summary=charge.summary,
-            )
-        return tuple(request_id for request_id, _ in attempts), account.available_credits
+        for charge, attempt in zip(self.charges, attempts, strict=True):
+            if not attempt.captured:
+                account.reserve(
+                    request_id=attempt.request_id,
+                    tool=charge.tool,
+                    cost_credits=charge.cost_credits,
+                    summary=charge.summary,
+                )
+        request_ids = tuple(attempt.request_id for attempt in attempts)
+        return Reserved(request_ids, paid_earlier, account.available_credits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,15 +296,25 @@ def _check_affordable(account: Account, needed_credits: int) -> None:
         raise InsufficientCredits(available_credits=account.available_credits, needed_credits=needed_credits)
 
 
-def _next_attempt(account: Account, charge: Charge) -> tuple[UUID, UUID | None]:
-    """The request id of the charge's next attempt, and of an earlier attempt still open (if any)."""
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    request_id: UUID  # the attempt to reserve, or (`captured`) the one that was charged
+    open_id: UUID | None = None  # an earlier attempt still reserved: superseded
+    captured: bool = False
+
+
+def _next_attempt(account: Account, charge: Charge, *, resumed: bool) -> _Attempt:
+    """The charge's next attempt, and an earlier attempt still open (if any); `resumed`: or the
+    attempt that was captured, which a request charged already answers with."""
     open_id = None
     for attempt in range(ATTEMPTS_PER_REQUEST_MAX):
         request_id = attempt_request_id(charge.request_id, attempt)
         state = account.request_state(request_id)
         if state is None:
-            return request_id, open_id
+            return _Attempt(request_id, open_id)
         if state == "captured":
+            if resumed:
+                return _Attempt(request_id, captured=True)
             raise AlreadyCompleted(
                 "this request was completed and charged earlier, and its result is no longer kept; "
                 "use a new Idempotency-Key"

@@ -33,7 +33,7 @@ def main(database_url: str, account: str, calls_json: str, threads: int) -> None
         superseded attempt's capture is refused and the repeat's own capture charges the key, once."""
         charge = Charge(account_id, request_id_for(account_id, idempotency_key), "cbn", 1)
         try:
-            (attempt_id,), _ = services.writer.execute(ReserveCharges((charge,))).value
+            (attempt_id,), _, _ = services.writer.execute(ReserveCharges((charge,))).value
         except InsufficientCredits:
             return idempotency_key, "refused"
         except AlreadyCompleted:

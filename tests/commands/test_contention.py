@@ -16,7 +16,7 @@ from tests.conftest import both_backends
 def cycle(services: Services, account_id: uuid.UUID) -> None:
     """One paid request: reserve a credit, capture it."""
     charge = Charge(account_id, uuid.uuid4(), "cbn", 1)
-    (attempt_id,), _ = services.writer.execute(ReserveCharges((charge,))).value
+    (attempt_id,), _, _ = services.writer.execute(ReserveCharges((charge,))).value
     services.writer.execute(SettleCharges(account_id, captures=(attempt_id,), releases=()))
 
 

@@ -87,7 +87,7 @@ class LedgerModel(RuleBasedStateMachine):
         """The attempt ids reserved; checks the credits the command says are left against the model's."""
         before = self.available
         charge = Charge(self.account_id, request_id, "cbn", cost)
-        attempt_ids, available = self.services.writer.execute(ReserveCharges((charge,))).value
+        attempt_ids, _, available = self.services.writer.execute(ReserveCharges((charge,))).value
         freed = sum(self._returned(a) for a in self.attempts.get(request_id, []))
         assert available == before + freed - cost
         return attempt_ids

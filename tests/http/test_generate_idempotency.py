@@ -19,6 +19,7 @@ from mosaic.commands.idempotency import (
 )
 from mosaic.commands.paid import SETTLE_TRIES_MAX
 from mosaic.imaging.pipeline import generate
+from tests import charging
 from tests.conftest import both_backends
 from tests.fakes.busy_ledger import busy_settling
 from tests.http import faults, images
@@ -177,6 +178,7 @@ def test_the_store_claims_replays_refuses_and_takes_over_an_expired_lease(
     clock.now_s += 61  # the first server crashed: its lease ran out
     takeover = store.claim(scope="acct", key="k", request_hash="h1")
     assert isinstance(takeover, Claimed)
+    assert takeover.resumed, "the same body, whose server may have charged it before it stopped"
     stored = StoredResult(200, "image/png", {"x-credits-charged": "1"}, b"\x89PNG")
     assert not store.complete(scope="acct", key="k", claim=claim, result=stored), "lost lease"
     assert store.complete(scope="acct", key="k", claim=takeover, result=stored)
@@ -184,6 +186,89 @@ def test_the_store_claims_replays_refuses_and_takes_over_an_expired_lease(
 
     clock.now_s += 3601
     store.purge_expired()
-    assert isinstance(store.claim(scope="acct", key="k", request_hash="h3"), Claimed)
+    assert store.claim(scope="acct", key="k", request_hash="h3") == Claimed(clock.now_s)
+    clock.now_s += 61
+    assert store.claim(scope="acct", key="k", request_hash="h9") == Claimed(clock.now_s), "another body"
     store.abandon(scope="acct", key="k", claim=Claimed(clock.now_s))
     assert isinstance(store.claim(scope="acct", key="k", request_hash="h4"), Claimed)
+
+
+def _as_left_by_a_server_killed_after_charging(studio: Studio, *, like: str, key: str, charged: list[str]) -> None:
+    """What a server killed between its capture and keeping the answer leaves behind: the ledger
+    requests `charged` captured, and `key` claimed in flight, for the body of the request sent with
+    `like`, under a lease that has run out."""
+    account_id = uuid.UUID(studio.user.account_id)
+    for name in charged:
+        charging.reserve(studio.services, account_id, request_id_for(account_id, name), tool="hex")
+        charging.capture(studio.services, account_id, request_id_for(account_id, name))
+    with studio.services.use_cases.idempotency.db.write() as tx:
+        tx.execute(
+            "INSERT INTO idempotency (scope, idem_key, request_hash, state, created_at, expires_at) "
+            "SELECT scope, ?, request_hash, 'in_flight', created_at - 7200, created_at - 3600 "
+            "FROM idempotency WHERE scope = ? AND idem_key = ?",
+            (key, studio.user.account_id, like),
+        )
+
+
+def test_a_retry_of_a_request_charged_by_a_server_that_died_before_answering_gets_its_page_free(
+    studio: Studio,
+) -> None:
+    photo, first = images.photo_png(), _key()
+    page = studio.generate(photo, headers=first, mode="hex", output="mystery")
+    key = _key()["Idempotency-Key"]
+    _as_left_by_a_server_killed_after_charging(studio, like=first["Idempotency-Key"], key=key, charged=[key])
+    lines, balance = studio.credit_lines(), studio.balance()
+
+    retried = studio.generate(photo, headers={"Idempotency-Key": key}, mode="hex", output="mystery")
+    assert retried.status_code == 200, retried.text
+    assert retried.content == page.content, "the work is done again: the same request, the same page"
+    assert retried.headers["x-credits-charged"] == "1", "what the request cost, once"
+    assert studio.credit_lines() == lines, "nothing reserved, captured or released again"
+    assert studio.balance() == balance
+    replayed = studio.generate(photo, headers={"Idempotency-Key": key}, mode="hex", output="mystery")
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == page.content
+
+
+def test_another_body_on_the_key_of_a_request_charged_by_a_server_that_died_is_a_409(studio: Studio) -> None:
+    photo, first = images.photo_png(), _key()
+    assert studio.generate(photo, headers=first, mode="hex", output="mystery").status_code == 200
+    key = _key()["Idempotency-Key"]
+    _as_left_by_a_server_killed_after_charging(studio, like=first["Idempotency-Key"], key=key, charged=[key])
+    events = studio.events()
+    other = studio.generate(photo, headers={"Idempotency-Key": key}, mode="hex", output="answer")
+    assert other.status_code == 409, other.text
+    assert error_of(other)["code"] == "request_already_completed"
+    assert studio.events() == events, "another request is never given away on a charge made for this one"
+
+
+def test_a_retry_later_while_finishing_a_charged_request_keeps_its_key_for_the_next_retry(studio: Studio) -> None:
+    photo, first = images.photo_png(), _key()
+    page = studio.generate(photo, headers=first, mode="hex", output="mystery")
+    key = _key()["Idempotency-Key"]
+    _as_left_by_a_server_killed_after_charging(studio, like=first["Idempotency-Key"], key=key, charged=[key])
+    lines = studio.credit_lines()
+    with studio.generations.admit(studio.generations.capacity):
+        busy = studio.generate(photo, headers={"Idempotency-Key": key}, mode="hex", output="mystery")
+        assert busy.status_code == 503
+    retried = studio.generate(photo, headers={"Idempotency-Key": key}, mode="hex", output="mystery")
+    assert retried.status_code == 200, retried.text
+    assert retried.content == page.content
+    assert studio.credit_lines() == lines
+
+
+def test_a_bulk_retry_after_a_server_died_charges_only_the_images_it_had_not_charged(studio: Studio) -> None:
+    photos = [("a.png", images.photo_png()), ("b.png", images.photo_png((64, 64)))]
+    first = _key()
+    zipped = studio.bulk(photos, headers=first, mode="hex", output="mystery")
+    key = _key()["Idempotency-Key"]
+    _as_left_by_a_server_killed_after_charging(
+        studio, like=first["Idempotency-Key"], key=key, charged=[f"{key} 0"]
+    )
+    lines, balance = studio.credit_lines(), studio.balance()
+    retried = studio.bulk(photos, headers={"Idempotency-Key": key}, mode="hex", output="mystery")
+    assert retried.status_code == 200, retried.text
+    assert retried.content == zipped.content
+    assert retried.headers["x-credits-charged"] == "2", "both images, the first of them charged before"
+    assert studio.credit_lines() == [*lines, ("reserve", -1), ("capture", 0)]
+    assert studio.balance() == balance - 1
