@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+import email_validator
 from eventsourcing.domain import Aggregate
 
 from mosaic.domain.errors import InvalidInput, MailTokenExpired, MailTokenInvalid, MailTokenUsed
@@ -45,11 +46,16 @@ def normalise_email(email: str) -> str:
 
 
 def checked_email(email: str) -> str:
-    """The normalised e-mail, or InvalidInput saying what is wrong with it."""
+    """The normalised e-mail, or InvalidInput saying what is wrong with it. The syntax is RFC 5321/
+    6531's as email-validator checks it (no DNS lookup: an account is made offline too), so a list
+    such as `a@x.com,b@y.com` is refused rather than taken for one odd address."""
     email = normalise_email(email)
-    local, at, domain = email.partition("@")
-    if len(email) > EMAIL_CHARS_MAX or not at or not local or "." not in domain or " " in email:
-        raise InvalidInput("email must be an e-mail address such as ada@example.com")
+    if len(email) > EMAIL_CHARS_MAX:
+        raise InvalidInput(f"email must be at most {EMAIL_CHARS_MAX} characters")
+    try:
+        email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise InvalidInput(f"email must be an e-mail address such as ada@example.com: {exc}") from None
     return email
 
 

@@ -32,6 +32,14 @@ def test_an_email_lookup_with_a_control_character_is_refused_not_sent_to_the_dat
         normalise_email(f"a{char}@x.com")
 
 
+@pytest.mark.parametrize(
+    "email", ["a@x.com,b@y.com", "a@x.com; b@y.com", "ada@ex..com", "ada@localhost", "ada", "@x.com", "ada@"]
+)
+def test_a_list_of_addresses_or_a_malformed_one_is_refused_naming_the_problem(email: str) -> None:
+    with pytest.raises(InvalidInput, match="email must be an e-mail address"):
+        checked_email(email)
+
+
 def test_letters_of_any_script_are_not_control_characters() -> None:
     assert checked_email("zoë@exämple.com") == "zoë@exämple.com"
 
