@@ -96,8 +96,9 @@ def _render(call: PageCall, *, status: int = 200, result: Result | None = None,
 _DEFAULT_CHOICES: Final = {
     "mode": "cbn", "output": "zip", "colors": str(DEFAULTS.colors), "page": DEFAULTS.page,
     "detail": DEFAULTS.detail, "density": DEFAULTS.density, "preset": "", "orientation": DEFAULTS.orientation,
-    "palette": "",
+    "palette": "", "own_colors": "",
 }
+OWN_COLORS_FIELD: Final = "own_colors"  # the page's own: sent on as `palette=`, which it overrides
 
 
 async def playground(call: PageCall) -> Response:
@@ -115,6 +116,8 @@ async def make_page(call: PageCall) -> Response:
     async with uploaded_form(call.request, file_field=IMAGE_FIELD, files_max=1) as form:
         call.check_csrf(form.fields.pop(CSRF_FIELD, None))
         chosen = {name: form.fields.get(name, "") for name in _DEFAULT_CHOICES}
+        if own_colors := form.fields.pop(OWN_COLORS_FIELD, "").strip():
+            form.fields["palette"] = own_colors
         try:
             if not form.uploads:
                 raise BadRequest("missing_image", "choose a photo to make the page from")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import re
 import shlex
+import zipfile
 
 from mosaic.bootstrap import Services
 from tests.http.conftest import AppClient, signed_in_user
@@ -95,6 +97,37 @@ def test_bad_playground_input_is_named_on_the_page_and_charges_nothing(studio: S
     body, content_type = multipart_body({"csrf": token, "mode": "cbn", "colors": "99"}, [("image", "a.png", photo_png())])
     response = client.post("/playground", content=body, headers={"Content-Type": content_type})
     assert response.status_code == 400 and 'role="alert"' in response.text and "colors" in response.text
+    assert studio.credit_lines() == []
+
+
+OWN_COLORS = ["#e63946", "#f1faee", "#a8dadc", "#457b9d", "#1d3557"]
+
+
+def _playground_zip(response_text: str) -> zipfile.ZipFile:
+    download = re.search(r'href="data:application/zip;base64,([^"]+)"', response_text)
+    assert download is not None
+    return zipfile.ZipFile(io.BytesIO(base64.b64decode(download.group(1))))
+
+
+def test_the_playground_colors_a_page_with_the_customers_own_colors(studio: Studio) -> None:
+    client = _signed_in(studio)
+    token = csrf_of(client.get("/playground").text)
+    fields = {"csrf": token, "mode": "hex", "output": "zip", "colors": "5", "own_colors": ", ".join(OWN_COLORS)}
+    body, content_type = multipart_body(fields, [("image", "cat.png", photo_png())])
+    response = client.post("/playground", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 200, response.text
+    used = {color["hex"].lower() for color in json.loads(_playground_zip(response.text).read("palette.json"))["palette"]}
+    assert used and used <= set(OWN_COLORS)
+    assert ", ".join(OWN_COLORS) in response.text, "the colors stay in the form for the next page"
+
+
+def test_three_own_colors_in_the_playground_are_named_as_the_problem_and_charge_nothing(studio: Studio) -> None:
+    client = _signed_in(studio)
+    token = csrf_of(client.get("/playground").text)
+    fields = {"csrf": token, "mode": "hex", "own_colors": ", ".join(OWN_COLORS[:3])}
+    body, content_type = multipart_body(fields, [("image", "cat.png", photo_png())])
+    response = client.post("/playground", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400 and 'role="alert"' in response.text and "palette" in response.text
     assert studio.credit_lines() == []
 
 
