@@ -18,7 +18,9 @@ database of its own with `--accounts` accounts on a plan of 1,000,000 credits:
    PostgreSQL backends serving its database (reported apart: the database is shared by design).
    Target: requests per server CPU-second with 2 workers ≥ 0.9 × that with 1.
 2. `GET /api/credits/balance` alone, closed loop, for `--max-seconds`: the server's own maximum.
-3. The same paced at half that maximum for `--seconds` (target p99 ≤ 10 ms). wrk cannot pace, so each
+3. The same paced at half that maximum for `--seconds` (target p99 ≤ 10 ms), or at `--paced-rate`
+   for every configuration: one rate for 1 worker and 2 tells the servers' latency apart from the
+   load generator's, whose sends double with the rate on the cores it shares with them. wrk cannot pace, so each
    thread's k-th send is due at k intervals from its start, on whichever connection is free (the
    `delay()` hook): open loop while some connection is free when a send is due. Latency is timed from
    the write, so a send that found every connection busy hides its wait (coordinated omission): those
@@ -435,7 +437,7 @@ def run_configuration(workers: int, args: argparse.Namespace, work: Path, body: 
             config.closed = client.start("balance", args.connections, args.max_seconds).result()
             meter.stop()
             config.closed_cpu = _cpu(meter)
-            config.paced_rate = config.closed["ok"] / args.max_seconds / 2
+            config.paced_rate = args.paced_rate or config.closed["ok"] / args.max_seconds / 2
             config.paced = client.start(
                 "balance", args.connections, args.seconds, rate=config.paced_rate
             ).result()
@@ -546,7 +548,8 @@ def report(configs: list[Configuration], args: argparse.Namespace) -> None:
         )
     print(
         f"\nGET /api/credits/balance alone, {args.connections} connections: closed loop for {args.max_seconds} s,"
-        f" then paced at half that rate for {args.seconds} s (target p99 ≤ 10 ms)"
+        f" then paced at {f'{args.paced_rate:.0f} req/s' if args.paced_rate else 'half that rate'}"
+        f" for {args.seconds} s (target p99 ≤ 10 ms)"
     )
     print(
         f"{'workers':>7} {'closed req/s':>12} {'p50/p99 ms':>13} {'req/CPU-s':>9} {'paced at':>9} {'got':>7}"
@@ -613,6 +616,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=int, default=20, help="the closed-loop balance run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=1, help="each round runs 1 worker, then 2")
+    parser.add_argument(
+        "--paced-rate", type=float, default=0.0,
+        help="pace the balance run at this rate (req/s) for every configuration; default: half its own maximum",
+    )
     parser.add_argument("--accounts", type=int, default=0, help="default: one per generate connection")
     parser.add_argument(
         "--image-workers", type=int, default=0,
