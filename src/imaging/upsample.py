@@ -125,20 +125,26 @@ def split_regions(labels: NDArray[np.int32], count: int) -> Pieces:
             continue
         y0, x0 = window[0].start, window[1].start
         inside = np.equal(labels[window], region).view(np.uint8)
-        n, found, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=4, ltype=cv2.CV_32S)
-        if n == 2:  # background and one piece
+        # Without stats: OpenCV's labelling is twice as fast then, and nearly every region is whole.
+        n, found = cv2.connectedComponents(inside, connectivity=4, ltype=cv2.CV_32S)
+        if n == 2:  # background and one piece, its box the window's
             whole[region] = len(starts)
             starts.append(y0 * width + x0 + int(np.argmax(inside[0])))
-        else:
-            pieces = np.asarray(found, dtype=np.int32)
-            split.append((window, pieces, len(starts), n))
-            for piece in range(1, n):
-                at = int(np.argmax((pieces == piece).reshape(-1)))  # its first pixel in the window
-                row, col = divmod(at, pieces.shape[1])
-                starts.append((y0 + row) * width + x0 + col)
-        for left, top, w, h, area in np.asarray(stats)[1:].tolist():
-            boxes.append((y0 + top, y0 + top + h, x0 + left, x0 + left + w))
-            areas.append(area)
+            boxes.append((y0, window[0].stop, x0, window[1].stop))
+            areas.append(cv2.countNonZero(inside))
+            origins.append(region)
+            continue
+        pieces = np.asarray(found, dtype=np.int32)
+        split.append((window, pieces, len(starts), n))
+        for piece in range(1, n):
+            mine = pieces == piece
+            at = int(np.argmax(mine.reshape(-1)))  # its first pixel in the window
+            row, col = divmod(at, pieces.shape[1])
+            rows, cols = np.flatnonzero(mine.any(axis=1)), np.flatnonzero(mine.any(axis=0))
+            starts.append((y0 + row) * width + x0 + col)
+            top, left = y0 + int(rows[0]), x0 + int(cols[0])
+            boxes.append((top, y0 + int(rows[-1]) + 1, left, x0 + int(cols[-1]) + 1))
+            areas.append(int(np.count_nonzero(mine)))
             origins.append(region)
     order = np.argsort(np.asarray(starts, dtype=np.int64), kind="stable")
     number = np.empty(len(order), dtype=np.int32)
