@@ -41,7 +41,7 @@ from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_co
 from mosaic.imaging.options import Detail
 from mosaic.imaging.paintpick import paints_lab, pick_paints
 from mosaic.imaging.palettes import Paint
-from mosaic.imaging.placement import NumberRoom, anchors_xy, number_room
+from mosaic.imaging.placement import NumberRoom, number_room
 from mosaic.imaging.regions import (
     border_mask,
     components,
@@ -49,7 +49,7 @@ from mosaic.imaging.regions import (
     region_stats,
     without_thin_parts,
 )
-from mosaic.imaging.upsample import split_pieces, upsampled_labels
+from mosaic.imaging.upsample import split_pieces, split_regions, upsampled_labels
 
 COLORS_MIN: Final = 4
 COLORS_MAX: Final = 20
@@ -200,16 +200,19 @@ def cbn_artwork(
         upsampled_labels(labels, len(region_color), width=box.width, height=box.height),
         square_px=PRINT_SLIVER_SQUARE_PX,
     )
-    pieces, origin = split_pieces(opened)
+    pieces = split_regions(opened, len(region_color))
     del opened  # a poster's label maps are 200 MB each
-    labels, region_color, region_lab = merge_until_fitting(
-        pieces,
-        region_color=region_color[origin],
-        region_lab=region_lab[origin],
+    labels, region_color, region_lab, anchors = merge_until_fitting(
+        pieces.labels,
+        region_color=region_color[pieces.origin],
+        region_lab=region_lab[pieces.origin],
+        bounds=pieces.bounds,
+        area=pieces.area,
         half_width_px=room.half_width_px,
         half_height_px=room.half_height_px,
         join_same_color=level.cell_mm == 0,
     )
+    assert not bool(np.isnan(anchors).any()), "a region cannot hold its number"
     if chosen is None:
         palette, region_color = used_first(palette, region_color)
     return Artwork(
@@ -219,7 +222,7 @@ def cbn_artwork(
         labels=labels,
         region_color=region_color.astype(np.int32),
         palette_rgb=_palette_rgb(palette, chosen),
-        anchors_xy=anchors_xy(labels, len(region_color), room=room),
+        anchors_xy=anchors,
         number_size_pt=level.number_size_pt,
         line_width_pt=level.line_width_pt,
         paints=chosen,

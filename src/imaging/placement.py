@@ -11,13 +11,11 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from mosaic.imaging.artwork import DPI, px_from_pt
-from mosaic.imaging.regions import border_mask, fits_mask
+from mosaic.imaging.regions import region_bounds, region_poles
 
 # Ink box of the widest two-digit number ("20") in the page font (Pillow's bundled Aileron),
 # measured at 25–42 px: at most 1.2 em wide and 0.74 em tall.
@@ -73,19 +71,12 @@ def anchors_xy(labels: NDArray[np.int32], count: int, *, room: NumberRoom) -> ND
         which pixel (row i, column j) covers [j, j + 1) × [i, i + 1). Ties go to the first pixel in
         scan order.
     """
-    border = border_mask(labels)
-    fits = fits_mask(border, half_width_px=room.half_width_px, half_height_px=room.half_height_px)
-    clear = (~border).astype(np.uint8)
-    score = np.asarray(cv2.distanceTransform(clear, cv2.DIST_L2, cv2.DIST_MASK_5), dtype=np.float32)
-    del border, clear
-    score[~fits] = -1.0  # in place: a poster's float64 copy would be 400 MB
-    out = np.zeros((count, 2), dtype=np.float32)
-    for index, found in enumerate(ndimage.find_objects(labels + 1, max_label=count)):
-        assert found is not None, f"region {index} is empty"
-        inside = np.where(labels[found] == index, score[found], -2.0)
-        row, col = np.unravel_index(int(np.argmax(inside)), inside.shape)
-        out[index] = (found[1].start + col + 0.5, found[0].start + row + 0.5)
-    rows, cols = out[:, 1].astype(np.int64), out[:, 0].astype(np.int64)
-    assert np.array_equal(labels[rows, cols], np.arange(count)), "a region cannot hold its number"
-    assert bool(fits[rows, cols].all())
-    return out
+    holds, poles = region_poles(
+        labels,
+        region_bounds(labels, count),
+        np.arange(count, dtype=np.int64),
+        half_width_px=room.half_width_px,
+        half_height_px=room.half_height_px,
+    )
+    assert bool(holds.all()), "a region cannot hold its number"
+    return poles

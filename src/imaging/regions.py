@@ -14,9 +14,15 @@ from typing import Final
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 REGIONS_MAX: Final = 1 << 24  # pair keys a·R + b must fit in int64 comfortably
 MERGE_ROUNDS_MAX: Final = 64  # each round merges every region that is too small at once
+_CROSS: Final = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
+THIN_STRIP_ROWS: Final = 128  # rows at a time: the masks of a strip stay in cache
+THIN_TILE_PX: Final = 64  # thin pixels take their values tile by tile …
+THIN_MARGIN_PX: Final = 16  # … from a window this much larger on every side …
+THIN_REACH_PX: Final = 6.0  # … if none is farther from a kept pixel than this (well inside the margin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,34 +88,87 @@ def without_thin_parts(index_map: NDArray[np.int32], *, square_px: int) -> NDArr
     """
     assert square_px >= 2
     height, width = index_map.shape
+    out = index_map.copy()
     if height < square_px or width < square_px:
-        return index_map.copy()
-    across = np.zeros(index_map.shape, dtype=np.uint8)
-    down = np.zeros(index_map.shape, dtype=np.uint8)
-    across[:, :-1] = index_map[:, :-1] == index_map[:, 1:]
-    down[:-1, :] = index_map[:-1, :] == index_map[1:, :]
-    # Erosion anchored top-left: is the square whose top-left corner is here all one value?
-    corner = (0, 0)
-    same_across = cv2.erode(across, np.ones((square_px, square_px - 1), np.uint8), anchor=corner)
-    same_down = cv2.erode(down, np.ones((square_px - 1, square_px), np.uint8), anchor=corner)
-    uniform = np.asarray(same_across, dtype=np.uint8) & np.asarray(same_down, dtype=np.uint8)
-    uniform[height - square_px + 1 :, :] = 0
-    uniform[:, width - square_px + 1 :] = 0
-    last = (square_px - 1, square_px - 1)
-    covered = cv2.dilate(uniform, np.ones((square_px, square_px), np.uint8), anchor=last)
-    thin = covered == 0
-    del across, down, same_across, same_down, uniform, covered  # a poster's masks are 50 MB each
-    if not bool(thin.any()) or bool(thin.all()):
-        return index_map.copy()
+        return out
+    thin = np.zeros(index_map.shape, dtype=np.uint8)  # calloc: only the pages of thin pixels are touched
+    rows, cols = _thin_pixels(index_map, square_px=square_px, into=thin)
+    if len(rows) == 0 or len(rows) == thin.size:
+        return out
     # Each thin pixel takes the value of its nearest kept one: OpenCV labels every kept pixel in
-    # raster order (1, 2, …) and spreads the labels over the rest, several times faster than an
-    # exact feature transform on a poster's 75 MP (the 5×5 metric is within 2 % of Euclidean).
-    nearest = cv2.distanceTransformWithLabels(  # the distances are not kept: 200 MB on a poster
-        thin.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
-    )[1]
-    kept_values = np.concatenate([np.zeros(1, np.int32), index_map[~thin]])  # label 0 is unused
-    out: NDArray[np.int32] = np.asarray(kept_values[nearest], dtype=np.int32)
+    # raster order (1, 2, …) and spreads the labels over the rest (the 5×5 metric is within 2 % of
+    # Euclidean). Thin pixels are a few in ten thousand and lie next to kept ones, so the transform
+    # runs on a window around each tile holding some; a window whose thin pixels are farther from
+    # a kept one than its margin allows is done over the whole map instead.
+    tiles = np.unique((rows // THIN_TILE_PX) * (-(-width // THIN_TILE_PX)) + cols // THIN_TILE_PX)
+    far: list[tuple[int, int]] = []
+    for tile in tiles.tolist():
+        ty, tx = divmod(tile, -(-width // THIN_TILE_PX))
+        y0, x0 = ty * THIN_TILE_PX, tx * THIN_TILE_PX
+        y1, x1 = min(y0 + THIN_TILE_PX, height), min(x0 + THIN_TILE_PX, width)
+        wy0, wx0 = max(y0 - THIN_MARGIN_PX, 0), max(x0 - THIN_MARGIN_PX, 0)
+        wy1, wx1 = min(y1 + THIN_MARGIN_PX, height), min(x1 + THIN_MARGIN_PX, width)
+        window = thin[wy0:wy1, wx0:wx1]
+        values = index_map[wy0:wy1, wx0:wx1]
+        distance, nearest = cv2.distanceTransformWithLabels(
+            window, cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+        )
+        inner = (slice(y0 - wy0, y1 - wy0), slice(x0 - wx0, x1 - wx0))
+        here = window[inner].view(bool)
+        if float(np.asarray(distance)[inner][here].max()) > THIN_REACH_PX:
+            far.append((y0, x0))
+            continue
+        kept_values = np.concatenate([np.zeros(1, np.int32), values[window == 0]])  # label 0 is unused
+        np.copyto(out[y0:y1, x0:x1], kept_values[np.asarray(nearest)[inner]], where=here)
+    if far:
+        nearest_all = cv2.distanceTransformWithLabels(
+            thin, cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+        )[1]
+        kept_all = np.concatenate([np.zeros(1, np.int32), index_map[thin == 0]])
+        for y0, x0 in far:
+            tile_slice = (slice(y0, y0 + THIN_TILE_PX), slice(x0, x0 + THIN_TILE_PX))
+            np.copyto(out[tile_slice], kept_all[nearest_all[tile_slice]], where=thin[tile_slice].view(bool))
     return out
+
+
+def _thin_pixels(
+    index_map: NDArray[np.int32], *, square_px: int, into: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Rows and columns (raster order) of the pixels no uniform `square_px` square covers; sets
+    them to 1 in `into`. Strip by strip: whether a pixel is covered depends on the pixels within
+    `square_px - 1` of it only."""
+    height, width = index_map.shape
+    reach = square_px - 1
+    found_rows: list[NDArray[np.int64]] = []
+    found_cols: list[NDArray[np.int64]] = []
+    corner, last = (0, 0), (square_px - 1, square_px - 1)
+    across_kernel = np.ones((square_px, square_px - 1), np.uint8)
+    down_kernel = np.ones((square_px - 1, square_px), np.uint8)
+    cover_kernel = np.ones((square_px, square_px), np.uint8)
+    for top in range(0, height, THIN_STRIP_ROWS):
+        bottom = min(top + THIN_STRIP_ROWS, height)
+        s0, s1 = max(top - reach, 0), min(bottom + reach, height)
+        strip = index_map[s0:s1]
+        across = np.zeros(strip.shape, dtype=np.uint8)
+        down = np.zeros(strip.shape, dtype=np.uint8)
+        np.equal(strip[:, :-1], strip[:, 1:], out=across[:, :-1].view(bool))
+        np.equal(strip[:-1, :], strip[1:, :], out=down[:-1, :].view(bool))
+        # Erosion anchored top-left: is the square whose top-left corner is here all one value?
+        uniform = np.asarray(cv2.erode(across, across_kernel, anchor=corner), dtype=np.uint8)
+        uniform &= np.asarray(cv2.erode(down, down_kernel, anchor=corner), dtype=np.uint8)
+        uniform[max(height - square_px + 1 - s0, 0) :, :] = 0  # no square starts this near the end
+        uniform[:, width - square_px + 1 :] = 0
+        covered = np.asarray(cv2.dilate(uniform, cover_kernel, anchor=last), dtype=np.uint8)
+        strip_rows, strip_cols = np.nonzero(covered[top - s0 : bottom - s0] == 0)
+        if len(strip_rows):
+            strip_rows += top
+            found_rows.append(strip_rows.astype(np.int64))
+            found_cols.append(strip_cols.astype(np.int64))
+    if not found_rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows, cols = np.concatenate(found_rows), np.concatenate(found_cols)
+    into[rows, cols] = 1
+    return rows, cols
 
 
 def border_mask(labels: NDArray[np.int32]) -> NDArray[np.bool_]:
@@ -141,6 +200,109 @@ def fits_mask(border: NDArray[np.bool_], *, half_width_px: int, half_height_px: 
 def regions_fitting(labels: NDArray[np.int32], fits: NDArray[np.bool_], count: int) -> NDArray[np.bool_]:
     """(R,) bool: which regions contain at least one pixel of `fits`."""
     return np.bincount(labels[fits], minlength=count)[:count] > 0
+
+
+def region_bounds(labels: NDArray[np.int32], count: int) -> NDArray[np.int64]:
+    """(R, 4) int64 `y0, y1, x0, x1` (ends exclusive): each region's bounding box; every region
+    must have a pixel."""
+    found = ndimage.find_objects(labels, max_label=count - 1)  # labels 1..R-1: no (H, W) `labels + 1`
+    bounds = np.zeros((count, 4), dtype=np.int64)
+    for index, box in enumerate(found, start=1):
+        assert box is not None, f"region {index} is empty"
+        bounds[index] = (box[0].start, box[0].stop, box[1].start, box[1].stop)
+    rows = np.flatnonzero((labels == 0).any(axis=1))
+    cols = np.flatnonzero((labels[rows[0] : rows[-1] + 1] == 0).any(axis=0))
+    bounds[0] = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    return bounds
+
+
+def clear_inside(
+    labels: NDArray[np.int32], bounds: NDArray[np.int64], region: int
+) -> tuple[NDArray[np.uint8], int, int]:
+    """`region`'s pixels that are no border pixel (as `border_mask`), as (h, w) uint8 over its
+    bounds and a pixel more all round (inside the map), with that window's top-left corner."""
+    height, width = labels.shape
+    y0, y1, x0, x1 = bounds.tolist()
+    y0, x0, y1, x1 = max(y0 - 1, 0), max(x0 - 1, 0), min(y1 + 1, height), min(x1 + 1, width)
+    inside = np.equal(labels[y0:y1, x0:x1], region).view(np.uint8)
+    # Beyond the window (the frame of the map) counts as another region, as in `border_mask`.
+    clear = cv2.erode(inside, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.asarray(clear, dtype=np.uint8), y0, x0
+
+
+def room_inside(clear: NDArray[np.uint8], *, half_width_px: int, half_height_px: int) -> NDArray[np.uint8]:
+    """`fits_mask` within one region: 1 at the centres of a box of clear pixels (`clear_inside`)."""
+    kernel = np.ones((2 * half_height_px + 1, 2 * half_width_px + 1), dtype=np.uint8)
+    fits = cv2.erode(clear, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.asarray(fits, dtype=np.uint8)
+
+
+def region_poles(
+    labels: NDArray[np.int32],
+    bounds: NDArray[np.int64],
+    regions: NDArray[np.int64],
+    *,
+    half_width_px: int,
+    half_height_px: int,
+) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
+    """For `regions`, each checked on its bounds: whether it holds a (2·hw+1) × (2·hh+1) box clear
+    of its borders (as `regions_fitting`), and its pole of inaccessibility among the centres of
+    such boxes: the one farthest from a border pixel (5×5 chamfer metric), first in scan order.
+
+    A box around a pixel of a region that holds no border pixel lies inside the region, and the
+    nearest border pixel to a pixel of it is one of its own (a step of the metric out of a
+    region passes one), so its own pixels decide both, as over the whole map.
+
+    Returns
+    -------
+    tuple
+        (n,) bool, and (n, 2) float32 (x, y) of the pole's pixel centre (pixel (row i, column j)
+        covers [j, j + 1) × [i, i + 1)); NaN for a region that cannot hold the box.
+    """
+    holds = np.zeros(len(regions), dtype=bool)
+    poles = np.full((len(regions), 2), np.nan, dtype=np.float32)
+    for i, region in enumerate(regions.tolist()):
+        clear, y0, x0 = clear_inside(labels, bounds[region], region)
+        fits = room_inside(clear, half_width_px=half_width_px, half_height_px=half_height_px)
+        if not bool(fits.any()):
+            continue
+        score = np.asarray(cv2.distanceTransform(clear, cv2.DIST_L2, cv2.DIST_MASK_5), dtype=np.float32)
+        score[fits == 0] = -1.0
+        row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+        holds[i] = True
+        poles[i] = (x0 + col + 0.5, y0 + row + 0.5)
+    return holds, poles
+
+
+def adjacency_of(
+    labels: NDArray[np.int32], bounds: NDArray[np.int64], regions: NDArray[np.int64]
+) -> Adjacency:
+    """The part of `adjacency` whose `first` is one of `regions`, counted on their bounds."""
+    height, width = labels.shape
+    first: list[NDArray[np.int64]] = []
+    second: list[NDArray[np.int64]] = []
+    border: list[NDArray[np.int64]] = []
+    for region in regions.tolist():
+        y0, y1, x0, x1 = bounds[region].tolist()
+        window = labels[max(y0 - 1, 0) : min(y1 + 1, height), max(x0 - 1, 0) : min(x1 + 1, width)]
+        inside = window == region
+        across = inside[:, :-1] != inside[:, 1:]
+        down = inside[:-1, :] != inside[1:, :]
+        # The pixel of each differing pair that is not `region` names the neighbour.
+        others = np.concatenate(
+            [
+                np.where(inside[:, :-1], window[:, 1:], window[:, :-1])[across],
+                np.where(inside[:-1, :], window[1:, :], window[:-1, :])[down],
+            ]
+        )
+        neighbours, shared = np.unique(others, return_counts=True)
+        first.append(np.full(len(neighbours), region, dtype=np.int64))
+        second.append(neighbours.astype(np.int64))
+        border.append(shared.astype(np.int64))
+    if not first:
+        empty = np.zeros(0, dtype=np.int64)
+        return Adjacency(empty, empty, empty)
+    return Adjacency(np.concatenate(first), np.concatenate(second), np.concatenate(border))
 
 
 def adjacency(labels: NDArray[np.int32], count: int) -> Adjacency:
@@ -226,9 +388,11 @@ def merge_until_fitting(
     half_width_px: int,
     half_height_px: int,
     join_same_color: bool = True,
-) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
+    bounds: NDArray[np.int64] | None = None,
+    area: NDArray[np.int64] | None = None,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64], NDArray[np.float32]]:
     """Merge regions until each holds its number box, and (if `join_same_color`) neighbours of
-    one color are one region.
+    one color are one region; and where each number goes (`region_poles`).
 
     A region too small for a (2·hw+1) × (2·hh+1) box clear of its borders joins the neighbour
     whose mean color is closest, favouring the one sharing most of its border; the smallest go
@@ -242,29 +406,35 @@ def merge_until_fitting(
         (R,) int32 palette index of each region; a merged region takes its target's color.
     region_lab
         (R, 3) mean CIELAB of each region, to choose neighbours; merged means are area-weighted.
+    bounds, area
+        Each region's (`region_bounds`) and pixel count, where the caller has them.
 
     Returns
     -------
     tuple
-        The new labels (H, W) int32, region_color (R',) int32 and region_lab (R', 3) float64.
+        The new labels (H, W) int32, region_color (R',) int32, region_lab (R', 3) float64 and
+        each region's pole (R', 2) float32 (x, y), NaN where a region still cannot hold the box.
     """
+    # Each region is checked on its bounds once; after a round only the unions are checked again.
+    count = len(region_color)
+    bounds = region_bounds(labels, count) if bounds is None else bounds
+    room = {"half_width_px": half_width_px, "half_height_px": half_height_px}
+    fits, poles = region_poles(labels, bounds, np.arange(count, dtype=np.int64), **room)
+    if area is None:  # bincount takes int64 labels: a poster's would be a 400 MB copy
+        area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
     for _ in range(MERGE_ROUNDS_MAX):
         count = len(region_color)
-        border = border_mask(labels)
-        fits = regions_fitting(
-            labels,
-            fits_mask(border, half_width_px=half_width_px, half_height_px=half_height_px),
-            count,
-        )
         if count == 1 or (bool(fits.all()) and not join_same_color):
             break
-        pairs = adjacency(labels, count)
+        if join_same_color:
+            pairs = adjacency(labels, count)
+        else:  # only the failing regions' neighbours are looked at
+            pairs = adjacency_of(labels, bounds, np.flatnonzero(~fits))
         same = region_color[pairs.first] == region_color[pairs.second]
         if not join_same_color:
             same[:] = False
         if bool(fits.all()) and not bool(same.any()):
             break
-        area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
         parent = list(range(count))
         for a, b in zip(pairs.first[same].tolist(), pairs.second[same].tolist(), strict=True):
             parent[find(parent, a)] = find(parent, b)
@@ -289,7 +459,19 @@ def merge_until_fitting(
             / np.maximum(merged_area, 1)[:, None]
         )
         region_color = region_color[kept]
-    return labels, region_color, region_lab
+        area = merged_area.astype(np.int64)
+        merged_bounds = np.zeros((len(kept), 4), dtype=np.int64)
+        merged_bounds[:, [0, 2]] = np.iinfo(np.int64).max
+        np.minimum.at(merged_bounds[:, 0], new_of_old, bounds[:, 0])
+        np.maximum.at(merged_bounds[:, 1], new_of_old, bounds[:, 1])
+        np.minimum.at(merged_bounds[:, 2], new_of_old, bounds[:, 2])
+        np.maximum.at(merged_bounds[:, 3], new_of_old, bounds[:, 3])
+        bounds = merged_bounds
+        members = np.bincount(new_of_old, minlength=len(kept))
+        fits, poles = fits[kept], poles[kept]  # a region of one old region is as it was
+        unions = np.flatnonzero(members > 1)
+        fits[unions], poles[unions] = region_poles(labels, bounds, unions, **room)
+    return labels, region_color, region_lab, poles
 
 
 def _best_neighbour(
