@@ -22,7 +22,7 @@ from typing import Final
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage, sparse
+from scipy import ndimage
 
 from mosaic.imaging.regions import adjacency, border_mask, fits_mask, regions_fitting, relabelled
 
@@ -58,11 +58,11 @@ def region_costs(
             np.multiply(scratch, scratch, out=scratch)
             np.add(row, scratch, out=row)
     np.sqrt(distance, out=distance)
-    membership = sparse.csr_matrix(
-        (np.ones(flat_labels.shape[0]), (flat_labels, np.arange(flat_labels.shape[0]))),
-        shape=(count, flat_labels.shape[0]),
-    )
-    out: NDArray[np.float64] = np.asarray(membership @ distance.T.astype(np.float64), dtype=np.float64)
+    # One weighted bincount per color: float64 sums in pixel order, as a sparse membership product
+    # would give, without its (N, K) float64 copy (on a poster's work image, a fresh 100 MB a call).
+    out = np.empty((count, len(palette_lab)), dtype=np.float64)
+    for k in range(len(palette_lab)):
+        out[:, k] = np.bincount(flat_labels, weights=distance[k], minlength=count)
     return out
 
 
