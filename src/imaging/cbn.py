@@ -76,8 +76,8 @@ class CbnLevel:
 
 # A Letter art box is about 37,000 mm²: `simple` leaves a child a few dozen large areas;
 # `standard` cuts a shaded area only along its shading (bands between iso-lightness lines, which
-# read as the picture's light, and often take a second palette color); `detailed` and `expert`
-# also cut into cells of a few square centimetres, each still holding its 6-7 pt number.
+# read as the picture's light); `detailed` and `expert` cut into cells of a few square
+# centimetres, each still holding its 6-7 pt number.
 LEVELS: Final[dict[Detail, CbnLevel]] = {
     "simple": CbnLevel(10.0, 1.0, 150.0, 150.0, 0.0, 2),
     "standard": CbnLevel(8.0, 0.9, 20.0, 8.0, 0.0, 2, band_mm2=50.0, band_delta_l=3.0),
@@ -189,8 +189,8 @@ def cbn_artwork(
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = fitting(labels, cost)
     if level.band_mm2 > 0:
-        # A shaded area is cut along its shading: each band takes the palette color that serves
-        # its pixels best, often another than the area's, so the page gains real color detail.
+        # A shaded area is cut along its shading, so its regions draw the light rather than a
+        # grid; each band then takes the palette color that serves its pixels best.
         bands = _shading_bands(
             labels,
             work_lab,
