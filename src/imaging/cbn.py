@@ -80,7 +80,7 @@ class CbnLevel:
 # centimetres, each still holding its 6-7 pt number.
 LEVELS: Final[dict[Detail, CbnLevel]] = {
     "simple": CbnLevel(10.0, 1.0, 150.0, 150.0, 0.0, 2),
-    "standard": CbnLevel(8.0, 0.9, 20.0, 8.0, 0.0, 2, band_mm2=50.0, band_delta_l=3.0),
+    "standard": CbnLevel(8.0, 0.9, 20.0, 8.0, 0.0, 2, band_mm2=40.0, band_delta_l=2.5),
     "detailed": CbnLevel(7.0, 0.8, 15.0, 6.0, 8.5, 1),
     "expert": CbnLevel(6.0, 0.75, 8.0, 4.0, 4.7, 1),
 }
