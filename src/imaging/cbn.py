@@ -99,6 +99,7 @@ CUT_DELTA_E_MIN: Final = 0.75  # areas whose pixels are this close (mean ΔE76) 
 CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look drawn, not tiled
 BAND_SIGMA_MM: Final = 1.0  # bands follow the lightness blurred this much: no line along grain
 BAND_RANGE_QUANTILES: Final = (0.05, 0.95)  # an area's lightness span, a stray pixel aside
+BAND_SPECK_MM2: Final = 8.0  # band pieces this small cannot hold an 8 pt number anyway
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
 REFIT_ROUNDS: Final = 2
@@ -199,6 +200,8 @@ def cbn_artwork(
             sigma_px=BAND_SIGMA_MM * px_per_mm,
         )
         labels, cost = _cut_shaded(labels, cost, bands, work_lab=work_lab, palette=palette, features=features)
+        # In grain a band breaks into crumbs: they rejoin a band at once, not one by one.
+        labels, cost = merge_specks(labels, cost, speck_px=max(1, round(BAND_SPECK_MM2 * px_per_mm2)))
         labels, cost = fitting(labels, cost)
     if level.cell_mm > 0:
         # Large areas of one color are cut into cells; a cell too small for its number joins a

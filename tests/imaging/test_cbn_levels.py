@@ -36,7 +36,7 @@ SQUARE_PHOTOS = ("astronaut", "camera")
 LANDSCAPE_PHOTOS = ("chelsea", "coffee")
 # Touching regions of one number, as a share of all touching pairs: cells of one color cut by a
 # grid made 0.25-0.46 at standard on these photos (0.46 on camera); bands along the shading make
-# 0.20-0.40, most of it where a textured area (coffee's table) is banded.
+# 0.22-0.40, most of it where a textured area (coffee's table) is banded.
 SAME_NUMBER_SHARE_MAX: dict[Detail, float] = {"standard": 0.42}
 
 
