@@ -80,7 +80,7 @@ class CbnLevel:
 # centimetres, each still holding its 6-7 pt number.
 LEVELS: Final[dict[Detail, CbnLevel]] = {
     "simple": CbnLevel(10.0, 1.0, 150.0, 150.0, 0.0, 2),
-    "standard": CbnLevel(8.0, 0.9, 20.0, 8.0, 0.0, 2, band_mm2=40.0, band_delta_l=2.5),
+    "standard": CbnLevel(8.0, 0.9, 20.0, 8.0, 0.0, 2, band_mm2=32.0, band_delta_l=2.5),
     "detailed": CbnLevel(7.0, 0.8, 15.0, 6.0, 8.5, 1),
     "expert": CbnLevel(6.0, 0.75, 8.0, 4.0, 4.7, 1),
 }
@@ -201,7 +201,9 @@ def cbn_artwork(
         )
         labels, cost = _cut_shaded(labels, cost, bands, work_lab=work_lab, palette=palette, features=features)
         # In grain a band breaks into crumbs: they rejoin a band at once, not one by one.
-        labels, cost = merge_specks(labels, cost, speck_px=max(1, round(BAND_SPECK_MM2 * px_per_mm2)))
+        labels, cost = merge_specks(
+            labels, cost, speck_px=max(1, round(BAND_SPECK_MM2 * px_per_mm2)), same_color=True
+        )
         labels, cost = fitting(labels, cost)
     if level.cell_mm > 0:
         # Large areas of one color are cut into cells; a cell too small for its number joins a
