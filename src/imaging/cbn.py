@@ -65,13 +65,22 @@ class CbnLevel:
     face_area_min_mm2: float  # the same inside a face's features (eyes, brows, nose, lips)
     cell_mm: float  # areas of one color are cut into cells about this wide (0: never cut)
     bilateral_passes: int  # edge-preserving smoothing: texture flattened before quantising
+    band_mm2: float = 0.0  # a shaded area is cut along its shading into bands of about this area
+    band_delta_l: float = 0.0  # ... one band for each this much lightness it spans (CIELAB L*)
+
+    @property
+    def cuts(self) -> bool:
+        """Whether areas of one color are cut (then same-color neighbours stay apart)."""
+        return self.cell_mm > 0 or self.band_mm2 > 0
 
 
-# A Letter art box is about 37,000 mm²: `simple` leaves a child a few dozen large areas, `expert`
-# cuts the picture into cells of a few square centimetres, each still holding its 6 pt number.
+# A Letter art box is about 37,000 mm²: `simple` leaves a child a few dozen large areas;
+# `standard` cuts a shaded area only along its shading (bands between iso-lightness lines, which
+# read as the picture's light); `detailed` and `expert` cut into cells of a few square
+# centimetres, each still holding its 6-7 pt number.
 LEVELS: Final[dict[Detail, CbnLevel]] = {
     "simple": CbnLevel(10.0, 1.0, 150.0, 150.0, 0.0, 2),
-    "standard": CbnLevel(8.0, 0.9, 30.0, 8.0, 16.0, 2),
+    "standard": CbnLevel(8.0, 0.9, 20.0, 8.0, 0.0, 2, band_mm2=32.0, band_delta_l=2.5),
     "detailed": CbnLevel(7.0, 0.8, 15.0, 6.0, 8.5, 1),
     "expert": CbnLevel(6.0, 0.75, 8.0, 4.0, 4.7, 1),
 }
@@ -88,6 +97,9 @@ HEX_ROW_STEP: Final = math.sqrt(3) / 2  # rows of a hexagonal grid, in its colum
 CELL_COMPACTNESS: Final = 3.0  # compact watershed: cells stay round where the picture is flat
 CUT_DELTA_E_MIN: Final = 0.75  # areas whose pixels are this close (mean ΔE76) to their color stay whole
 CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look drawn, not tiled
+BAND_SIGMA_MM: Final = 1.0  # bands follow the lightness blurred this much: no line along grain
+BAND_RANGE_QUANTILES: Final = (0.05, 0.95)  # an area's lightness span, a stray pixel aside
+BAND_SPECK_MM2: Final = 8.0  # band pieces this small cannot hold an 8 pt number anyway
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
 REFIT_ROUNDS: Final = 2
@@ -177,17 +189,27 @@ def cbn_artwork(
     labels, _ = split_pieces(without_thin_parts(labels, square_px=max(2, round(SLIVER_MM * px_per_mm))))
     cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
     labels, cost = fitting(labels, cost)
+    if level.band_mm2 > 0:
+        # A shaded area is cut along its shading, so its regions draw the light rather than a
+        # grid; each band then takes the palette color that serves its pixels best.
+        bands = _shading_bands(
+            labels,
+            work_lab,
+            band_px=level.band_mm2 * px_per_mm2,
+            delta_l=level.band_delta_l,
+            sigma_px=BAND_SIGMA_MM * px_per_mm,
+        )
+        labels, cost = _cut_shaded(labels, cost, bands, work_lab=work_lab, palette=palette, features=features)
+        # In grain a band breaks into crumbs: they rejoin a band at once, not one by one.
+        labels, cost = merge_specks(
+            labels, cost, speck_px=max(1, round(BAND_SPECK_MM2 * px_per_mm2)), same_color=True
+        )
+        labels, cost = fitting(labels, cost)
     if level.cell_mm > 0:
         # Large areas of one color are cut into cells; a cell too small for its number joins a
         # neighbour, of its own color first (that costs no fidelity).
         cells = _cells(smooth_lab, spacing_px=level.cell_mm * px_per_mm, seed=seed)
-        # Only areas that shade are cut: a flat one (a logo's, a stripe's) has nothing to show in
-        # more regions. Nor is a region reaching into a face's features: no line across a lip.
-        flat = _flat_regions(labels, work_lab, palette[np.argmin(cost, axis=1)])
-        touching = np.bincount(labels[features], minlength=len(cost)) > 0
-        cells[(flat | touching)[labels]] = 0
-        labels, _ = split_pieces(labels * (int(cells.max()) + 1) + cells)
-        cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
+        labels, cost = _cut_shaded(labels, cost, cells, work_lab=work_lab, palette=palette, features=features)
         labels, cost = fitting(labels, cost)
     region_color = every_color_used(cost)
     for _ in range(REFIT_ROUNDS if chosen is None else 0):  # a paint's color is what it is
@@ -210,7 +232,7 @@ def cbn_artwork(
         area=pieces.area,
         half_width_px=room.half_width_px,
         half_height_px=room.half_height_px,
-        join_same_color=level.cell_mm == 0,
+        join_same_color=not level.cuts,
     )
     assert not bool(np.isnan(anchors).any()), "a region cannot hold its number"
     if chosen is None:
@@ -281,6 +303,59 @@ def _flat_regions(
     summed = np.bincount(flat_labels[inner], weights=error[inner], minlength=count)
     flat: NDArray[np.bool_] = summed < CUT_DELTA_E_MIN * np.maximum(pixels, 1)
     return flat
+
+
+def _cut_shaded(
+    labels: NDArray[np.int32],
+    cost: NDArray[np.float64],
+    pieces: NDArray[np.int32],
+    *,
+    work_lab: NDArray[np.float32],
+    palette: NDArray[np.float32],
+    features: NDArray[np.bool_],
+) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    """Cut each region along `pieces` (H, W) int32 ≥ 0, except flat ones and those in a face.
+
+    Only areas that shade are cut: a flat one (a logo's, a stripe's) has nothing to show in more
+    regions. Nor is a region reaching into a face's features: no line across a lip.
+    Returns the new labels and their cost vectors (pieces too small are left to the caller).
+    """
+    flat = _flat_regions(labels, work_lab, palette[np.argmin(cost, axis=1)])
+    touching = np.bincount(labels[features], minlength=len(cost)) > 0
+    pieces = np.where((flat | touching)[labels], 0, pieces).astype(np.int32)
+    labels, _ = split_pieces(labels * (int(pieces.max()) + 1) + pieces)
+    return labels, region_costs(labels, work_lab, palette, int(labels.max()) + 1)
+
+
+def _shading_bands(
+    labels: NDArray[np.int32], lab: NDArray[np.float32], *, band_px: float, delta_l: float, sigma_px: float
+) -> NDArray[np.int32]:
+    """(H, W) int32 band 1..k of each pixel within its region, cut along iso-lightness lines.
+
+    A region spanning more lightness (`BAND_RANGE_QUANTILES` of its blurred L*) than `delta_l`
+    is split into that many bands of equal area, as many as it has room for at `band_px` each
+    (k = 1 leaves it whole): the bands are the region's pixels ranked by their lightness, so
+    their borders follow the shading wherever it goes and never form a grid.
+    """
+    lightness = np.ascontiguousarray(lab[..., 0], dtype=np.float32)
+    blurred = np.asarray(cv2.GaussianBlur(lightness, (0, 0), sigma_px), dtype=np.float32).reshape(-1)
+    flat = labels.reshape(-1)
+    count = int(flat.max()) + 1
+    order = np.lexsort((np.arange(flat.shape[0]), blurred, flat))  # ties in scan order: deterministic
+    area = np.bincount(flat, minlength=count).astype(np.int64)
+    start = np.concatenate([np.zeros(1, np.int64), np.cumsum(area)[:-1]])
+    rank = np.empty(flat.shape[0], dtype=np.int64)
+    rank[order] = np.arange(flat.shape[0], dtype=np.int64) - start[flat[order]]
+    ordered = blurred[order]
+    low_q, high_q = BAND_RANGE_QUANTILES
+    last = start + np.maximum(area, 1) - 1
+    low = ordered[np.minimum(start + (area * low_q).astype(np.int64), last)]
+    high = ordered[np.minimum(start + (area * high_q).astype(np.int64), last)]
+    by_light = np.ceil((high - low) / np.float32(delta_l))
+    bands = np.minimum(by_light, np.floor(area / band_px)).clip(1, None).astype(np.int64)
+    band = (rank * bands[flat]) // np.maximum(area[flat], 1)
+    out: NDArray[np.int32] = (band + 1).astype(np.int32).reshape(labels.shape)
+    return out
 
 
 def _cells(lab: NDArray[np.float32], *, spacing_px: float, seed: int) -> NDArray[np.int32]:

@@ -67,9 +67,10 @@ def region_costs(
 
 
 def merge_specks(
-    labels: NDArray[np.int32], region_cost: NDArray[np.float64], *, speck_px: int
+    labels: NDArray[np.int32], region_cost: NDArray[np.float64], *, speck_px: int, same_color: bool = False
 ) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
-    """Join every region under `speck_px` pixels to its cheapest neighbour that is no speck.
+    """Join every region under `speck_px` pixels to its cheapest neighbour that is no speck (with
+    `same_color`, only to one of its own color: a crumb of a cut area rejoins that area for free).
 
     Vectorised and chain-free (a speck never joins a speck), for at most `SPECK_ROUNDS_MAX` rounds;
     specks surrounded by specks are left to `merge_cheapest_first`. A quantised photo has
@@ -82,6 +83,9 @@ def merge_specks(
         speck = np.bincount(labels.reshape(-1), minlength=count) < speck_px
         pairs = adjacency(labels, count)
         chosen = speck[pairs.first] & ~speck[pairs.second]
+        if same_color:
+            color = np.argmin(region_cost, axis=1)
+            chosen &= color[pairs.first] == color[pairs.second]
         if not bool(chosen.any()):
             break
         a, b = pairs.first[chosen], pairs.second[chosen]
