@@ -19,15 +19,21 @@ from __future__ import annotations
 import heapq
 from typing import Final
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from mosaic.imaging.regions import adjacency, border_mask, fits_mask, regions_fitting, relabelled
+from mosaic.imaging.regions import (
+    adjacency,
+    border_mask,
+    clear_inside,
+    fits_mask,
+    regions_fitting,
+    relabelled,
+    room_inside,
+)
 
 SPECK_ROUNDS_MAX: Final = 4  # vectorised rounds of speck removal before the one-by-one merge
-_CROSS: Final = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
 
 
 def region_costs(
@@ -225,13 +231,6 @@ def _holds_box(
     labels: NDArray[np.int32], bounds: list[int], region: int, *, half_width_px: int, half_height_px: int
 ) -> bool:
     """Whether `region` holds the box clear of its borders (as `fits_mask`), checked on its bounds."""
-    y0, y1, x0, x1 = bounds
-    # A ring of "outside" all round: the pixels beyond the bounds are other regions or the frame
-    # of the map, and a pixel next to either is a border pixel.
-    inside = np.zeros((y1 - y0 + 2, x1 - x0 + 2), dtype=np.uint8)
-    inside[1:-1, 1:-1] = labels[y0:y1, x0:x1] == region
-    clear = cv2.erode(inside, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    kernel = np.ones((2 * half_height_px + 1, 2 * half_width_px + 1), dtype=np.uint8)
-    eroded = cv2.erode(clear, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return bool(eroded.any())
+    clear, _, _ = clear_inside(labels, np.asarray(bounds, dtype=np.int64), region)
+    return bool(room_inside(clear, half_width_px=half_width_px, half_height_px=half_height_px).any())
 
