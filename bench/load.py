@@ -24,7 +24,9 @@ database of its own with `--accounts` accounts on a plan of 1,000,000 credits:
    thread's k-th send is due at k intervals from its start, on whichever connection is free (the
    `delay()` hook): open loop while some connection is free when a send is due. Latency is timed from
    the write, so a send that found every connection busy hides its wait (coordinated omission): those
-   are counted as late (> 1 ms, > 10 ms) and printed beside the p99.
+   are counted as late (> 1 ms, > 10 ms) and printed beside the p99. Beside them, how long the
+   serving processes' event loops waited for a core (/proc/PID/schedstat): on 2 shared cores a
+   tail is often the machine's, not the server's, and this tells the two apart.
 4. The server stopped, the ledger is checked: `mosaic audit verify` passes, and each account's balance
    is its starting credits less its generate 200s (warm-up included).
 
@@ -118,6 +120,14 @@ def _cpu_ticks(pid: int) -> int:
     return 0 if fields is None else sum(int(f) for f in fields[11:15])
 
 
+def _run_wait_ns(pid: int) -> int:
+    """How long the process's main thread (a serving process's event loop) has waited for a core."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
+    except OSError:  # gone
+        return 0
+
+
 def _is_image_process(pid: int) -> bool:
     try:
         return IMAGE_PROCESS in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -149,6 +159,8 @@ class CpuMeter:
     image_s: float = 0.0  # the part of server_s spent in the image pool's processes
     postgres_s: float = 0.0
     clients_s: float = 0.0
+    serving_wait_s: float = 0.0  # the serving processes' event loops ready to run but without a core
+    load: float = 0.0  # the machine's 1-minute load average at `stop()`
     _before: dict[str, dict[int, int]] = field(default_factory=dict)
     _clients: float = 0.0
 
@@ -165,6 +177,7 @@ class CpuMeter:
             "server": {pid: _cpu_ticks(pid) for pid in tree},
             "image": {pid: _cpu_ticks(pid) for pid in tree if _is_image_process(pid)},
             "postgres": {pid: _cpu_ticks(pid) for pid in self._backends()},
+            "serving_wait": {pid: _run_wait_ns(pid) for pid in tree if not _is_image_process(pid)},
         }
 
     @staticmethod
@@ -183,7 +196,10 @@ class CpuMeter:
         for name in ("server", "image", "postgres"):
             ticks = sum(t - self._before[name].get(pid, 0) for pid, t in after[name].items())
             setattr(self, f"{name}_s", ticks / CLK_TCK)
+        waited = sum(ns - self._before["serving_wait"].get(pid, 0) for pid, ns in after["serving_wait"].items())
+        self.serving_wait_s = waited / 1e9
         self.clients_s = self._children_s() - self._clients
+        self.load = os.getloadavg()[0]
 
 
 # -- wrk -------------------------------------------------------------------------------------------
@@ -388,6 +404,7 @@ class Configuration:
     closed_cpu: dict[str, float] = field(default_factory=dict)
     paced_rate: float = 0.0
     paced: dict[str, Any] = field(default_factory=dict)
+    paced_cpu: dict[str, float] = field(default_factory=dict)
     charged: list[int] = field(default_factory=list)
     unanswered: int = 0
     balances_ok: bool = False
@@ -399,7 +416,7 @@ class Configuration:
 def _cpu(meter: CpuMeter) -> dict[str, float]:
     return {
         "server_s": meter.server_s, "image_s": meter.image_s, "postgres_s": meter.postgres_s,
-        "clients_s": meter.clients_s,
+        "clients_s": meter.clients_s, "serving_wait_s": meter.serving_wait_s, "load": meter.load,
     }
 
 
@@ -438,9 +455,12 @@ def run_configuration(workers: int, args: argparse.Namespace, work: Path, body: 
             meter.stop()
             config.closed_cpu = _cpu(meter)
             config.paced_rate = args.paced_rate or config.closed["ok"] / args.max_seconds / 2
+            meter.start()
             config.paced = client.start(
                 "balance", args.connections, args.seconds, rate=config.paced_rate
             ).result()
+            meter.stop()
+            config.paced_cpu = _cpu(meter)
         finally:
             server.stop()
         check_ledger(config, env, accounts, start, generated)
@@ -492,7 +512,8 @@ def summary(c: Configuration, args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": {route: round(c.mixed[route]["p99_us"] / 1000, 1) for route, _ in MIX},
         "server_cpu_s": round(c.mixed_cpu["server_s"], 1), "req_per_cpu_s": round(requests / c.mixed_cpu["server_s"]),
         "balance_max_req_s": round(_rps(c.closed, args.max_seconds)),
-        "paced_p99_ms": round(c.paced["p99_us"] / 1000, 1), "ledger_ok": c.balances_ok and c.audit_ok,
+        "paced_p99_ms": round(c.paced["p99_us"] / 1000, 1),
+        "paced_no_core_ms_s": round(c.paced_cpu["serving_wait_s"] / args.seconds * 1000), "ledger_ok": c.balances_ok and c.audit_ok,
     }
 
 
@@ -553,7 +574,7 @@ def report(configs: list[Configuration], args: argparse.Namespace) -> None:
     )
     print(
         f"{'workers':>7} {'closed req/s':>12} {'p50/p99 ms':>13} {'req/CPU-s':>9} {'paced at':>9} {'got':>7}"
-        f" {'p50/p99 ms':>13} {'max ms':>7} {'late >1/>10 ms':>15} {'errors':>6}"
+        f" {'p50/p99 ms':>13} {'max ms':>7} {'late >1/>10 ms':>15} {'errors':>6} {'no core ms/s':>12} {'load':>5}"
     )
     for c in configs:
         closed_rps = _rps(c.closed, args.max_seconds)
@@ -564,11 +585,14 @@ def report(configs: list[Configuration], args: argparse.Namespace) -> None:
             f" {closed_per_cpu:9.0f} {c.paced_rate:9.0f} {_rps(p, args.seconds):7.0f}"
             f" {_ms(p['p50_us']):>6}/{_ms(p['p99_us']):<6} {_ms(p['max_us']):>7}"
             f" {p['late_1ms']:>7}/{p['late_10ms']:<7} {errors_of(c.closed) + errors_of(p):6d}"
+            f" {c.paced_cpu['serving_wait_s'] / args.seconds * 1000:12.0f} {c.paced_cpu['load']:5.1f}"
         )
     print(
         "  (paced: each wrk thread's sends are due at fixed intervals on whichever connection is free;"
         " latency is timed from the write, so a late send — every connection busy — hides its wait:"
-        " 'late' counts them)"
+        " 'late' counts them; no core ms/s: how long per second the serving processes' event loops were"
+        " ready to run while every core was busy with something else (/proc/PID/schedstat), the share of"
+        " a tail that is the machine's; load: the 1-minute load average at the end)"
     )
     print("\nledger after each configuration (server stopped)")
     for c in configs:
