@@ -29,7 +29,7 @@ from tests.http.images import photo_png
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
 START_CREDITS = 800
-LOAD_S = 6.0
+LOAD_S = 4.0
 # short, so a reservation the killed worker held is released by the sweeper within the test
 FAST_SWEEP = {"MOSAIC_RESERVATION_TIMEOUT_S": "20", "MOSAIC_RATELIMIT": "100000/minute"}
 
