@@ -1,9 +1,9 @@
 """Serving the app with uvicorn: `serve` for the CLI, `app_from_env` as a uvicorn factory.
 
-One worker serves in this process. With `--workers N` uvicorn's supervisor starts N processes on one
-listening socket, each building its whole service from `MOSAIC_*` (`app_from_env`: its writer, image
-pool, views' runner), and starts a new one when one dies; the database arbitrates between them as it
-does between hosts. By hand, on each host:
+One worker serves in this process. With `--workers N` uvicorn's supervisor starts N processes, each
+building its whole service from `MOSAIC_*` (`app_from_env`: its writer, image pool, views' runner) and
+listening on a socket of its own (`WorkerSocket`), and starts a new one when one dies; the database
+arbitrates between them as it does between hosts. By hand, on each host:
 
     uvicorn --factory mosaic.http.server:app_from_env --host 127.0.0.1 --port 8000
 
@@ -17,14 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, SupportsIndex
 
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from mosaic.bootstrap import Services, build
 from mosaic.config import Settings
@@ -114,6 +117,51 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     }
 
 
+class WorkerSocket(socket.socket):
+    """The supervisor's hold on the address, handed to each worker it spawns.
+
+    Workers sharing one listening socket do not share its connections: whichever wakes first accepts
+    every connection waiting, so a burst (a proxy's keep-alive pool, a load generator's 64) can all
+    land on one worker while the others idle — measured, all 64 of wrk's on one of two. This socket is
+    bound with SO_REUSEPORT and never listens; pickled into a spawned worker (as multiprocessing
+    passes the supervisor's sockets) it becomes a new socket of the worker's own on the same address,
+    and the kernel spreads new connections over the workers' sockets by their addresses' hash.
+    """
+
+    @classmethod
+    def hold(cls, host: str, port: int) -> WorkerSocket:
+        """Bind `host:port` (port 0: any free one), so a port in use is said before any worker starts."""
+        held = cls(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            _bind_shared(held, host, port)
+        except OSError:
+            held.close()
+            raise
+        return held
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        host, port = self.getsockname()[:2]
+        return (_worker_listener, (host, port))
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _bind_shared(sock: socket.socket, host: str, port: int) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+
+
+def _worker_listener(host: str, port: int) -> socket.socket:
+    """In a worker: its own socket on the supervisor's address (uvicorn makes it listen)."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    _bind_shared(sock, host, port)
+    return sock
+
+
 def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve on host:port until SIGTERM or Ctrl-C, with `settings.server_workers` processes."""
     logs.configure(settings)
@@ -127,10 +175,14 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     # the workers read their settings from the environment: say how many they are, so each sizes
     # its image pool to its share of the cores
     os.environ["MOSAIC_SERVER_WORKERS"] = str(settings.server_workers)
-    with _metrics_directory():
-        uvicorn.run(
-            "mosaic.http.server:app_from_env", factory=True, workers=settings.server_workers, **options
+    config = uvicorn.Config(
+        "mosaic.http.server:app_from_env", factory=True, workers=settings.server_workers, **options
+    )
+    with _metrics_directory(), WorkerSocket.hold(host, port) as held:
+        logging.getLogger("uvicorn.error").info(
+            "serving on http://%s:%d with %d workers", host, held.getsockname()[1], settings.server_workers
         )
+        Multiprocess(config, sockets=[held]).run()
 
 
 @contextlib.contextmanager
