@@ -9,14 +9,16 @@ import argparse
 import getpass
 import secrets
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from mosaic.bootstrap import Services, build
 from mosaic.commands.schema import SchemaOutOfDate, ensure_schema, upgrade
 from mosaic.config import ConfigError, Settings
 from mosaic.domain.errors import Failure, NotFound
 from mosaic.domain.users import ROLES, normalise_email
+
+if TYPE_CHECKING:
+    from mosaic.bootstrap import Services
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -24,6 +26,14 @@ Subparsers = Any  # argparse's _SubParsersAction is private
 def fail(message: str) -> int:
     print(f"mosaic: {message}", file=sys.stderr)
     return 2
+
+
+def build_services(settings: Settings, *, background: bool) -> Services:
+    """The whole application for one command. Imported here, not at the top: its imports (imaging,
+    the ledger, the drivers) take a second or two that `--help`, a typo or a refusal need not pay."""
+    from mosaic.bootstrap import build
+
+    return build(settings, background=background)
 
 
 def with_services(run: Any, *, creates: bool = False) -> Any:
@@ -34,7 +44,7 @@ def with_services(run: Any, *, creates: bool = False) -> Any:
 
     def handler(args: argparse.Namespace) -> int:
         try:
-            services = build(Settings.from_env(existing=not creates), background=False)
+            services = build_services(Settings.from_env(existing=not creates), background=False)
         except (ConfigError, SchemaOutOfDate) as exc:
             return fail(str(exc))
         try:
@@ -196,7 +206,7 @@ def _projections_run(args: argparse.Namespace) -> int:
     import threading
 
     try:
-        services = build(Settings.from_env(existing=True), background=True)
+        services = build_services(Settings.from_env(existing=True), background=True)
     except (ConfigError, SchemaOutOfDate) as exc:
         return fail(str(exc))
     stop = threading.Event()

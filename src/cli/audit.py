@@ -6,10 +6,9 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mosaic.bootstrap import Services, build
-from mosaic.cli.admin import fail, with_services
+from mosaic.cli.admin import build_services, fail, with_services
 from mosaic.commands.schema import SchemaOutOfDate
 from mosaic.config import ConfigError, Settings
 from mosaic.queries import digest as digests
@@ -17,6 +16,9 @@ from mosaic.queries.audit import Report
 from mosaic.queries.audit_log import export, verify_database, verify_export
 from mosaic.queries.audit_reads import EmptyLog
 from mosaic.queries.digest import Digest
+
+if TYPE_CHECKING:
+    from mosaic.bootstrap import Services
 
 DISCREPANCIES_SHOWN_MAX = 20
 
@@ -71,7 +73,7 @@ def _verify(args: argparse.Namespace) -> int:
             return fail(f"the export {args.from_export} is not a Mosaic audit export: {exc}")
     else:
         try:
-            services = build(Settings.from_env(existing=True), background=False)
+            services = build_services(Settings.from_env(existing=True), background=False)
         except (ConfigError, SchemaOutOfDate) as exc:
             return fail(str(exc))
         try:

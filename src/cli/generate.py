@@ -25,7 +25,6 @@ from mosaic.imaging.options import (
     LocalMode,
     parse_options,
 )
-from mosaic.imaging.pipeline import ModeNotLocal, generate
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -125,6 +124,8 @@ def run_generate(args: argparse.Namespace) -> int:
         image = _read_image(args.image)
     except OSError as exc:
         return _fail(f"cannot read {args.image}: {exc.strerror or exc}")
+    from mosaic.imaging.pipeline import ModeNotLocal, generate  # a second of imports: not for --help
+
     try:
         with _progress_display() as report:
             rendered = generate(image, options, on_progress=report)

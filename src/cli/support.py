@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mosaic.bootstrap import Services
 from mosaic.cli.admin import with_services
 from mosaic.domain.errors import NotFound
 from mosaic.domain.users import normalise_email
+
+if TYPE_CHECKING:
+    from mosaic.bootstrap import Services
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
