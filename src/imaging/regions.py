@@ -274,6 +274,39 @@ def region_poles(
     return holds, poles
 
 
+def every_region_pole(
+    labels: NDArray[np.int32], count: int, *, half_width_px: int, half_height_px: int
+) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
+    """`region_poles` of all `count` regions at once, from one border mask, erosion and distance
+    transform of the whole map (as `fits_mask` measures), not one of each region's bounds: a
+    poster's bands are long and slanted, and their bounds add up to eight times the map. OpenCV
+    sums the chamfer steps in float, so a window's distances can differ from the whole map's in
+    the last bit, and where two pixels nearly tie the pole can be the neighbour of the one
+    `region_poles` picks."""
+    clear = np.logical_not(border_mask(labels)).view(np.uint8)
+    kernel = np.ones((2 * half_height_px + 1, 2 * half_width_px + 1), dtype=np.uint8)
+    fits = np.asarray(cv2.erode(clear, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0), dtype=np.uint8)
+    score = np.asarray(cv2.distanceTransform(clear, cv2.DIST_L2, cv2.DIST_MASK_5), dtype=np.float32)
+    del clear
+    where = fits.view(np.bool_)  # box centres, in scan order: the first at a region's best is its pole
+    region, distance = labels[where], score[where]
+    del score
+    best = np.full(count, -1.0, dtype=np.float32)  # a box centre is clear: at least 1 from a border
+    np.maximum.at(best, region, distance)
+    at_best = np.flatnonzero(distance == best[region])
+    found, first = np.unique(region[at_best], return_index=True)
+    nth = at_best[first]  # each pole's rank among the box centres in scan order
+    per_row = np.concatenate([np.zeros(1, np.int64), np.cumsum(np.count_nonzero(where, axis=1))])
+    rows = np.searchsorted(per_row, nth, side="right") - 1
+    holds = np.zeros(count, dtype=bool)
+    poles = np.full((count, 2), np.nan, dtype=np.float32)
+    holds[found] = True
+    for r, row, rank in zip(found.tolist(), rows.tolist(), (nth - per_row[rows]).tolist(), strict=True):
+        col = int(np.flatnonzero(where[row])[rank])
+        poles[r] = (col + 0.5, row + 0.5)
+    return holds, poles
+
+
 def adjacency_of(
     labels: NDArray[np.int32], bounds: NDArray[np.int64], regions: NDArray[np.int64]
 ) -> Adjacency:
@@ -419,7 +452,7 @@ def merge_until_fitting(
     count = len(region_color)
     bounds = region_bounds(labels, count) if bounds is None else bounds
     room = {"half_width_px": half_width_px, "half_height_px": half_height_px}
-    fits, poles = region_poles(labels, bounds, np.arange(count, dtype=np.int64), **room)
+    fits, poles = every_region_pole(labels, count, **room)
     if area is None:  # bincount takes int64 labels: a poster's would be a 400 MB copy
         area = np.bincount(labels.reshape(-1), minlength=count).astype(np.int64)
     for _ in range(MERGE_ROUNDS_MAX):

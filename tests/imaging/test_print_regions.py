@@ -14,6 +14,7 @@ from mosaic.imaging.regions import (
     adjacency,
     adjacency_of,
     border_mask,
+    every_region_pole,
     fits_mask,
     merge_until_fitting,
     region_bounds,
@@ -123,6 +124,17 @@ def test_checking_each_region_on_its_bounds_agrees_with_the_whole_map_check(seed
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_the_poles_of_every_region_at_once_are_the_whole_map_poles(seed: int) -> None:
+    labels, count = _compact(split_pieces(_cells(seed, count=60))[0])
+    holding, poles = every_region_pole(labels, count, half_width_px=6, half_height_px=4)
+    expected = regions_fitting(labels, fits_mask(border_mask(labels), half_width_px=6, half_height_px=4), count)
+    assert not expected.all() and expected.any()
+    assert np.array_equal(holding, expected)
+    assert np.array_equal(poles[holding], _anchors_reference(labels, count, NumberRoom(6, 4))[holding])
+    assert np.isnan(poles[~holding]).all()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_the_neighbours_of_some_regions_are_those_of_the_whole_map(seed: int) -> None:
     labels, count = _compact(split_pieces(_cells(seed))[0])
     some = np.array([0, 3, 4, count - 1])
@@ -132,6 +144,36 @@ def test_the_neighbours_of_some_regions_are_those_of_the_whole_map(seed: int) ->
     assert np.array_equal(found.first, whole.first[chosen])
     assert np.array_equal(found.second, whole.second[chosen])
     assert np.array_equal(found.border_px, whole.border_px[chosen])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("join_same_color", [False, True])
+def test_merged_regions_are_whole_pieces_holding_their_numbers_at_the_whole_map_pole(
+    seed: int, join_same_color: bool
+) -> None:
+    pieces, _ = split_pieces(_cells(seed))
+    count = int(pieces.max()) + 1
+    rng = np.random.default_rng(seed)
+    colors = rng.integers(0, 4, count).astype(np.int32)
+    labels, merged_colors, _, poles = merge_until_fitting(
+        pieces,
+        region_color=colors,
+        region_lab=rng.uniform(0, 100, (count, 3)),
+        half_width_px=8,
+        half_height_px=6,
+        join_same_color=join_same_color,
+    )
+    merged = len(merged_colors)
+    assert 1 < merged < count
+    assert np.array_equal(np.unique(labels), np.arange(merged))
+    into = np.zeros(count, np.int64)
+    into[pieces.reshape(-1)] = labels.reshape(-1)
+    assert np.array_equal(into[pieces], labels), "each piece lies in one region"
+    assert np.array_equal(np.isnan(poles[:, 0]), np.zeros(merged, bool))
+    assert np.array_equal(poles, _anchors_reference(labels, merged, NumberRoom(8, 6)))
+    pairs = adjacency(labels, merged)
+    same = merged_colors[pairs.first] == merged_colors[pairs.second]
+    assert bool(same.any()) != join_same_color, "joined neighbours of one color, and only when asked"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
