@@ -44,16 +44,16 @@ class Ciede2000Costs:
 
     The image's colors are rounded to a `COST_COLOR_STEP` grid in CIELAB (at most 0.87 ΔE76 off,
     and summed over a region the roundings cancel) and each distinct one is compared with a
-    palette color once: a work image of 0.5 MP has some 50,000. Each palette color's
+    palette color once: a work image of 0.5 MP has some tens of thousands. Each palette color's
     distances are kept, so a refit that moves a few colors pays for those only.
     """
 
     def __init__(self, image_lab: NDArray[np.float32]) -> None:
         flat = np.asarray(image_lab, dtype=np.float32).reshape(-1, 3)
-        grid = np.rint(flat / np.float32(COST_COLOR_STEP)).astype(np.int64)
-        span = int(grid.max(initial=0) - grid.min(initial=0)) + 1
+        grid = np.rint(flat / np.float32(COST_COLOR_STEP)).astype(np.int32)
         cell = grid - grid.min(axis=0, initial=0)
-        key = (cell[:, 0] * span + cell[:, 1]) * span + cell[:, 2]
+        span = int(cell.max(initial=0)) + 1
+        key = (cell[:, 0].astype(np.int64) * span + cell[:, 1]) * span + cell[:, 2]
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         self._colors = grid[first].astype(np.float32) * np.float32(COST_COLOR_STEP)
         self._inverse = inverse.reshape(-1).astype(np.int32)
