@@ -37,7 +37,7 @@ from mosaic.imaging.color import (
 from mosaic.imaging.coloruse import every_color_used, used_first
 from mosaic.imaging.decode import placed_box, resize_rgb
 from mosaic.imaging.faces import features_mask, find_faces
-from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_costs
+from mosaic.imaging.merging import Ciede2000Costs, merge_cheapest_first, merge_specks
 from mosaic.imaging.options import Detail
 from mosaic.imaging.paintpick import paints_lab, pick_paints
 from mosaic.imaging.palettes import Paint
@@ -97,12 +97,12 @@ HEX_ROW_STEP: Final = math.sqrt(3) / 2  # rows of a hexagonal grid, in its colum
 CELL_COMPACTNESS: Final = 3.0  # compact watershed: cells stay round where the picture is flat
 CUT_DELTA_E_MIN: Final = 0.75  # areas whose pixels are this close (mean ΔE76) to their color stay whole
 CELL_JITTER: Final = 0.15  # seeds move up to this share of a step: cells look drawn, not tiled
-BAND_SIGMA_MM: Final = 1.0  # bands follow the lightness blurred this much: no line along grain
+BAND_SIGMA_MM: Final = 1.5  # bands follow the lightness blurred this much: no line along grain, few crumbs
 BAND_RANGE_QUANTILES: Final = (0.05, 0.95)  # an area's lightness span, a stray pixel aside
 BAND_SPECK_MM2: Final = 8.0  # band pieces this small cannot hold an 8 pt number anyway
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
-REFIT_ROUNDS: Final = 2
+REFIT_ROUNDS: Final = 4  # palette moves and recolorings alternate; 2 stopped short of settling
 SPECK_MM2: Final = 1.9  # regions this small (30 px at 100 dpi) join a neighbour in one vectorised pass
 WEISZFELD_EPSILON_LAB: Final = 0.5  # a pixel this close to its color weighs as if this far
 SLIVER_MM: Final = 0.76  # at work resolution nothing narrower survives (3 px at 100 dpi)
@@ -176,7 +176,10 @@ def cbn_artwork(
     px_per_mm2 = px_per_mm**2
     area_min = np.where(features, level.face_area_min_mm2, level.area_min_mm2).astype(np.float32)
     area_min *= np.float32(px_per_mm2)
-    cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
+    # Costs in CIEDE2000, the measure a page's fidelity is judged by: ΔE76 weighs a saturated
+    # color's differences of chroma and hue 2-3x more than CIEDE2000 does, against lightness.
+    costs = Ciede2000Costs(work_lab)
+    cost = costs(labels, palette, int(labels.max()) + 1)
     labels, cost = merge_specks(labels, cost, speck_px=max(1, round(SPECK_MM2 * px_per_mm2)))
     fitting = partial(
         merge_cheapest_first,
@@ -187,7 +190,7 @@ def cbn_artwork(
     labels, cost = fitting(labels, cost)
     # No slivers: thin tails go to their neighbours; a region cut in two at a neck is two regions.
     labels, _ = split_pieces(without_thin_parts(labels, square_px=max(2, round(SLIVER_MM * px_per_mm))))
-    cost = region_costs(labels, work_lab, palette, int(labels.max()) + 1)
+    cost = costs(labels, palette, int(labels.max()) + 1)
     labels, cost = fitting(labels, cost)
     if level.band_mm2 > 0:
         # A shaded area is cut along its shading, so its regions draw the light rather than a
@@ -199,7 +202,9 @@ def cbn_artwork(
             delta_l=level.band_delta_l,
             sigma_px=BAND_SIGMA_MM * px_per_mm,
         )
-        labels, cost = _cut_shaded(labels, cost, bands, work_lab=work_lab, palette=palette, features=features)
+        labels, cost = _cut_shaded(
+            labels, cost, bands, work_lab=work_lab, palette=palette, features=features, costs=costs
+        )
         # In grain a band breaks into crumbs: they rejoin a band at once, not one by one.
         labels, cost = merge_specks(
             labels, cost, speck_px=max(1, round(BAND_SPECK_MM2 * px_per_mm2)), same_color=True
@@ -209,12 +214,14 @@ def cbn_artwork(
         # Large areas of one color are cut into cells; a cell too small for its number joins a
         # neighbour, of its own color first (that costs no fidelity).
         cells = _cells(smooth_lab, spacing_px=level.cell_mm * px_per_mm, seed=seed)
-        labels, cost = _cut_shaded(labels, cost, cells, work_lab=work_lab, palette=palette, features=features)
+        labels, cost = _cut_shaded(
+            labels, cost, cells, work_lab=work_lab, palette=palette, features=features, costs=costs
+        )
         labels, cost = fitting(labels, cost)
     region_color = every_color_used(cost)
     for _ in range(REFIT_ROUNDS if chosen is None else 0):  # a paint's color is what it is
-        palette = _refit_palette(labels, work_lab, palette, region_color)
-        region_color = every_color_used(region_costs(labels, work_lab, palette, len(region_color)))
+        palette = _refit_palette(labels, work_lab, palette, region_color, costs)
+        region_color = every_color_used(costs(labels, palette, len(region_color)))
     _, region_lab = region_stats(labels, work_lab, len(region_color))
     # Smooth borders can meet at a narrow angle (two cells and a color edge): opened again at
     # print resolution, so no tail thinner than a line's width is left to color.
@@ -313,6 +320,7 @@ def _cut_shaded(
     work_lab: NDArray[np.float32],
     palette: NDArray[np.float32],
     features: NDArray[np.bool_],
+    costs: Ciede2000Costs,
 ) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
     """Cut each region along `pieces` (H, W) int32 ≥ 0, except flat ones and those in a face.
 
@@ -324,7 +332,7 @@ def _cut_shaded(
     touching = np.bincount(labels[features], minlength=len(cost)) > 0
     pieces = np.where((flat | touching)[labels], 0, pieces).astype(np.int32)
     labels, _ = split_pieces(labels * (int(pieces.max()) + 1) + pieces)
-    return labels, region_costs(labels, work_lab, palette, int(labels.max()) + 1)
+    return labels, costs(labels, palette, int(labels.max()) + 1)
 
 
 def _shading_bands(
@@ -391,12 +399,14 @@ def _refit_palette(
     image_lab: NDArray[np.float32],
     palette: NDArray[np.float32],
     region_color: NDArray[np.int32],
+    costs: Ciede2000Costs,
 ) -> NDArray[np.float32]:
     """Move each color toward the geometric median of its regions' pixels (one Weiszfeld step).
 
-    The median minimises the summed ΔE76 the merge optimised (a mean would be pulled by the
-    pixels at borders and in texture). A move is kept only if it lowers that sum and keeps the
-    color a JND from the others. Flat art gets its exact colors back.
+    The median in CIELAB (a mean would be pulled by the pixels at borders and in texture) is a
+    step toward the color of least summed CIEDE2000; a move is kept only if it lowers that sum,
+    which the merge optimised, and keeps the color a JND from the others. Flat art gets its
+    exact colors back.
     """
     pixel_color = region_color[labels].reshape(-1)
     pixels = image_lab.reshape(-1, 3).astype(np.float64)
@@ -407,9 +417,10 @@ def _refit_palette(
     moved = np.stack(
         [np.bincount(pixel_color, weights=weight * pixels[:, c], minlength=colors) for c in range(3)], axis=1
     ) / np.maximum(mass, 1e-12)[:, None]
-    moved_distance = np.linalg.norm(pixels - moved[pixel_color], axis=1)
-    before = np.bincount(pixel_color, weights=distance, minlength=colors)
-    after = np.bincount(pixel_color, weights=moved_distance, minlength=colors)
+    before = np.bincount(pixel_color, weights=costs.pixel_distances(palette, pixel_color), minlength=colors)
+    after = np.bincount(
+        pixel_color, weights=costs.pixel_distances(moved.astype(np.float32), pixel_color), minlength=colors
+    )
     out = palette.astype(np.float32).copy()
     for c in np.flatnonzero((mass > 0) & (after < before)).tolist():
         candidate = moved[c].astype(np.float32)

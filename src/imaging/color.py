@@ -9,7 +9,7 @@ CIELAB (ΔE76), which is what k-means needs (a mean minimises it); ΔE00 then ju
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import cv2
 import numpy as np
@@ -162,21 +162,27 @@ def rgb_u8_from_lab(lab: NDArray[np.float32]) -> NDArray[np.uint8]:
     return out
 
 
-def delta_e_2000(lab1: NDArray[np.float32], lab2: NDArray[np.float32]) -> NDArray[np.float32]:
+def delta_e_2000(
+    lab1: NDArray[np.float32], lab2: NDArray[np.float32], *, single: bool = False
+) -> NDArray[np.float32]:
     """CIEDE2000 color difference (kL = kC = kH = 1), vectorised with broadcasting.
 
     Parameters
     ----------
     lab1, lab2
         (..., 3) CIELAB arrays that broadcast against each other; not modified.
+    single
+        Compute in float32 (about twice as fast, within 1e-4 of float64): for costs that only
+        rank colors, not for a measurement.
 
     Returns
     -------
     NDArray[np.float32]
         (...) float32 differences, ≥ 0.
     """
-    a = np.asarray(lab1, dtype=np.float64)
-    b = np.asarray(lab2, dtype=np.float64)
+    dtype = np.float32 if single else np.float64
+    a: NDArray[np.floating[Any]] = np.asarray(lab1, dtype=dtype)
+    b: NDArray[np.floating[Any]] = np.asarray(lab2, dtype=dtype)
     l1, a1, b1 = a[..., 0], a[..., 1], a[..., 2]
     l2, a2, b2 = b[..., 0], b[..., 1], b[..., 2]
     c_mean = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2.0

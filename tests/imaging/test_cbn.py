@@ -178,12 +178,12 @@ def test_the_answer_is_a_recognisable_version_of_the_photo() -> None:
 
 def test_coffee_keeps_its_regions_and_stays_close_to_plain_k_means() -> None:
     art = _artwork("coffee")
-    assert art.region_count >= 25  # 38 measured; merging everything into a few blobs falls below
+    assert art.region_count >= 25  # 135 measured; merging everything into a few blobs falls below
     photo = _photo("coffee")
     height, width = photo.shape[:2]
     small_answer = resize_rgb(answer_rgb(art), width=width, height=height)
     baseline = kmeans_baseline_rgb(photo, colors=12, seed=0, width=width, height=height)
-    assert mean_delta_e(small_answer, photo) < 1.5 * mean_delta_e(baseline, photo)  # 1.42 measured
+    assert mean_delta_e(small_answer, photo) < 1.5 * mean_delta_e(baseline, photo)  # 1.35 measured
 
 
 def test_merging_cheapest_first_leaves_every_region_able_to_hold_its_box() -> None:
