@@ -301,7 +301,7 @@ def main() -> None:
                 _print_profiles(bare_profile, our_profile)
                 print(f"  (raw collapsed stacks in {args.profile} and {args.profile}.bare)")
         with our_log.open("rb") as lines:
-            print(f"our server's log: {sum(1 for _ in lines):,} lines (one JSON access line a request)")
+            print(f"our server's log: {sum(1 for _ in lines):,} lines (JSON; no access line a request unless MOSAIC_ACCESS_LOG=on)")
         if pg_name is not None:
             import psycopg
 
