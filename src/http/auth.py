@@ -179,10 +179,18 @@ class _SharedLookups(Generic[K, V]):
     async def get(self, key: K) -> V | None:
         hit, value, due = self.entries.lookup(key)
         if not hit:
-            return await asyncio.shield(self._start(key))
+            return await self.fetch(key)
         if due:
-            self._start(key)
+            self.refresh(key)
         return value
+
+    async def fetch(self, key: K) -> V:
+        """The answer of this key's lookup in flight, or of a new one."""
+        return await asyncio.shield(self._start(key))
+
+    def refresh(self, key: K) -> None:
+        """Look the key up in the background, unless a lookup is in flight."""
+        self._start(key)
 
     def _start(self, key: K) -> asyncio.Future[V]:
         lookup = self._in_flight.get(key)
@@ -231,11 +239,15 @@ class Authenticator:
         if len(key) != KEY_CHARS or not key.isascii():
             raise _malformed_key()
         key_hash = self.owners.key_hash(key)
-        # The checksum saves a lookup for a mistyped key; a key whose keyed hash is cached is known
-        # already (its checksum was checked when it was cached), so only a miss needs it.
-        if not self.cache.get(key_hash)[0] and not is_well_formed_key(key):
-            raise _malformed_key()
-        grant = await self._grants.get(key_hash)
+        hit, grant, due = self._grants.entries.lookup(key_hash)
+        if not hit:
+            # The checksum saves a lookup for a mistyped key; a key whose keyed hash is cached is
+            # known already (its checksum was checked when it was cached), so only a miss needs it.
+            if not is_well_formed_key(key):
+                raise _malformed_key()
+            grant = await self._grants.fetch(key_hash)
+        elif due:
+            self._grants.refresh(key_hash)
         if grant is None:
             raise unauthorized("invalid_api_key", "this API key is not known")
         if grant.revoked:

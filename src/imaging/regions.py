@@ -284,8 +284,7 @@ def every_region_pole(
     the last bit, and where two pixels nearly tie the pole can be the neighbour of the one
     `region_poles` picks."""
     clear = np.logical_not(border_mask(labels)).view(np.uint8)
-    kernel = np.ones((2 * half_height_px + 1, 2 * half_width_px + 1), dtype=np.uint8)
-    fits = np.asarray(cv2.erode(clear, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0), dtype=np.uint8)
+    fits = room_inside(clear, half_width_px=half_width_px, half_height_px=half_height_px)
     score = np.asarray(cv2.distanceTransform(clear, cv2.DIST_L2, cv2.DIST_MASK_5), dtype=np.float32)
     del clear
     where = fits.view(np.bool_)  # box centres, in scan order: the first at a region's best is its pole

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mosaic.bootstrap import Services
-from mosaic.http.auth import KEY_CACHE_TTL_S, SESSION_CACHE_TTL_S, Authenticator, KeyGrantCache
+from mosaic.http.auth import KEY_CACHE_TTL_S, SESSION_CACHE_TTL_S, Authenticator, KeyGrantCache, Principal
 from mosaic.queries.views import KeyGrant, Views
 from tests.http.conftest import AppClient, create_key, signed_in_user
 
@@ -54,6 +54,14 @@ async def _until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.001)
 
 
+async def _first_use(views: GatedViews, authenticator: Authenticator, credentials: str) -> Principal:
+    """Authenticate once with the gate open (the entry is cached), then close it for what follows."""
+    views.gate.set()
+    principal = await authenticator.authenticate(credentials, api_key_allowed=True)
+    views.gate.clear()  # lookups from here on wait until the test lets them through
+    return principal
+
+
 def _setup(services: Services, client: AppClient) -> tuple[GatedViews, Authenticator, FakeClock, str, str]:
     user = signed_in_user(services, client)
     key = create_key(client, user)["key"]
@@ -75,10 +83,8 @@ def test_a_key_in_use_is_looked_up_again_after_half_its_time_while_its_entry_sti
     views, authenticator, clock, key, _ = _setup(services, make_client(services))
 
     async def scenario() -> None:
-        views.gate.set()
-        first = await authenticator.authenticate(key, api_key_allowed=True)
+        first = await _first_use(views, authenticator, key)
         assert views.key_grants == 1
-        views.gate.clear()  # lookups from here on wait until the test lets them through
 
         clock.now_s += KEY_CACHE_TTL_S * 0.4
         await authenticator.authenticate(key, api_key_allowed=True)
@@ -108,9 +114,7 @@ def test_an_expired_entry_waits_for_its_lookup_whatever_was_refreshed_before(
     views, authenticator, clock, key, _ = _setup(services, make_client(services))
 
     async def scenario() -> None:
-        views.gate.set()
-        await authenticator.authenticate(key, api_key_allowed=True)
-        views.gate.clear()
+        await _first_use(views, authenticator, key)
         clock.now_s += KEY_CACHE_TTL_S
         waiting = asyncio.ensure_future(authenticator.authenticate(key, api_key_allowed=True))
         await _until(lambda: views.key_grants == 2)
@@ -129,10 +133,8 @@ def test_a_session_in_use_is_checked_again_after_half_its_time_while_its_entry_s
     views, authenticator, clock, _, token = _setup(services, make_client(services))
 
     async def scenario() -> None:
-        views.gate.set()
-        await authenticator.authenticate(token, api_key_allowed=True)
+        await _first_use(views, authenticator, token)
         assert views.token_versions == 1
-        views.gate.clear()
         clock.now_s += SESSION_CACHE_TTL_S * 0.6
         async with asyncio.timeout(WAIT_S):
             await authenticator.authenticate(token, api_key_allowed=True)
