@@ -47,6 +47,7 @@ from mosaic.imaging.regions import (
     components,
     merge_until_fitting,
     region_stats,
+    room_inside,
     without_thin_parts,
 )
 from mosaic.imaging.upsample import split_pieces, split_regions, upsampled_labels
@@ -102,11 +103,20 @@ BAND_RANGE_QUANTILES: Final = (0.05, 0.95)  # an area's lightness span, a stray 
 BAND_SPECK_MM2: Final = 8.0  # band pieces this small cannot hold an 8 pt number anyway
 FACE_MM_MIN: Final = 25.0  # faces narrower than this on paper are segmented like anything else
 FACE_PALETTE_WEIGHT: Final = 6.0  # a face's pixels count this much more in choosing the palette
+# A face's features (eyes, brows, nostrils, lips, the main shadows), found in its smoothed colors
+# blurred this much: skin shading stays below the thresholds that follow.
+FEATURE_BLUR_MM: Final = 0.4
+FEATURE_DELTA_E: Final = 18.0  # eyes, brows, nostrils, a mouth's corners; a cheek's shadow stays below
+FEATURE_REDDER_A: Final = 6.0  # lips: this much redder (CIELAB a*) than the face's median
+FEATURE_CLOSE_MM: Final = 1.2  # an eye's lashes, iris and lid, this close, are one feature
+FEATURE_GROW_MM: Final = 1.6  # a feature too small for its number takes in the skin round it, up to this
 REFIT_ROUNDS: Final = 4  # palette moves and recolorings alternate; 2 stopped short of settling
 SPECK_MM2: Final = 1.9  # regions this small (30 px at 100 dpi) join a neighbour in one vectorised pass
 WEISZFELD_EPSILON_LAB: Final = 0.5  # a pixel this close to its color weighs as if this far
 SLIVER_MM: Final = 0.76  # at work resolution nothing narrower survives (3 px at 100 dpi)
 PRINT_SLIVER_SQUARE_PX: Final = 3  # at 300 dpi: nor a tail narrower than 0.25 mm after enlarging
+
+_CROSS_3: Final = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 assert min(LINE_WIDTH_PT.values()) >= 0.75
 assert set(NUMBER_SIZE_PT) == set(LINE_WIDTH_PT)
@@ -192,6 +202,15 @@ def cbn_artwork(
     labels, _ = split_pieces(without_thin_parts(labels, square_px=max(2, round(SLIVER_MM * px_per_mm))))
     cost = costs(labels, palette, int(labels.max()) + 1)
     labels, cost = fitting(labels, cost)
+    if level.cuts and bool(features.any()):
+        # A face's eyes, lips and shadows would each be merged into the skin round them, being
+        # too small for a number: each is drawn as a region of its own, grown to hold one.
+        # (a pixel to spare each way: at print resolution smooth borders trim an almond's tips)
+        spare = NumberRoom(work_room.half_width_px + 1, work_room.half_height_px + 1)
+        blobs = _feature_blobs(smooth_lab, features, room=spare, px_per_mm=px_per_mm)
+        labels, _ = split_pieces(np.where(blobs > 0, int(labels.max()) + blobs, labels).astype(np.int32))
+        cost = costs(labels, palette, int(labels.max()) + 1)
+        labels, cost = fitting(labels, cost)
     if level.band_mm2 > 0:
         # A shaded area is cut along its shading, so its regions draw the light rather than a
         # grid; each band then takes the palette color that serves its pixels best.
@@ -294,6 +313,63 @@ def _smoothed(lab: NDArray[np.float32], *, passes: int) -> NDArray[np.float32]:
         filtered = cv2.bilateralFilter(out, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX)
         out = np.asarray(filtered, dtype=np.float32)
     return out
+
+
+def _feature_blobs(
+    lab: NDArray[np.float32], features: NDArray[np.bool_], *, room: NumberRoom, px_per_mm: float
+) -> NDArray[np.int32]:
+    """(H, W) int32: 1..k on a face's features that can hold a number of `room`, 0 elsewhere.
+
+    Features are the pieces of `_feature_cores`. One too small for its number grows a pixel at a
+    time into the pixels round it, up to `FEATURE_GROW_MM` (an eye takes its lids, as a drawing
+    would); one that still cannot hold it is left to the skin. Larger features claim first, so
+    two never overlap.
+    """
+    out = np.zeros(features.shape, dtype=np.int32)
+    rows, cols = np.nonzero(features)
+    grow_px = max(1, round(FEATURE_GROW_MM * px_per_mm))
+    y0, y1 = max(0, int(rows.min()) - grow_px), min(features.shape[0], int(rows.max()) + grow_px + 1)
+    x0, x1 = max(0, int(cols.min()) - grow_px), min(features.shape[1], int(cols.max()) + grow_px + 1)
+    cores = _feature_cores(lab[y0:y1, x0:x1], features[y0:y1, x0:x1], px_per_mm=px_per_mm)
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(cores, connectivity=4)
+    free = np.ones(cores.shape, dtype=np.uint8)
+    kept = 0
+    for piece in sorted(range(1, count), key=lambda p: (-int(stats[p, cv2.CC_STAT_AREA]), p)):
+        blob = np.equal(pieces, piece).view(np.uint8) & free
+        for _ in range(grow_px + 1):
+            if _holds_room(blob, room):
+                kept += 1
+                out[y0:y1, x0:x1][blob > 0] = kept
+                free &= 1 - blob
+                break
+            blob = np.asarray(cv2.dilate(blob, _CROSS_3), dtype=np.uint8) & free
+    return out
+
+
+def _feature_cores(
+    lab: NDArray[np.float32], face: NDArray[np.bool_], *, px_per_mm: float
+) -> NDArray[np.uint8]:
+    """0/1 (H, W) uint8: where, within `face`, the colors blurred `FEATURE_BLUR_MM` stand
+    `FEATURE_DELTA_E` from the face's median or are `FEATURE_REDDER_A` redder (lips), gaps of
+    `FEATURE_CLOSE_MM` closed (an eye's lashes, iris and lid are one feature)."""
+    median = np.median(lab[face], axis=0).astype(np.float32)
+    sigma = FEATURE_BLUR_MM * px_per_mm
+    distance = np.linalg.norm(lab - median, axis=2).astype(np.float32)
+    far = np.asarray(cv2.GaussianBlur(distance, (0, 0), sigma), dtype=np.float32) > FEATURE_DELTA_E
+    redness = np.ascontiguousarray(lab[..., 1] - median[1], dtype=np.float32)
+    redder = np.asarray(cv2.GaussianBlur(redness, (0, 0), sigma), dtype=np.float32) > FEATURE_REDDER_A
+    side = max(3, round(FEATURE_CLOSE_MM * px_per_mm) | 1)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    closed = cv2.morphologyEx(((far | redder) & face).view(np.uint8), cv2.MORPH_CLOSE, disc)
+    return np.asarray(closed, dtype=np.uint8) & face.view(np.uint8)
+
+
+def _holds_room(blob: NDArray[np.uint8], room: NumberRoom) -> bool:
+    """Whether the 0/1 `blob` holds `room`'s box clear of its edge, as a region must its number."""
+    eroded = cv2.erode(blob, _CROSS_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    clear = np.asarray(eroded, dtype=np.uint8)
+    fits = room_inside(clear, half_width_px=room.half_width_px, half_height_px=room.half_height_px)
+    return bool(fits.any())
 
 
 def _flat_regions(

@@ -133,9 +133,13 @@ def test_known_blobs_are_one_region_each_at_simple_and_keep_their_colors_at_ever
             assert art.region_count > across * down + 1  # the background is cut (bands, then cells)
 
 
-def test_a_face_keeps_its_eyes_and_mouth_as_regions_of_their_own_from_standard_up() -> None:
-    top, left = 20, 120
-    face = np.ascontiguousarray(photo("astronaut")[top:240, left:330])  # the face fills the page
+@pytest.mark.parametrize("cropped", [True, False], ids=["face-filling-the-page", "whole-portrait"])
+def test_a_face_keeps_its_eyes_and_mouth_as_regions_of_their_own_from_standard_up(cropped: bool) -> None:
+    # On the whole portrait the face is 36 mm wide: an eye (5 × 2 mm) is smaller than an 8 pt
+    # number's box, so it is a region only if it is drawn with its lids.
+    top, left = (20, 120) if cropped else (0, 0)
+    bottom, right = (240, 330) if cropped else (512, 512)
+    face = np.ascontiguousarray(photo("astronaut")[top:bottom, left:right])
     for detail in ("standard", "detailed", "expert"):
         art = cbn_artwork(face, page=page_for("letter"), colors=12, detail=detail)
         scale = art.labels.shape[1] / face.shape[1]
