@@ -1,7 +1,8 @@
 """Color by number's detail levels: a real range of region counts, legible at every level.
 
-Ranges on a Letter page turned to the photo, as a request gets it by default (about 37,000 mm² of
-art for a square photo on a portrait page, 43,000 for a 3:2 one on a landscape page):
+Ranges on a Letter page turned to the photo, as a request gets it by default (about 36,000 mm² of
+art for a square photo on a portrait page, 30,000 for a 3:2 one on a landscape page, where a
+portrait page would give it 24,000):
 `simple` at most 80 regions (a child's page), `standard` 120–300, `detailed` 300–700 and `expert`
 700 or more (an adult's page), every region holding its number at the level's size.
 """
