@@ -74,11 +74,10 @@ def run_case(image: Path, mode: str, output: str, orientation: str) -> dict[str,
 def run_level(image: Path, detail: str) -> dict[str, float]:
     """In this process: warm up, time one cbn `generate` (mystery page) at `detail`, then count
     its regions and measure its fidelity (the same artwork again, untimed) against k-means."""
-    from mosaic.imaging.artwork import page_for
     from mosaic.imaging.cbn import cbn_artwork
-    from mosaic.imaging.decode import decode_photo
     from mosaic.imaging.fidelity import answer_rgb, kmeans_baseline_rgb, mean_delta_e
     from mosaic.imaging.options import parse_options
+    from mosaic.imaging.orientation import decode_for_page
     from mosaic.imaging.pipeline import generate
 
     fields = {"mode": "cbn", "output": "mystery", "detail": detail}
@@ -90,8 +89,8 @@ def run_level(image: Path, detail: str) -> dict[str, float]:
     generate(data, parse_options(fields))
     wall_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    page = page_for("letter")
-    photo = decode_photo(data, max_side_px=max(page.art.width, page.art.height))
+    # The page the timed request got (`orientation=auto`), so regions and fidelity are its own.
+    photo, page = decode_for_page(data, "letter", "auto", side_px=lambda p: max(p.art.width, p.art.height))
     start, start_cpu = time.perf_counter(), time.process_time()
     artwork = cbn_artwork(photo, page=page, colors=FIDELITY_COLORS, detail=detail)  # type: ignore[arg-type]
     analysis_s, analysis_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
