@@ -63,6 +63,18 @@ def test_a_bad_option_exits_2_naming_it(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("flag", "value", "refused"), [("--output", "png", "book"), ("--mode", "mosaic", "ai")])
+def test_a_bad_mode_or_output_lists_only_what_this_command_makes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, refused: str
+) -> None:
+    out = tmp_path / "x.zip"
+    assert main(["generate", str(IMAGES / "coffee.png"), flag, value, "-o", str(out)]) == EXIT_BAD_INPUT
+    message = capsys.readouterr().err
+    assert f"{flag}: {value!r} is not one of " in message
+    listed = message.split("is not one of ")[1].strip().split(", ")
+    assert refused not in listed and len(listed) >= 4
+
+
 def test_an_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["generate", str(tmp_path / "missing.png"), "-o", str(tmp_path / "x.zip")])
     assert code == EXIT_BAD_INPUT

@@ -36,6 +36,7 @@ OPTION_FLAGS: Final = (
     "mode", "output", "colors", "page", "preset", "detail", "density", "orientation", "palette", "tiles",
 )
 LOCAL_MODES: Final[tuple[str, ...]] = get_args(LocalMode)
+LOCAL_OUTPUTS: Final[tuple[str, ...]] = tuple(o for o in OUTPUTS if o != "book")  # a book is many photos
 
 
 def add_generate_command(subparsers: Subparsers) -> None:
@@ -49,7 +50,7 @@ def add_generate_command(subparsers: Subparsers) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a PNG, JPEG or WebP photo")
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="FILE", help="where to write")
     parser.add_argument("--mode", help=_choices(LOCAL_MODES, DEFAULTS.mode))
-    parser.add_argument("--output", help=_choices(tuple(o for o in OUTPUTS if o != "book"), DEFAULTS.output))
+    parser.add_argument("--output", help=_choices(LOCAL_OUTPUTS, DEFAULTS.output))
     colors = f"number of colors, {COLORS_MIN}-{COLORS_MAX} (default {DEFAULTS.colors})"
     parser.add_argument("--colors", help=colors)
     parser.add_argument("--page", help=_choices(PAGES, DEFAULTS.page))
@@ -115,6 +116,10 @@ def run_generate(args: argparse.Namespace) -> int:
     try:
         options = parse_options(fields)
     except InvalidOption as exc:
+        # The API's list of modes and outputs names two this command cannot make: list its own.
+        local = {"mode": LOCAL_MODES, "output": LOCAL_OUTPUTS}.get(exc.field)
+        if local is not None:
+            return _fail(f"--{exc.field}: {fields[exc.field]!r} is not one of {', '.join(local)}")
         return _fail(f"--{exc.field}: {exc.message}")
     if options.mode == "ai":
         return _fail("--mode ai needs the upstream AI service; use the server's /api/generate")
