@@ -81,12 +81,18 @@ def color_names(palette_rgb: NDArray[np.uint8]) -> list[str]:
         near_enough = free and distances[color, free[0]] <= best[color] + NAME_SLACK_DELTA_E
         chosen[int(color)] = free[0] if near_enough else int(ranked[0])
     plain = [names[chosen[color]] for color in range(palette_rgb.shape[0])]
-    return _disambiguated(plain, palette_lab[:, 0])
+    named_lightness = np.array([table_lab[chosen[color], 0] for color in range(palette_rgb.shape[0])])
+    return _disambiguated(plain, palette_lab[:, 0], named_lightness)
 
 
-def _disambiguated(names: list[str], lightness: NDArray[np.float32]) -> list[str]:
+def _disambiguated(
+    names: list[str], lightness: NDArray[np.float32], named_lightness: NDArray[np.float32]
+) -> list[str]:
     """Qualify repeated names by lightness: "deep brown", "brown", "pale brown"; beyond three,
-    "brown 1".."brown k" from dark to light."""
+    "brown 1".."brown k" from dark to light.
+
+    Two colors sharing a name are "deep" and "pale" only if they lie either side of the name's own
+    lightness (`named_lightness`): two dark navies are "deep navy" and "navy", never "pale navy"."""
     result = list(names)
     for name in sorted(set(names)):
         group = [i for i, n in enumerate(names) if n == name]
@@ -95,6 +101,12 @@ def _disambiguated(names: list[str], lightness: NDArray[np.float32]) -> list[str
         group.sort(key=lambda i: (float(lightness[i]), i))
         if len(group) <= len(_QUALIFIERS):
             labels = _QUALIFIERS[len(group)]
+            if len(group) == 2:
+                named = float(named_lightness[group[0]])
+                if float(lightness[group[1]]) <= named:
+                    labels = ("deep", "")
+                elif float(lightness[group[0]]) >= named:
+                    labels = ("", "pale")
             for i, qualifier in zip(group, labels, strict=True):
                 result[i] = f"{qualifier} {name}".strip()
         else:

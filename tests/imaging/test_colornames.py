@@ -25,6 +25,12 @@ def test_legend_color_names_are_distinct_and_near_the_colors() -> None:
     assert names[2] == "green" and names[3] == "white"
 
 
+def test_two_dark_colors_sharing_a_name_are_never_called_pale() -> None:
+    # Both darker than the table's navy (#1b2a5e, L* 18.5): the lighter of them is plain "navy".
+    palette = np.array([[20, 25, 70], [26, 34, 88], [200, 200, 200]], dtype=np.uint8)
+    assert color_names(palette)[:2] == ["deep navy", "navy"]
+
+
 @pytest.mark.parametrize("mode", ["hex", "cbn"])
 def test_the_greyscale_camera_photo_gets_only_grey_names(mode: str) -> None:
     names = color_names(photo_artwork("camera", mode).palette_rgb)  # type: ignore[arg-type]
