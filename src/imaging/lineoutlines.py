@@ -24,13 +24,10 @@ from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_co
 from mosaic.imaging.regions import components
 from mosaic.imaging.upsample import upsampled_labels
 
-SEGMENT_DPI: Final = 50  # segmentation resolution: ~0.2 MP for a Letter page
-BILATERAL_PASSES: Final = 2
 BILATERAL_DIAMETER_PX: Final = 5
 BILATERAL_SIGMA_LAB: Final = 10.0  # ΔE across which colors still blend
 BILATERAL_SIGMA_PX: Final = 2.0
 ROUNDING_PASSES: Final = 2
-SPECK_MM2: Final = 4.0  # regions this small join a neighbour in one vectorised pass first
 # A palette of 5-12 colors for a coarse segmentation: 5,000 samples give the same mean error as
 # 20,000 (ΔE76 7.01 vs 7.05 on the 12 MP coffee photo) at a quarter of the k-means time.
 KMEANS_SAMPLES: Final = 5_000
@@ -42,6 +39,10 @@ class OutlineLevel:
 
     colors: int  # quantisation colors of the segmentation
     square_mm: float  # every region holds a square this wide, clear of its borders
+    dpi: int  # segmentation resolution: 50 dpi is ~0.2 MP for a Letter page
+    bilateral_passes: int  # edge-preserving smoothing before quantising: texture flattened
+    speck_mm2: float  # regions this small join a neighbour in one vectorised pass first
+    area_min_mm2: float = 0.0  # and no region is smaller than this
 
 
 def segmentation(
@@ -49,7 +50,7 @@ def segmentation(
 ) -> NDArray[np.int32]:
     """(h, w) int32 regions of `lab` (h, w, 3) float32 CIELAB at `px_per_mm`, each 4-connected."""
     smooth = np.ascontiguousarray(lab, dtype=np.float32)
-    for _ in range(BILATERAL_PASSES):
+    for _ in range(level.bilateral_passes):
         smooth = np.asarray(
             cv2.bilateralFilter(smooth, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX),
             dtype=np.float32,
@@ -59,9 +60,11 @@ def segmentation(
     )
     labels, _ = components(nearest_palette_index(smooth, palette))
     cost = region_costs(labels, lab, palette, int(labels.max()) + 1)
-    labels, cost = merge_specks(labels, cost, speck_px=max(2, round(SPECK_MM2 * px_per_mm**2)))
+    labels, cost = merge_specks(labels, cost, speck_px=max(2, round(level.speck_mm2 * px_per_mm**2)))
     half = max(1, round(level.square_mm * px_per_mm / 2.0))
-    labels, _ = merge_cheapest_first(labels, cost, half_width_px=half, half_height_px=half)
+    labels, _ = merge_cheapest_first(
+        labels, cost, half_width_px=half, half_height_px=half, area_min_px=level.area_min_mm2 * px_per_mm**2
+    )
     count = int(labels.max()) + 1
     for _ in range(ROUNDING_PASSES):  # a majority vote of blurred indicators rounds the borders
         labels = upsampled_labels(labels, count, width=labels.shape[1], height=labels.shape[0])

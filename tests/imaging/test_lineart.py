@@ -19,7 +19,7 @@ from mosaic.imaging.strokes import skeleton_of
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "color", "logo")
 LETTER = page_for("letter")
-INK_COVERAGE_MAX = 0.15
+INK_COVERAGE_MAX = 0.2
 
 
 @cache
