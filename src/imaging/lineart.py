@@ -1,15 +1,17 @@
 """Coloring pages: a photo's outlines as clean, closed strokes, and the regions between them.
 
-Outlines: the borders of a coarse, edge-preserving segmentation (`lineoutlines`), closed by
+Outlines: the borders of an edge-preserving segmentation (`lineoutlines`), closed by
 construction, fewer and larger regions at lower detail. Edges add the interior detail the
 segmentation misses (eyes, mouth, whiskers): strokes off the outlines, long enough to matter.
 Edges: the photo's lightness at `WORK_DPI` is smoothed with a bilateral filter (edges kept, texture
 flattened), then a difference of Gaussians (the core of XDoG) marks the dark side of every edge
 and every thin dark feature (eyes, mouth, hair lines), kept by hysteresis: strong responses, and
 weak ones connected to them. Cleanup (`strokes`): thinning, spur pruning, gap closing, fragment
-removal; the skeleton is then redrawn at 300 dpi at the level's line weight and no ink speck under
-`INK_SPECK_MM2` survives. Regions are the connected pieces of paper between the lines (ink pixels
-go to the nearest piece); each gets the palette color of its mean photo color, for the colored
+removal. No area is too small or too narrow to color at its level
+(`lineregions.without_small_pieces`): where one would be, the line between it and its neighbour
+is erased. The skeleton is then redrawn at 300 dpi at the level's line weight and no ink speck
+under `INK_SPECK_MM2` survives. Regions are the connected pieces of paper between the lines (ink
+pixels go to the nearest piece); each gets the palette color of its mean photo color, for the colored
 reference page.
 """
 
@@ -50,18 +52,24 @@ class LineLevel:
     width_min_mm: float  # nor is any narrower than this at its widest
 
 
+# A Letter art box holds 30,000-36,000 mm² of picture. `simple` is a child's page: a few dozen
+# large areas under 3 pt lines. Each level up segments finer (more colors, a smaller square, from
+# `detailed` at 75 dpi, less smoothing) and lets smaller areas stand, in the segmentation and on
+# the page alike. On the fixture photos: 25-40, 146-243, 314-499 and 702-1,043 areas.
+# Columns: line pt, DoG σ mm, high, low, spur mm, gap mm, fragment mm, outline (colors, square mm,
+# dpi, smoothing passes, speck mm²), detail mm, area mm², width mm.
 LEVELS: Final[dict[Detail, LineLevel]] = {
     "simple": LineLevel(
-        3.0, 1.0, 0.045, 0.018, 2.0, 5.0, 6.0, OutlineLevel(10, 8.0, 50, 2, 4.0, 40.0), 8.0, 40.0, 4.0
+        3.0, 1.0, 0.045, 0.018, 2.0, 5.0, 6.0, OutlineLevel(10, 8.0, 50, 2, 4.0), 8.0, 40.0, 4.0
     ),
     "standard": LineLevel(
-        2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0, OutlineLevel(28, 2.5, 50, 1, 3.0, 10.0), 5.0, 10.0, 2.5
+        2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0, OutlineLevel(28, 2.5, 50, 1, 3.0), 5.0, 10.0, 2.5
     ),
     "detailed": LineLevel(
-        1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0, OutlineLevel(40, 1.5, 75, 1, 2.0, 5.0), 4.0, 5.0, 1.8
+        1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0, OutlineLevel(40, 1.5, 75, 1, 2.0), 4.0, 5.0, 1.8
     ),
     "expert": LineLevel(
-        0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0, OutlineLevel(56, 1.0, 75, 1, 1.0, 2.5), 3.0, 2.5, 1.25
+        0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0, OutlineLevel(56, 1.0, 75, 1, 1.0), 3.0, 2.5, 1.25
     ),
 }
 WORK_DPI: Final = 120  # edges are found at this resolution, strokes drawn at 300 dpi
@@ -135,6 +143,7 @@ def lineart_artwork(
         level.outline,
         seed=seed,
         px_per_mm=level.outline.dpi / 25.4,
+        area_min_mm2=level.area_min_mm2,
     )
     faces = find_faces(photo, min_share=FACE_MM_MIN / (max(box.width, box.height) / px_from_mm(1.0)))
     features = features_mask(faces, width=work_w, height=work_h)

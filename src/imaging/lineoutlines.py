@@ -1,13 +1,16 @@
-"""Closed outlines for coloring pages: the borders of a coarse, edge-preserving segmentation.
+"""Closed outlines for coloring pages: the borders of an edge-preserving segmentation.
 
 The edges of a photo (`lineart`'s difference of Gaussians) give strokes, but seldom closed ones:
 a cat's head has no dark line round it, only a change of color. A segmentation's borders are
-closed by construction, so the page's main outlines come from one, made with the color-by-number
-machinery at a coarse level: the photo at `SEGMENT_DPI`, smoothed (bilateral, CIELAB), quantised
-to a few colors, split into regions, and merged cheapest-first (least loss of color fidelity)
-until every region holds a square of the level's size. Few, large regions for `simple`, more and
-smaller ones for `expert`. The label map is enlarged with smooth borders and its borders are the
-outlines.
+closed by construction, so the page's outlines come from one, made with the color-by-number
+machinery: the photo at the level's resolution, smoothed (bilateral, CIELAB), quantised to the
+level's colors (each a JND from the others, so every border is a visible change of color or
+shade), split into regions, and merged cheapest-first (least loss of color fidelity) until every
+region holds a square of the level's size and its minimum area. Few colors and large squares for
+`simple` (a child's page of a few dozen areas); many colors, small squares and a finer grid for
+`expert`, whose borders follow the picture's shading and texture (fur, folds) into hundreds of
+areas. No area is cut by a line the picture does not have. The label map is enlarged with smooth
+borders and its borders are the outlines.
 """
 
 from __future__ import annotations
@@ -42,13 +45,13 @@ class OutlineLevel:
     dpi: int  # segmentation resolution: 50 dpi is ~0.2 MP for a Letter page
     bilateral_passes: int  # edge-preserving smoothing before quantising: texture flattened
     speck_mm2: float  # regions this small join a neighbour in one vectorised pass first
-    area_min_mm2: float = 0.0  # and no region is smaller than this
 
 
 def segmentation(
-    lab: NDArray[np.float32], level: OutlineLevel, *, seed: int, px_per_mm: float
+    lab: NDArray[np.float32], level: OutlineLevel, *, seed: int, px_per_mm: float, area_min_mm2: float = 0.0
 ) -> NDArray[np.int32]:
-    """(h, w) int32 regions of `lab` (h, w, 3) float32 CIELAB at `px_per_mm`, each 4-connected."""
+    """(h, w) int32 regions of `lab` (h, w, 3) float32 CIELAB at `px_per_mm`, each 4-connected,
+    none smaller than `area_min_mm2`."""
     smooth = np.ascontiguousarray(lab, dtype=np.float32)
     for _ in range(level.bilateral_passes):
         smooth = np.asarray(
@@ -63,7 +66,7 @@ def segmentation(
     labels, cost = merge_specks(labels, cost, speck_px=max(2, round(level.speck_mm2 * px_per_mm**2)))
     half = max(1, round(level.square_mm * px_per_mm / 2.0))
     labels, _ = merge_cheapest_first(
-        labels, cost, half_width_px=half, half_height_px=half, area_min_px=level.area_min_mm2 * px_per_mm**2
+        labels, cost, half_width_px=half, half_height_px=half, area_min_px=area_min_mm2 * px_per_mm**2
     )
     count = int(labels.max()) + 1
     for _ in range(ROUNDING_PASSES):  # a majority vote of blurred indicators rounds the borders

@@ -185,11 +185,9 @@ def paper_regions(ink: NDArray[np.bool_], *, area_min_px: float) -> NDArray[np.i
     return out
 
 
-def regions_poles(
-    labels: NDArray[np.int32], ink: NDArray[np.bool_], *, region_count: int
-) -> NDArray[np.float32]:
-    """(R, 2) float32 (x, y), pixel centres at integers: each region's point farthest from ink,
-    from other regions and from the frame (its pole of inaccessibility, to the pixel)."""
+def free_paper(labels: NDArray[np.int32], ink: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """(H, W) bool: the paper pixels of `ink` none of whose 4 neighbours in `labels` is of
+    another region (so no two free pixels of different regions touch, even at a corner)."""
     free = ~ink
     same_x = labels[:, :-1] == labels[:, 1:]
     free[:, :-1] &= same_x
@@ -197,7 +195,15 @@ def regions_poles(
     same_y = labels[:-1, :] == labels[1:, :]
     free[:-1, :] &= same_y
     free[1:, :] &= same_y
-    framed = np.pad(free.view(np.uint8), 1)
+    return free
+
+
+def regions_poles(
+    labels: NDArray[np.int32], ink: NDArray[np.bool_], *, region_count: int
+) -> NDArray[np.float32]:
+    """(R, 2) float32 (x, y), pixel centres at integers: each region's point farthest from ink,
+    from other regions and from the frame (its pole of inaccessibility, to the pixel)."""
+    framed = np.pad(free_paper(labels, ink).view(np.uint8), 1)
     distance = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1]
     # A region's farthest pixel is a local maximum of the whole map (its 8 neighbours are of its
     # own region, or not free: no two free pixels of different regions touch, even at a corner),
