@@ -18,7 +18,8 @@ from mosaic.imaging.strokes import skeleton_of, without_spurs
 
 COLOR_STEP_PX: Final = 3  # region colors are averaged on a 100 dpi grid
 JOIN_MARGIN_PX: Final = 0.5  # lines drawn this close to touching are joined before pieces are judged
-OPENING_ROUNDS: Final = 4  # rounds of joining small pieces to a neighbour before inking the rest
+HOLE_PX: Final = 4  # pieces this small are inked at once: they lie inside a drawn line anyway
+OPENING_ROUNDS: Final = 8  # rounds of joining small pieces to a neighbour before inking the rest
 _WINDOW: Final = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 
 
@@ -50,7 +51,11 @@ def without_small_pieces(
     if kept is not None:
         kept = (cv2.dilate(kept.view(np.uint8), np.ones((3, 3), dtype=np.uint8)) > 0) & (out > 0)
     for round_ in range(OPENING_ROUNDS + 1):
-        pieces, small = _small_pieces(out, area_min_px=area_min_px, width_min_px=width_min_px, half=half)
+        pieces, small, hole = _small_pieces(
+            out, area_min_px=area_min_px, width_min_px=width_min_px, half=half
+        )
+        out[hole[pieces]] = 1
+        small &= ~hole
         if not small.any():
             break
         erased = _borders_to_open(out, pieces, small)
@@ -85,8 +90,10 @@ def _joined_where_touching(skeleton: NDArray[np.uint8], reach: float) -> NDArray
 
 def _small_pieces(
     skeleton: NDArray[np.uint8], *, area_min_px: float, width_min_px: float, half: float
-) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
-    """The paper pieces (h, w) int32 (0 on the lines) and which of them (P,) bool are too small."""
+) -> tuple[NDArray[np.int32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The paper pieces (h, w) int32 (0 on the lines), which of them (P,) bool are too small, and
+    which are holes: at most `HOLE_PX`, a pixel or two the thinning left between diagonal steps,
+    which no line can be erased to open (every line pixel round one touches two other pieces)."""
     count, found = cv2.connectedComponents(1 - skeleton, connectivity=4, ltype=cv2.CV_32S)
     pieces = np.asarray(found, dtype=np.int32)
     framed = np.pad(1 - skeleton, 1)  # the frame is a line too
@@ -97,7 +104,8 @@ def _small_pieces(
     np.maximum.at(widest, flat, distance.reshape(-1))
     small = (paper < area_min_px) | (2.0 * widest - 2.0 * half < width_min_px)
     small[0] = False
-    return pieces, small
+    hole = small & (np.bincount(flat, minlength=count) <= HOLE_PX)
+    return pieces, small, hole
 
 
 def _borders_to_open(
