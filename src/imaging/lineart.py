@@ -55,7 +55,7 @@ class LineLevel:
 # A Letter art box holds 30,000-36,000 mm² of picture. `simple` is a child's page: a few dozen
 # large areas under 3 pt lines. Each level up segments finer (more colors, a smaller square, from
 # `detailed` at 75 dpi, less smoothing) and lets smaller areas stand, in the segmentation and on
-# the page alike. On the fixture photos: 25-40, 146-243, 314-499 and 702-1,043 areas.
+# the page alike. On the fixture photos: 25-39, 146-243, 315-498 and 704-1,046 areas.
 # Columns: line pt, DoG σ mm, high, low, spur mm, gap mm, fragment mm, outline (colors, square mm,
 # dpi, smoothing passes, speck mm²), detail mm, area mm², width mm.
 LEVELS: Final[dict[Detail, LineLevel]] = {

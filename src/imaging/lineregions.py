@@ -18,7 +18,7 @@ from mosaic.imaging.strokes import skeleton_of, without_spurs
 
 COLOR_STEP_PX: Final = 3  # region colors are averaged on a 100 dpi grid
 JOIN_MARGIN_PX: Final = 0.5  # lines drawn this close to touching are joined before pieces are judged
-HOLE_PX: Final = 4  # pieces this small are inked at once: they lie inside a drawn line anyway
+HOLE_PX: Final = 4  # pieces this small are inked and thinned with their lines: drawn, they are ink
 OPENING_ROUNDS: Final = 8  # rounds of joining small pieces to a neighbour before inking the rest
 _WINDOW: Final = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 
@@ -40,8 +40,10 @@ def without_small_pieces(
     widest point (twice its largest distance from a line, less a line's width) is under
     `width_min_px`, joins the neighbour it shares the longest border with: the line pixels lying
     between just those two pieces are erased, so the page keeps the picture's own lines and
-    loses the one that cut a crumb off. Pixels of `kept` (a face's strokes) are never erased; a
-    piece that still cannot join a neighbour after `OPENING_ROUNDS` is inked whole. What is left
+    loses the one that cut a crumb off. A hole of a pixel or two that thinning left between two
+    lines is inked and the lines round it thinned again into one. Pixels of `kept` (a face's
+    strokes) are never erased; a piece that still cannot join a neighbour after `OPENING_ROUNDS`
+    (a pupil inside an eye's stroke) is inked whole. What is left
     of an erased border where it met other lines (a stub) is pruned like any spur under `spur_px`.
 
     Returns the new (h, w) 0/1 skeleton.
@@ -50,21 +52,26 @@ def without_small_pieces(
     out = _joined_where_touching(skeleton, half + JOIN_MARGIN_PX)
     if kept is not None:
         kept = (cv2.dilate(kept.view(np.uint8), np.ones((3, 3), dtype=np.uint8)) > 0) & (out > 0)
-    for round_ in range(OPENING_ROUNDS + 1):
+    for _ in range(OPENING_ROUNDS):
         pieces, small, hole = _small_pieces(
             out, area_min_px=area_min_px, width_min_px=width_min_px, half=half
         )
-        out[hole[pieces]] = 1
-        small &= ~hole
+        if hole.any():  # inked and thinned with the lines round them: one line where there were two
+            out[hole[pieces]] = 1
+            out = skeleton_of(out > 0)
+            pieces, small, _ = _small_pieces(
+                out, area_min_px=area_min_px, width_min_px=width_min_px, half=half
+            )
         if not small.any():
             break
         erased = _borders_to_open(out, pieces, small)
         if kept is not None:
             erased &= ~kept
-        if not erased.any() or round_ == OPENING_ROUNDS:
-            out[small[pieces]] = 1
+        if not erased.any():
             break
         out[erased] = 0
+    pieces, small, _ = _small_pieces(out, area_min_px=area_min_px, width_min_px=width_min_px, half=half)
+    out[small[pieces]] = 1
     pruned = without_spurs(out, length_px=spur_px)
     return pruned if kept is None else pruned | (out & kept)
 
