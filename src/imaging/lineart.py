@@ -53,9 +53,9 @@ class LineLevel:
 
 
 # A Letter art box holds 30,000-36,000 mm² of picture. `simple` is a child's page: a few dozen
-# large areas under 3 pt lines. Each level up segments finer (more colors, a smaller square, from
-# `detailed` at 75 dpi, less smoothing) and lets smaller areas stand, in the segmentation and on
-# the page alike. On the fixture photos: 25-39, 146-243, 315-498 and 704-1,046 areas.
+# large areas under 3 pt lines. Each level up segments finer (more colors, a smaller square, on a
+# finer grid, less smoothing) and lets smaller areas stand, in the segmentation and on the page
+# alike. On the fixture photos: 25-39, 146-243, 356-534 and 704-1,046 areas.
 # Columns: line pt, DoG σ mm, high, low, spur mm, gap mm, fragment mm, outline (colors, square mm,
 # dpi, smoothing passes, speck mm²), detail mm, area mm², width mm.
 LEVELS: Final[dict[Detail, LineLevel]] = {
@@ -66,7 +66,7 @@ LEVELS: Final[dict[Detail, LineLevel]] = {
         2.0, 0.7, 0.032, 0.012, 1.5, 4.0, 6.0, OutlineLevel(28, 2.5, 50, 1, 3.0), 5.0, 10.0, 2.5
     ),
     "detailed": LineLevel(
-        1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0, OutlineLevel(40, 1.5, 75, 1, 2.0), 4.0, 5.0, 1.8
+        1.25, 0.5, 0.024, 0.009, 1.0, 3.0, 4.0, OutlineLevel(40, 1.2, 60, 1, 2.0), 4.0, 5.0, 1.8
     ),
     "expert": LineLevel(
         0.75, 0.4, 0.018, 0.007, 0.8, 2.5, 3.0, OutlineLevel(56, 1.0, 75, 1, 1.0), 3.0, 2.5, 1.25
