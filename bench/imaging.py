@@ -3,7 +3,8 @@
 Run: `.venv/bin/python bench/imaging.py` (about a minute on the 2-core reference machine);
 `--modes lineart` (comma-separated) times only those modes, `--runs 3` repeats each case,
 `--orientation portrait` turns every page upright (the default, `auto`, gives the 12 MP photo, which
-is wider than tall, landscape pages and the square astronaut portrait ones).
+is wider than tall, landscape pages and the square astronaut portrait ones). With lineart among the
+modes, a table per detail level comes first: areas, wall and CPU time of a mystery page.
 
 Each case runs in a fresh subprocess (so peak RSS is that case's alone, imports included), after a
 warm-up call on a small photo (a process-pool worker is warm too). Photos: `coffee.png` upscaled with
@@ -42,6 +43,9 @@ DETAILS: Final = ("simple", "standard", "detailed", "expert")
 LEVEL_REGIONS: Final = {"simple": (1, 80), "standard": (120, 300), "detailed": (300, 700), "expert": (700, None)}
 LEVEL_TARGET_S: Final = {"simple": 2.0, "standard": 2.0, "detailed": 2.0, "expert": 3.0}
 LEVEL_RATIO_MAX: Final = {"standard": 1.35, "expert": 1.20}
+# Line art's areas per level are the same ranges; each level's time target is line art's, but
+# expert's own (as cbn's): its segmentation is finer, at 75 dpi with 56 colors.
+LINEART_TARGET_S: Final = {"simple": 1.0, "standard": 1.0, "detailed": 1.0, "expert": 1.5}
 BLUR_SIGMAS_MM: Final = (0.34, 0.68)  # the palette alone, after blurs far finer than a region
 CASE_TIMEOUT_S: Final = 300
 
@@ -108,6 +112,27 @@ def run_level(image: Path, detail: str) -> dict[str, float]:
     }
 
 
+def run_lineart_level(image: Path, detail: str) -> dict[str, float]:
+    """In this process: warm up, then time one line-art `generate` (mystery page) at `detail`
+    (wall and CPU), and count the areas of the same page (the artwork again, untimed)."""
+    from mosaic.imaging.lineart import lineart_artwork, photo_side_px
+    from mosaic.imaging.options import parse_options
+    from mosaic.imaging.orientation import decode_for_page
+    from mosaic.imaging.pipeline import generate
+
+    fields = {"mode": "lineart", "output": "mystery", "detail": detail}
+    warm = io.BytesIO()
+    Image.open(IMAGES / "chelsea.png").convert("RGB").save(warm, format="PNG")
+    generate(warm.getvalue(), parse_options(fields))
+    data = image.read_bytes()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    generate(data, parse_options(fields))
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
+    photo, page = decode_for_page(data, "letter", "auto", side_px=photo_side_px)
+    artwork = lineart_artwork(photo, page=page, detail=detail)  # type: ignore[arg-type]
+    return {"wall_s": wall_s, "cpu_s": cpu_s, "regions": float(artwork.region_count)}
+
+
 def fidelity(image: Path) -> dict[str, float]:
     """Mean CIEDE2000 of cbn's answer vs the photo, and of plain k-means at the same color count.
 
@@ -155,6 +180,7 @@ def main() -> None:
     parser.add_argument("--case", nargs=4, metavar=("IMAGE", "MODE", "OUTPUT", "ORIENTATION"))
     parser.add_argument("--fidelity", metavar="IMAGE")
     parser.add_argument("--level", nargs=2, metavar=("IMAGE", "DETAIL"))
+    parser.add_argument("--lineart-level", nargs=2, metavar=("IMAGE", "DETAIL"))
     parser.add_argument("--levels-only", action="store_true", help="only the per-level cbn table")
     parser.add_argument("--details", default=",".join(DETAILS), help="comma-separated levels for that table")
     parser.add_argument(
@@ -172,6 +198,9 @@ def main() -> None:
     if args.level:
         print(json.dumps(run_level(Path(args.level[0]), args.level[1])))
         return
+    if args.lineart_level:
+        print(json.dumps(run_lineart_level(Path(args.lineart_level[0]), args.lineart_level[1])))
+        return
     modes = [mode for mode in args.modes.split(",") if mode]
     unknown = set(modes) - set(MODES)
     if unknown:
@@ -181,8 +210,11 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"load average before: {load:.2f} on {os.cpu_count()} cores (others' work inflates times)")
     print(f"orientation: {args.orientation}")
+    details = [d for d in args.details.split(",") if d]
+    if "lineart" in modes:
+        _lineart_levels_table(photos, runs=args.runs, details=details)
     if "cbn" in modes:
-        _levels_table(photos, runs=args.runs, details=[d for d in args.details.split(",") if d])
+        _levels_table(photos, runs=args.runs, details=details)
     if args.levels_only:
         return
     print(f"{'photo':<14} {'case':<16} {'wall s':>7} {'target':>7} {'peak MB':>8}  verdict")
@@ -245,6 +277,27 @@ def _levels_table(photos: dict[str, Path], *, runs: int, details: list[str]) -> 
             f" {result.get('analysis_cpu_s', float('nan')):>6.2f}"
             f" {LEVEL_TARGET_S[detail]:>6.1f} {result['peak_mb']:>8.0f} {result['ratio']:>8.3f}"
             f" {ratio_max if ratio_max is not None else '-':>6}  {_verdict(ok)}",
+            flush=True,
+        )
+
+
+def _lineart_levels_table(photos: dict[str, Path], *, runs: int, details: list[str]) -> None:
+    """Line art per detail level: areas, wall and CPU time of a mystery page."""
+    print(f"{'photo':<14} {'lineart':<9} {'areas':>7} {'range':>9} {'wall s':>7} {'cpu s':>6} {'target':>6}  verdict")
+    for (label, path), detail, _ in itertools.product(photos.items(), details, range(runs)):
+        try:
+            result = _in_subprocess("--lineart-level", str(path), detail)
+        except RuntimeError as exc:
+            print(f"{label:<14} {detail:<9} FAILED: {str(exc).splitlines()[-1]}", flush=True)
+            continue
+        low, high = LEVEL_REGIONS[detail]
+        regions = int(result["regions"])
+        in_range = regions >= low and (high is None or regions <= high)
+        ok = in_range and result["wall_s"] <= LINEART_TARGET_S[detail]
+        span = f"{low}-{high}" if high is not None else f">={low}"
+        print(
+            f"{label:<14} {detail:<9} {regions:>7} {span:>9} {result['wall_s']:>7.2f} {result['cpu_s']:>6.2f}"
+            f" {LINEART_TARGET_S[detail]:>6.1f}  {_verdict(ok)}",
             flush=True,
         )
 

@@ -381,13 +381,19 @@ def _cluster_weights(
 
 
 def _separated(centres: NDArray[np.float64], mass: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The centres, heaviest first, keeping each only if it is a JND from every kept one."""
-    kept: list[NDArray[np.float64]] = []
-    for index in np.lexsort((np.arange(len(centres)), -mass)):
-        candidate = centres[index]
-        if not kept or float(_min_delta_e(candidate[None], np.array(kept))[0]) >= JND_DELTA_E:
-            kept.append(candidate)
-    return np.array(kept)
+    """The centres, heaviest first, keeping each only if it is a JND from every kept one.
+
+    Every pair's ΔE00 comes from one call (row: the candidate, column: a centre it may meet);
+    the greedy pass then only reads that table.
+    """
+    ordered = centres[np.lexsort((np.arange(len(centres)), -mass))]
+    lab = ordered.astype(np.float32)
+    distance = delta_e_2000(lab[:, None, :], lab[None, :, :])
+    kept: list[int] = []
+    for index in range(len(ordered)):
+        if not kept or float(distance[index, kept].min()) >= JND_DELTA_E:
+            kept.append(index)
+    return ordered[kept]
 
 
 def _min_delta_e(candidates: NDArray[np.float64], palette: NDArray[np.float64]) -> NDArray[np.float32]:
@@ -400,17 +406,23 @@ def _min_delta_e(candidates: NDArray[np.float64], palette: NDArray[np.float64]) 
 def _worst_served(
     points: NDArray[np.float64], w: NDArray[np.float64], kept: NDArray[np.float64], missing: int
 ) -> NDArray[np.float64]:
-    """Up to `missing` samples, a JND from the palette and each other, where w·distance² is worst."""
+    """Up to `missing` samples, a JND from the palette and each other, where w·distance² is worst.
+
+    Each sample's distances to the palette are kept up to date as picks join it (a minimum over
+    one more color), not recomputed against the whole palette for every pick.
+    """
     chosen: list[NDArray[np.float64]] = []
-    palette = kept
+    nearest_delta_e = _min_delta_e(points, kept)
+    nearest_squared = _squared_distances(points, kept).min(axis=1)
     for _ in range(missing):
-        far_enough = _min_delta_e(points, palette) >= JND_DELTA_E
+        far_enough = nearest_delta_e >= JND_DELTA_E
         if not bool(far_enough.any()):
             break
-        cost = np.where(far_enough, w * _squared_distances(points, palette).min(axis=1), -1.0)
+        cost = np.where(far_enough, w * nearest_squared, -1.0)
         pick = points[int(np.argmax(cost))]
         chosen.append(pick)
-        palette = np.concatenate([palette, pick[None]])
+        nearest_delta_e = np.minimum(nearest_delta_e, _min_delta_e(points, pick[None]))
+        nearest_squared = np.minimum(nearest_squared, _squared_distances(points, pick[None])[:, 0])
     return np.array(chosen).reshape(-1, 3)
 
 

@@ -1,13 +1,16 @@
-"""Closed outlines for coloring pages: the borders of a coarse, edge-preserving segmentation.
+"""Closed outlines for coloring pages: the borders of an edge-preserving segmentation.
 
 The edges of a photo (`lineart`'s difference of Gaussians) give strokes, but seldom closed ones:
 a cat's head has no dark line round it, only a change of color. A segmentation's borders are
-closed by construction, so the page's main outlines come from one, made with the color-by-number
-machinery at a coarse level: the photo at `SEGMENT_DPI`, smoothed (bilateral, CIELAB), quantised
-to a few colors, split into regions, and merged cheapest-first (least loss of color fidelity)
-until every region holds a square of the level's size. Few, large regions for `simple`, more and
-smaller ones for `expert`. The label map is enlarged with smooth borders and its borders are the
-outlines.
+closed by construction, so the page's outlines come from one, made with the color-by-number
+machinery: the photo at the level's resolution, smoothed (bilateral, CIELAB), quantised to the
+level's colors (each a JND from the others, so every border is a visible change of color or
+shade), split into regions, and merged cheapest-first (least loss of color fidelity) until every
+region holds a square of the level's size and its minimum area. Few colors and large squares for
+`simple` (a child's page of a few dozen areas); many colors, small squares and a finer grid for
+`expert`, whose borders follow the picture's shading and texture (fur, folds) into hundreds of
+areas. No area is cut by a line the picture does not have. The label map is enlarged with smooth
+borders and its borders are the outlines.
 """
 
 from __future__ import annotations
@@ -24,13 +27,10 @@ from mosaic.imaging.merging import merge_cheapest_first, merge_specks, region_co
 from mosaic.imaging.regions import components
 from mosaic.imaging.upsample import upsampled_labels
 
-SEGMENT_DPI: Final = 50  # segmentation resolution: ~0.2 MP for a Letter page
-BILATERAL_PASSES: Final = 2
 BILATERAL_DIAMETER_PX: Final = 5
 BILATERAL_SIGMA_LAB: Final = 10.0  # ΔE across which colors still blend
 BILATERAL_SIGMA_PX: Final = 2.0
 ROUNDING_PASSES: Final = 2
-SPECK_MM2: Final = 4.0  # regions this small join a neighbour in one vectorised pass first
 # A palette of 5-12 colors for a coarse segmentation: 5,000 samples give the same mean error as
 # 20,000 (ΔE76 7.01 vs 7.05 on the 12 MP coffee photo) at a quarter of the k-means time.
 KMEANS_SAMPLES: Final = 5_000
@@ -42,14 +42,18 @@ class OutlineLevel:
 
     colors: int  # quantisation colors of the segmentation
     square_mm: float  # every region holds a square this wide, clear of its borders
+    dpi: int  # segmentation resolution: 50 dpi is ~0.2 MP for a Letter page
+    bilateral_passes: int  # edge-preserving smoothing before quantising: texture flattened
+    speck_mm2: float  # regions this small join a neighbour in one vectorised pass first
 
 
 def segmentation(
-    lab: NDArray[np.float32], level: OutlineLevel, *, seed: int, px_per_mm: float
+    lab: NDArray[np.float32], level: OutlineLevel, *, seed: int, px_per_mm: float, area_min_mm2: float = 0.0
 ) -> NDArray[np.int32]:
-    """(h, w) int32 regions of `lab` (h, w, 3) float32 CIELAB at `px_per_mm`, each 4-connected."""
+    """(h, w) int32 regions of `lab` (h, w, 3) float32 CIELAB at `px_per_mm`, each 4-connected,
+    none smaller than `area_min_mm2`."""
     smooth = np.ascontiguousarray(lab, dtype=np.float32)
-    for _ in range(BILATERAL_PASSES):
+    for _ in range(level.bilateral_passes):
         smooth = np.asarray(
             cv2.bilateralFilter(smooth, BILATERAL_DIAMETER_PX, BILATERAL_SIGMA_LAB, BILATERAL_SIGMA_PX),
             dtype=np.float32,
@@ -59,9 +63,11 @@ def segmentation(
     )
     labels, _ = components(nearest_palette_index(smooth, palette))
     cost = region_costs(labels, lab, palette, int(labels.max()) + 1)
-    labels, cost = merge_specks(labels, cost, speck_px=max(2, round(SPECK_MM2 * px_per_mm**2)))
+    labels, cost = merge_specks(labels, cost, speck_px=max(2, round(level.speck_mm2 * px_per_mm**2)))
     half = max(1, round(level.square_mm * px_per_mm / 2.0))
-    labels, _ = merge_cheapest_first(labels, cost, half_width_px=half, half_height_px=half)
+    labels, _ = merge_cheapest_first(
+        labels, cost, half_width_px=half, half_height_px=half, area_min_px=area_min_mm2 * px_per_mm**2
+    )
     count = int(labels.max()) + 1
     for _ in range(ROUNDING_PASSES):  # a majority vote of blurred indicators rounds the borders
         labels = upsampled_labels(labels, count, width=labels.shape[1], height=labels.shape[0])

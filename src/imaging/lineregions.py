@@ -14,8 +14,142 @@ from numpy.typing import NDArray
 
 from mosaic.imaging.color import nearest_palette_index, palette_kmeans, quick_lab_from_rgb, rgb_u8_from_lab
 from mosaic.imaging.decode import resize_rgb
+from mosaic.imaging.strokes import skeleton_of, without_spurs
 
 COLOR_STEP_PX: Final = 3  # region colors are averaged on a 100 dpi grid
+JOIN_MARGIN_PX: Final = 0.5  # lines drawn this close to touching are joined before pieces are judged
+HOLE_PX: Final = 4  # pieces this small are inked and thinned with their lines: drawn, they are ink
+OPENING_ROUNDS: Final = 8  # rounds of joining small pieces to a neighbour before inking the rest
+_WINDOW: Final = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
+
+
+def without_small_pieces(
+    skeleton: NDArray[np.uint8],
+    *,
+    area_min_px: float,
+    width_min_px: float,
+    line_width_px: float,
+    spur_px: int,
+    kept: NDArray[np.bool_] | None = None,
+) -> NDArray[np.uint8]:
+    """Open the lines round every piece of paper too small or too narrow to color.
+
+    The pieces are the 4-connected paper between the lines of `skeleton` (h, w) 0/1, the frame
+    counting as a line; drawn `line_width_px` wide (at this resolution), a piece keeps the paper
+    farther than half that from its lines. One whose paper is under `area_min_px`, or whose
+    widest point (twice its largest distance from a line, less a line's width) is under
+    `width_min_px`, joins the neighbour it shares the longest border with: the line pixels lying
+    between just those two pieces are erased, so the page keeps the picture's own lines and
+    loses the one that cut a crumb off. A hole of a pixel or two that thinning left between two
+    lines is inked and the lines round it thinned again into one. Pixels of `kept` (a face's
+    strokes) are never erased; a piece that still cannot join a neighbour after `OPENING_ROUNDS`
+    (a pupil inside an eye's stroke) is inked whole. What is left
+    of an erased border where it met other lines (a stub) is pruned like any spur under `spur_px`.
+
+    Returns the new (h, w) 0/1 skeleton.
+    """
+    half = line_width_px / 2.0
+    out = _joined_where_touching(skeleton, half + JOIN_MARGIN_PX)
+    if kept is not None:
+        kept = (cv2.dilate(kept.view(np.uint8), np.ones((3, 3), dtype=np.uint8)) > 0) & (out > 0)
+    for _ in range(OPENING_ROUNDS):
+        pieces, small, hole = _small_pieces(
+            out, area_min_px=area_min_px, width_min_px=width_min_px, half=half
+        )
+        if hole.any():  # inked and thinned with the lines round them: one line where there were two
+            out[hole[pieces]] = 1
+            out = skeleton_of(out > 0)
+            pieces, small, _ = _small_pieces(
+                out, area_min_px=area_min_px, width_min_px=width_min_px, half=half
+            )
+        if not small.any():
+            break
+        erased = _borders_to_open(out, pieces, small)
+        if kept is not None:
+            erased &= ~kept
+        if not erased.any():
+            break
+        out[erased] = 0
+    pieces, small, _ = _small_pieces(out, area_min_px=area_min_px, width_min_px=width_min_px, half=half)
+    out[small[pieces]] = 1
+    pruned = without_spurs(out, length_px=spur_px)
+    return pruned if kept is None else pruned | (out & kept)
+
+
+def _joined_where_touching(skeleton: NDArray[np.uint8], reach: float) -> NDArray[np.uint8]:
+    """`skeleton` (h, w) 0/1 where lines drawn `reach` px either side would touch made one line:
+    the thinned union of the lines so widened. Paper that the drawn lines would pinch off (the
+    tip of a narrowing wedge) so becomes ink here too, and the pieces judged are those printed.
+
+    The frame is a line: the page is thinned inside a band of ink wide enough that the band's
+    own middle lies outside the page, so a line that nearly reaches the frame is joined to it.
+    """
+    if reach < 1.0:
+        return skeleton.copy()
+    span = int(reach)
+    offsets = np.arange(-span, span + 1)
+    disk = (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= reach**2).astype(np.uint8)
+    pad = span + 2
+    framed = np.pad(skeleton, pad, constant_values=1)
+    thin = skeleton_of(cv2.dilate(framed, disk) > 0)
+    return np.ascontiguousarray(thin[pad:-pad, pad:-pad])
+
+
+def _small_pieces(
+    skeleton: NDArray[np.uint8], *, area_min_px: float, width_min_px: float, half: float
+) -> tuple[NDArray[np.int32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The paper pieces (h, w) int32 (0 on the lines), which of them (P,) bool are too small, and
+    which are holes: at most `HOLE_PX`, a pixel or two the thinning left between diagonal steps,
+    which no line can be erased to open (every line pixel round one touches two other pieces)."""
+    count, found = cv2.connectedComponents(1 - skeleton, connectivity=4, ltype=cv2.CV_32S)
+    pieces = np.asarray(found, dtype=np.int32)
+    framed = np.pad(1 - skeleton, 1)  # the frame is a line too
+    distance = cv2.distanceTransform(framed, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    flat = pieces.reshape(-1)
+    paper = np.bincount(flat, weights=(distance.reshape(-1) > half).astype(np.float64), minlength=count)
+    widest = np.zeros(count, dtype=np.float32)
+    np.maximum.at(widest, flat, distance.reshape(-1))
+    small = (paper < area_min_px) | (2.0 * widest - 2.0 * half < width_min_px)
+    small[0] = False
+    hole = small & (np.bincount(flat, minlength=count) <= HOLE_PX)
+    return pieces, small, hole
+
+
+def _borders_to_open(
+    skeleton: NDArray[np.uint8], pieces: NDArray[np.int32], small: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """(h, w) bool: the line pixels to erase so each small piece joins its longest-bordering
+    neighbour, where a border pixel is a line pixel whose 8 neighbours hold exactly two pieces."""
+    rows, cols = np.nonzero(skeleton)
+    padded = np.pad(pieces, 1)
+    around = np.stack([padded[rows + 1 + dy, cols + 1 + dx] for dy, dx in _WINDOW])  # (8, N)
+    big = np.iinfo(np.int32).max
+    low = np.where(around > 0, around, big).min(axis=0)
+    high = around.max(axis=0)
+    other = (around > 0) & (around != low) & (around != high)
+    two = (low < high) & ~other.any(axis=0)
+    low, high = low[two].astype(np.int64), high[two].astype(np.int64)
+    count = len(small)
+    pair = low * count + high
+    pairs, index, length = np.unique(pair, return_inverse=True, return_counts=True)
+    first, second = pairs // count, pairs % count
+    # Each small piece's candidates: (piece, neighbour, border length), the longest first.
+    piece = np.concatenate([first, second])
+    neighbour = np.concatenate([second, first])
+    shared = np.concatenate([length, length])
+    which = np.concatenate([np.arange(len(pairs)), np.arange(len(pairs))])
+    is_small = small[piece]
+    piece, neighbour, shared, which = piece[is_small], neighbour[is_small], shared[is_small], which[is_small]
+    order = np.lexsort((neighbour, -shared, piece))
+    piece, which = piece[order], which[order]
+    best = np.ones(len(piece), dtype=bool)
+    best[1:] = piece[1:] != piece[:-1]
+    opened = np.zeros(len(pairs), dtype=bool)
+    opened[which[best]] = True
+    erased = np.zeros(skeleton.shape, dtype=bool)
+    chosen = opened[index]
+    erased[rows[two][chosen], cols[two][chosen]] = True
+    return erased
 
 
 def paper_regions(ink: NDArray[np.bool_], *, area_min_px: float) -> NDArray[np.int32]:
@@ -66,11 +200,9 @@ def paper_regions(ink: NDArray[np.bool_], *, area_min_px: float) -> NDArray[np.i
     return out
 
 
-def regions_poles(
-    labels: NDArray[np.int32], ink: NDArray[np.bool_], *, region_count: int
-) -> NDArray[np.float32]:
-    """(R, 2) float32 (x, y), pixel centres at integers: each region's point farthest from ink,
-    from other regions and from the frame (its pole of inaccessibility, to the pixel)."""
+def free_paper(labels: NDArray[np.int32], ink: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """(H, W) bool: the paper pixels of `ink` none of whose 4 neighbours in `labels` is of
+    another region (so no two free pixels of different regions touch, even at a corner)."""
     free = ~ink
     same_x = labels[:, :-1] == labels[:, 1:]
     free[:, :-1] &= same_x
@@ -78,7 +210,15 @@ def regions_poles(
     same_y = labels[:-1, :] == labels[1:, :]
     free[:-1, :] &= same_y
     free[1:, :] &= same_y
-    framed = np.pad(free.view(np.uint8), 1)
+    return free
+
+
+def regions_poles(
+    labels: NDArray[np.int32], ink: NDArray[np.bool_], *, region_count: int
+) -> NDArray[np.float32]:
+    """(R, 2) float32 (x, y), pixel centres at integers: each region's point farthest from ink,
+    from other regions and from the frame (its pole of inaccessibility, to the pixel)."""
+    framed = np.pad(free_paper(labels, ink).view(np.uint8), 1)
     distance = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1]
     # A region's farthest pixel is a local maximum of the whole map (its 8 neighbours are of its
     # own region, or not free: no two free pixels of different regions touch, even at a corner),
