@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from skimage.measure import label as connected_label
 
 BORDER_SIGMA_PX: Final = 1.2  # blur of each indicator, in working pixels: rounds off corners
@@ -105,58 +107,61 @@ class Pieces(NamedTuple):
 
 
 def split_regions(labels: NDArray[np.int32], count: int) -> Pieces:
-    """`split_pieces` of a map of region indices 0..count-1 (some may be absent), each region split
-    on its bounding box: the one map-wide pass left is the renumbering (a print-size map has a few
-    thousand regions, nearly all in one piece). Numbered as `split_pieces` numbers them."""
-    width = labels.shape[1]
-    starts: list[int] = []  # each piece's first pixel, in raster order
-    origins: list[int] = []
-    boxes: list[tuple[int, int, int, int]] = []
-    areas: list[int] = []
-    split: list[tuple[tuple[slice, slice], NDArray[np.int32], int, int]] = []  # window, pieces, first, n
-    whole = np.full(count, -1, dtype=np.int64)  # the piece of a region in one piece
-    windows: list[tuple[slice, slice] | None] = [None, *ndimage.find_objects(labels, max_label=count - 1)]
-    zero = np.flatnonzero((labels == 0).any(axis=1))  # region 0 by hand: no (H, W) `labels + 1`
-    if len(zero):
-        cols = np.flatnonzero((labels[zero[0] : zero[-1] + 1] == 0).any(axis=0))
-        windows[0] = (slice(int(zero[0]), int(zero[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    for region, window in enumerate(windows):
-        if window is None:
-            continue
-        y0, x0 = window[0].start, window[1].start
-        inside = np.equal(labels[window], region).view(np.uint8)
-        # Without stats: OpenCV's labelling is twice as fast then, and nearly every region is whole.
-        n, found = cv2.connectedComponents(inside, connectivity=4, ltype=cv2.CV_32S)
-        if n == 2:  # background and one piece, its box the window's
-            whole[region] = len(starts)
-            starts.append(y0 * width + x0 + int(np.argmax(inside[0])))
-            boxes.append((y0, window[0].stop, x0, window[1].stop))
-            areas.append(cv2.countNonZero(inside))
-            origins.append(region)
-            continue
-        pieces = np.asarray(found, dtype=np.int32)
-        split.append((window, pieces, len(starts), n))
-        for piece in range(1, n):
-            mine = pieces == piece
-            at = int(np.argmax(mine.reshape(-1)))  # its first pixel in the window
-            row, col = divmod(at, pieces.shape[1])
-            rows, cols = np.flatnonzero(mine.any(axis=1)), np.flatnonzero(mine.any(axis=0))
-            starts.append((y0 + row) * width + x0 + col)
-            top, left = y0 + int(rows[0]), x0 + int(cols[0])
-            boxes.append((top, y0 + int(rows[-1]) + 1, left, x0 + int(cols[-1]) + 1))
-            areas.append(int(np.count_nonzero(mine)))
-            origins.append(region)
-    order = np.argsort(np.asarray(starts, dtype=np.int64), kind="stable")
-    number = np.empty(len(order), dtype=np.int32)
-    number[order] = np.arange(len(order), dtype=np.int32)
-    lut = np.where(whole >= 0, number[np.maximum(whole, 0)], -1).astype(np.int32)
-    out: NDArray[np.int32] = lut[labels]
-    for window, pieces, first, n in split:
-        for piece in range(1, n):
-            np.copyto(out[window], number[first + piece - 1], where=pieces == piece)
-    return Pieces(
-        out,
-        np.asarray(origins, dtype=np.int64)[order],
-        np.asarray(boxes, dtype=np.int64).reshape(-1, 4)[order],
-        np.asarray(areas, dtype=np.int64)[order],
-    )
+    """`split_pieces` of a map of region indices 0..count-1 (some may be absent), from its runs:
+    the stretches of one value along a row (a print-size map has about 14 pixels a run). A run
+    joins each run of the row below that overlaps it with the same value, and the pieces are the
+    connected components of that graph; a labelling on each region's bounding box covered the
+    long slanted bands of a poster nine times over. Numbered as `split_pieces` numbers them."""
+    height, width = labels.shape
+    flat = labels.reshape(-1)
+    change = labels[:, 1:] != labels[:, :-1]
+    per_row = np.count_nonzero(change, axis=1)
+    after = np.flatnonzero(change)  # in (H, W - 1): to the map's pixel after each change
+    del change
+    if len(after):
+        after += after // (width - 1) + 1
+    row_first = np.arange(height, dtype=np.int64) * width
+    starts = np.insert(after, np.concatenate([np.zeros(1, np.int64), np.cumsum(per_row)[:-1]]), row_first)
+    value = flat[starts]
+    length = np.diff(starts, append=flat.shape[0])
+    row = starts // width
+    # Two runs of neighbouring rows overlap from the later of their starts: each such pair is the
+    # run above or below a start and the run whose start it is.
+    pairs = []
+    for step in (width, -width):
+        has = np.flatnonzero((row < height - 1) if step > 0 else (row > 0))
+        other = starts[has] + step
+        alike = flat[other] == value[has]
+        pairs.append((has[alike], np.searchsorted(starts, other[alike], side="right") - 1))
+    first_run = np.concatenate([pairs[0][0], pairs[1][0]])
+    second_run = np.concatenate([pairs[0][1], pairs[1][1]])
+    links = coo_matrix((np.ones(len(first_run), np.int8), (first_run, second_run)), shape=(len(starts),) * 2)
+    count_pieces, component = connected_components(links, directed=False)
+    # A piece's first run holds its first pixel in raster order: the pieces are numbered by it.
+    found, first = np.unique(component, return_index=True)
+    by_start = np.argsort(first, kind="stable")
+    number = np.empty(count_pieces, dtype=np.int64)
+    number[found[by_start]] = np.arange(count_pieces)
+    piece = number[component]
+    first = first[by_start]
+    origin = value[first].astype(np.int64)
+    area = np.zeros(count_pieces, dtype=np.int64)
+    np.add.at(area, piece, length)
+    # The map in one gather, each region as its largest piece; the other pieces' runs then.
+    by_region = np.lexsort((-area, origin))
+    largest = by_region[np.concatenate([[True], origin[by_region][1:] != origin[by_region][:-1]])]
+    main = np.full(count, -1, dtype=np.int64)
+    main[origin[largest]] = largest
+    out: NDArray[np.int32] = main.astype(np.int32)[labels]
+    rest = piece != main[value]
+    if bool(rest.any()):
+        rest_length = length[rest]
+        shift = np.repeat(starts[rest] - (np.cumsum(rest_length) - rest_length), rest_length)
+        out.reshape(-1)[shift + np.arange(len(shift))] = np.repeat(piece[rest].astype(np.int32), rest_length)
+    x0 = starts - row * width
+    bounds = np.empty((count_pieces, 4), dtype=np.int64)
+    bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3] = row[first], 0, width, 0
+    np.maximum.at(bounds[:, 1], piece, row + 1)
+    np.minimum.at(bounds[:, 2], piece, x0)
+    np.maximum.at(bounds[:, 3], piece, x0 + length)
+    return Pieces(out, origin, bounds, area)
