@@ -9,6 +9,7 @@ partition again (no gaps, no overlaps), with borders that follow the smoothed ou
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Final, NamedTuple
 
 import cv2
@@ -20,6 +21,8 @@ from scipy.sparse.csgraph import connected_components
 from skimage.measure import label as connected_label
 
 BORDER_SIGMA_PX: Final = 1.2  # blur of each indicator, in working pixels: rounds off corners
+STRIP_PX: Final = 48  # output rows at a time, in which a region's indicator is compared where it reaches
+SPAN_GAP_PX: Final = 4  # ... in runs of working columns, apart when this far
 
 
 def upsampled_labels(labels: NDArray[np.int32], count: int, *, width: int, height: int) -> NDArray[np.int32]:
@@ -44,8 +47,7 @@ def upsampled_labels(labels: NDArray[np.int32], count: int, *, width: int, heigh
     assert width >= small_w and height >= small_h
     scale_x, scale_y = width / small_w, height / small_h
     margin = math.ceil(3 * BORDER_SIGMA_PX) + 1
-    best = np.full((height, width), -1.0, dtype=np.float32)
-    out = np.zeros((height, width), dtype=np.int32)
+    crops = []
     for index, found in enumerate(ndimage.find_objects(labels + 1, max_label=count)):
         if found is None:
             continue
@@ -55,6 +57,15 @@ def upsampled_labels(labels: NDArray[np.int32], count: int, *, width: int, heigh
         # or the crop at the frame would be a pixel larger than the window it is compared with.
         big_y0, big_y1 = math.floor(y0 * scale_y), min(math.ceil(y1 * scale_y), height)
         big_x0, big_x1 = math.floor(x0 * scale_x), min(math.ceil(x1 * scale_x), width)
+        crops.append((index, y0, y1, x0, x1, big_y0, big_y1, big_x0, big_x1))
+    # One buffer for every region's resampled indicator and one for where it wins: a poster's
+    # boxes add up to ten times the map, and fresh arrays that size are paid for in page faults.
+    largest = max(((b_y1 - b_y0) * (b_x1 - b_x0) for *_, b_y0, b_y1, b_x0, b_x1 in crops), default=0)
+    sample_buffer = np.empty(largest, dtype=np.float32)
+    wins_buffer = np.empty(largest, dtype=np.bool_)
+    best = np.full((height, width), -1.0, dtype=np.float32)
+    out = np.zeros((height, width), dtype=np.int32)
+    for index, y0, y1, x0, x1, big_y0, big_y1, big_x0, big_x1 in crops:
         indicator = (labels[y0:y1, x0:x1] == index).astype(np.float32)
         blurred = cv2.GaussianBlur(indicator, (0, 0), BORDER_SIGMA_PX, borderType=cv2.BORDER_REPLICATE)
         # Output pixel X samples the input at (X + 0.5) / scale - 0.5, relative to the crop.
@@ -64,19 +75,58 @@ def upsampled_labels(labels: NDArray[np.int32], count: int, *, width: int, heigh
                 [0.0, 1.0 / scale_y, (big_y0 + 0.5) / scale_y - 0.5 - y0],
             ]
         )
+        box_h, box_w = big_y1 - big_y0, big_x1 - big_x0
         resampled = cv2.warpAffine(
             blurred,
             affine,
-            (big_x1 - big_x0, big_y1 - big_y0),
+            (box_w, box_h),
+            dst=sample_buffer[: box_h * box_w].reshape(box_h, box_w),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        window = best[big_y0:big_y1, big_x0:big_x1]
-        # Masked copies in place: boolean indexing would gather and scatter every winning pixel.
-        wins = np.greater(resampled, window)
-        np.copyto(window, resampled, where=wins)
-        np.copyto(out[big_y0:big_y1, big_x0:big_x1], index, where=wins)
+        for rows, cols in _reaching(
+            blurred > 0, (y0, x0, big_y0, big_x0), (box_h, box_w), (scale_y, scale_x)
+        ):
+            window = best[big_y0:big_y1, big_x0:big_x1][rows, cols]
+            here = resampled[rows, cols]
+            # Masked copies in place: boolean indexing would gather and scatter every winning pixel.
+            wins = np.greater(here, window, out=wins_buffer[: here.size].reshape(here.shape))
+            np.copyto(window, here, where=wins)
+            np.copyto(out[big_y0:big_y1, big_x0:big_x1][rows, cols], index, where=wins)
     return out
+
+
+def _reaching(
+    nonzero: NDArray[np.bool_],
+    corners: tuple[int, int, int, int],
+    box: tuple[int, int],
+    scale: tuple[float, float],
+) -> Iterator[tuple[slice, slice]]:
+    """The parts of a region's output box its resampled indicator can be positive in: output
+    rows `STRIP_PX` at a time, and in each the columns sampling a run of `nonzero` (its blurred
+    indicator's crop) columns, runs less than `SPAN_GAP_PX` apart taken together. Everywhere
+    else the indicator resamples to exactly 0, which never wins a pixel: each has a region
+    positive there (its nearest sample's own)."""
+    y0, x0, big_y0, big_x0 = corners
+    box_h, box_w = box
+    scale_y, scale_x = scale
+    for top in range(0, box_h, STRIP_PX):
+        bottom = min(top + STRIP_PX, box_h)
+        # The crop rows these rows sample (bilinear: a row and the next), one more each way.
+        first = math.floor((big_y0 + top + 0.5) / scale_y - 0.5) - y0 - 1
+        last = math.floor((big_y0 + bottom - 0.5) / scale_y - 0.5) - y0 + 2
+        cols = np.flatnonzero(nonzero[max(first, 0) : max(last + 1, 0)].any(axis=0))
+        if not len(cols):
+            continue
+        gaps = np.flatnonzero(np.diff(cols) > SPAN_GAP_PX)
+        for c0, c1 in zip(
+            cols[np.r_[0, gaps + 1]].tolist(), (cols[np.r_[gaps, -1]] + 1).tolist(), strict=True
+        ):
+            # Output column X samples crop columns floor(u) and floor(u) + 1, u = (X + 0.5) /
+            # scale - 0.5 - x0: some of [c0, c1) for u in [c0 - 1, c1); two pixels more each way.
+            left = math.floor((x0 + c0 - 0.5) * scale_x - 0.5) - big_x0 - 2
+            right = math.ceil((x0 + c1 + 0.5) * scale_x - 0.5) - big_x0 + 2
+            yield slice(top, bottom), slice(max(left, 0), min(right, box_w))
 
 
 def split_pieces(labels: NDArray[np.int32]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
