@@ -156,12 +156,13 @@ class Pieces(NamedTuple):
     area: NDArray[np.int64]  # (P,) pixels
 
 
-def split_regions(labels: NDArray[np.int32], count: int) -> Pieces:
+def split_regions(labels: NDArray[np.int32], count: int, *, in_place: bool = False) -> Pieces:
     """`split_pieces` of a map of region indices 0..count-1 (some may be absent), from its runs:
     the stretches of one value along a row (a print-size map has about 14 pixels a run). A run
     joins each run of the row below that overlaps it with the same value, and the pieces are the
     connected components of that graph; a labelling on each region's bounding box covered the
-    long slanted bands of a poster nine times over. Numbered as `split_pieces` numbers them."""
+    long slanted bands of a poster nine times over. Numbered as `split_pieces` numbers them;
+    `in_place` numbers them in `labels` itself (read whole before it is written)."""
     height, width = labels.shape
     flat = labels.reshape(-1)
     change = labels[:, 1:] != labels[:, :-1]
@@ -202,7 +203,8 @@ def split_regions(labels: NDArray[np.int32], count: int) -> Pieces:
     largest = by_region[np.concatenate([[True], origin[by_region][1:] != origin[by_region][:-1]])]
     main = np.full(count, -1, dtype=np.int64)
     main[origin[largest]] = largest
-    out: NDArray[np.int32] = main.astype(np.int32)[labels]
+    # "clip" takes without a buffered copy of `out` (the labels are in range either way).
+    out = np.take(main.astype(np.int32), labels, out=labels if in_place else None, mode="clip")
     rest = piece != main[value]
     if bool(rest.any()):
         rest_length = length[rest]
