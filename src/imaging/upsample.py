@@ -1,9 +1,10 @@
 """Label maps from the working resolution to print resolution, with smooth borders.
 
 Nearest-neighbour enlargement would print staircase borders three or four pixels a step. Instead
-each region's indicator is blurred and resampled (bilinear, exact affine) over its own bounding
-box, and every print pixel goes to the region whose resampled indicator is largest there: a
-partition again (no gaps, no overlaps), with borders that follow the smoothed outline.
+each region's indicator is blurred and resampled (bilinear, exact affine) over the parts of its
+bounding box it reaches, and every print pixel goes to the region whose resampled indicator is
+largest there: a partition again (no gaps, no overlaps), with borders that follow the smoothed
+outline.
 """
 
 from __future__ import annotations
@@ -68,31 +69,32 @@ def upsampled_labels(labels: NDArray[np.int32], count: int, *, width: int, heigh
     for index, y0, y1, x0, x1, big_y0, big_y1, big_x0, big_x1 in crops:
         indicator = (labels[y0:y1, x0:x1] == index).astype(np.float32)
         blurred = cv2.GaussianBlur(indicator, (0, 0), BORDER_SIGMA_PX, borderType=cv2.BORDER_REPLICATE)
-        # Output pixel X samples the input at (X + 0.5) / scale - 0.5, relative to the crop.
-        affine = np.array(
-            [
-                [1.0 / scale_x, 0.0, (big_x0 + 0.5) / scale_x - 0.5 - x0],
-                [0.0, 1.0 / scale_y, (big_y0 + 0.5) / scale_y - 0.5 - y0],
-            ]
-        )
         box_h, box_w = big_y1 - big_y0, big_x1 - big_x0
-        resampled = cv2.warpAffine(
-            blurred,
-            affine,
-            (box_w, box_h),
-            dst=sample_buffer[: box_h * box_w].reshape(box_h, box_w),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
         for rows, cols in _reaching(
             blurred > 0, (y0, x0, big_y0, big_x0), (box_h, box_w), (scale_y, scale_x)
         ):
-            window = best[big_y0:big_y1, big_x0:big_x1][rows, cols]
-            here = resampled[rows, cols]
+            top, left = big_y0 + rows.start, big_x0 + cols.start
+            part_h, part_w = rows.stop - rows.start, cols.stop - cols.start
+            # Output pixel X samples the input at (X + 0.5) / scale - 0.5, relative to the crop.
+            affine = np.array(
+                [
+                    [1.0 / scale_x, 0.0, (left + 0.5) / scale_x - 0.5 - x0],
+                    [0.0, 1.0 / scale_y, (top + 0.5) / scale_y - 0.5 - y0],
+                ]
+            )
+            here = cv2.warpAffine(
+                blurred,
+                affine,
+                (part_w, part_h),
+                dst=sample_buffer[: part_h * part_w].reshape(part_h, part_w),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+            window = best[top : top + part_h, left : left + part_w]
             # Masked copies in place: boolean indexing would gather and scatter every winning pixel.
             wins = np.greater(here, window, out=wins_buffer[: here.size].reshape(here.shape))
             np.copyto(window, here, where=wins)
-            np.copyto(out[big_y0:big_y1, big_x0:big_x1][rows, cols], index, where=wins)
+            np.copyto(out[top : top + part_h, left : left + part_w], index, where=wins)
     return out
 
 
