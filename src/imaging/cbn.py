@@ -244,12 +244,14 @@ def cbn_artwork(
     _, region_lab = region_stats(labels, work_lab, len(region_color))
     # Smooth borders can meet at a narrow angle (two cells and a color edge): opened again at
     # print resolution, so no tail thinner than a line's width is left to color.
+    # One print-size map (a poster's is 200 MB), opened, split and merged in place.
     opened = without_thin_parts(
         upsampled_labels(labels, len(region_color), width=box.width, height=box.height),
         square_px=PRINT_SLIVER_SQUARE_PX,
+        in_place=True,
     )
-    pieces = split_regions(opened, len(region_color))
-    del opened  # a poster's label maps are 200 MB each
+    pieces = split_regions(opened, len(region_color), in_place=True)
+    del opened
     labels, region_color, region_lab, anchors = merge_until_fitting(
         pieces.labels,
         region_color=region_color[pieces.origin],
@@ -259,6 +261,7 @@ def cbn_artwork(
         half_width_px=room.half_width_px,
         half_height_px=room.half_height_px,
         join_same_color=not level.cuts,
+        in_place=True,
     )
     assert not bool(np.isnan(anchors).any()), "a region cannot hold its number"
     if chosen is None:

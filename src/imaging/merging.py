@@ -174,8 +174,8 @@ def merge_cheapest_first(
     its minimum area, joins the neighbour whose merge costs the least fidelity (module
     docstring), the region losing the least per pixel going first. Holding a box never stops
     under merging (the box and its ring stay inside the union), so only a union of two regions
-    that could not is re-checked, on its bounding box. Costs are re-evaluated lazily when a
-    region comes off the heap.
+    that could not is re-checked, on its bounding box, once it is big enough. Costs are
+    re-evaluated lazily when a region comes off the heap.
 
     Parameters
     ----------
@@ -221,13 +221,22 @@ def merge_cheapest_first(
     fits = holds & (area.astype(np.float64) ** 2 >= need)
     alive = np.ones(count, dtype=bool)
 
+    known: dict[int, tuple[float, int]] = {}  # `cheapest(a)` while a and its neighbours stay as they were
+
     def cheapest(a: int) -> tuple[float, int]:
-        around = np.sort(np.fromiter(neighbours[a], dtype=np.int64, count=len(neighbours[a])))
+        if a in known:
+            return known[a]
+        around = np.fromiter(neighbours[a], dtype=np.int64, count=len(neighbours[a]))
         loss = (region_cost[a][None, :] + region_cost[around]).min(axis=1) - best[a] - best[around]
         # Among equally cheap neighbours (a region of one color cut in cells: every merge within
-        # it is free) the smallest: two small cells pair up instead of all joining one big one.
-        i = int(np.lexsort((area[around], loss))[0])
-        return float(loss[i]) / float(area[a]), int(around[i])
+        # it is free) the smallest, then the first: two small cells pair up instead of all
+        # joining one big one.
+        tied = np.flatnonzero(loss == loss.min())
+        if len(tied) > 1:
+            tied = tied[np.lexsort((around[tied], area[around[tied]]))]
+        i = int(tied[0])
+        known[a] = float(loss[i]) / float(area[a]), int(around[i])
+        return known[a]
 
     heap = [(cheapest(a)[0], a) for a in np.flatnonzero(~fits).tolist() if neighbours[a]]
     heapq.heapify(heap)
@@ -257,10 +266,17 @@ def merge_cheapest_first(
                 neighbours[keep].add(n)
         neighbours[keep].discard(gone)
         neighbours[gone] = set()
-        holds[keep] = bool(holds[a] or holds[b]) or _holds_box(
-            labels, bounds[keep], keep, half_width_px=half_width_px, half_height_px=half_height_px
-        )
-        fits[keep] = bool(holds[keep]) and float(area[keep]) ** 2 >= float(need[keep])
+        for n in (keep, *neighbours[keep]):  # every region that has `keep` or had `gone` around
+            known.pop(n, None)
+        # `holds` is what is known to hold: a region too small yet is not checked until it is
+        # big enough (a union holds whenever a part of it did, so checking later is the same).
+        holds[keep] = holds[a] or holds[b]
+        big_enough = float(area[keep]) ** 2 >= float(need[keep])
+        if big_enough and not holds[keep]:
+            holds[keep] = _holds_box(
+                labels, bounds[keep], keep, half_width_px=half_width_px, half_height_px=half_height_px
+            )
+        fits[keep] = big_enough and holds[keep]
         if not fits[keep] and neighbours[keep]:
             heapq.heappush(heap, (cheapest(keep)[0], keep))
     kept = np.flatnonzero(alive)
@@ -285,4 +301,3 @@ def _holds_box(
     """Whether `region` holds the box clear of its borders (as `fits_mask`), checked on its bounds."""
     clear, _, _ = clear_inside(labels, np.asarray(bounds, dtype=np.int64), region)
     return bool(room_inside(clear, half_width_px=half_width_px, half_height_px=half_height_px).any())
-

@@ -67,7 +67,9 @@ def components(index_map: NDArray[np.int32]) -> tuple[NDArray[np.int32], NDArray
     return labels, np.concatenate(values).astype(np.int32)
 
 
-def without_thin_parts(index_map: NDArray[np.int32], *, square_px: int) -> NDArray[np.int32]:
+def without_thin_parts(
+    index_map: NDArray[np.int32], *, square_px: int, in_place: bool = False
+) -> NDArray[np.int32]:
     """Morphological opening of a partition: parts narrower than `square_px` join their neighbours.
 
     A pixel is kept if some `square_px` × `square_px` square of one value covers it; every other
@@ -77,9 +79,12 @@ def without_thin_parts(index_map: NDArray[np.int32], *, square_px: int) -> NDArr
     Parameters
     ----------
     index_map
-        (H, W) int32 values (palette indices or region labels); not modified.
+        (H, W) int32 values (palette indices or region labels); not modified unless `in_place`.
     square_px
         Side of the square, ≥ 2.
+    in_place
+        Open `index_map` itself (a print-size map is 200 MB): only thin pixels are written, and
+        they take their values from kept ones, which are never written.
 
     Returns
     -------
@@ -88,7 +93,7 @@ def without_thin_parts(index_map: NDArray[np.int32], *, square_px: int) -> NDArr
     """
     assert square_px >= 2
     height, width = index_map.shape
-    out = index_map.copy()
+    out = index_map if in_place else index_map.copy()
     if height < square_px or width < square_px:
         return out
     thin = np.zeros(index_map.shape, dtype=np.uint8)  # calloc: only the pages of thin pixels are touched
@@ -380,16 +385,19 @@ def region_stats(
 
 
 def relabelled(
-    labels: NDArray[np.int32], root: NDArray[np.int64]
+    labels: NDArray[np.int32], root: NDArray[np.int64], *, in_place: bool = False
 ) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int64]]:
-    """Map each region r to `root[r]` and renumber the roots 0..R'-1 in order.
+    """Map each region r to `root[r]` and renumber the roots 0..R'-1 in order (`in_place`:
+    in `labels` itself, each pixel read before it is written).
 
     Returns the new (H, W) int32 labels, for each new region its old root index, and for each
     old region its new index.
     """
     kept, compact = np.unique(root, return_inverse=True)
     new_of_old = compact.reshape(-1).astype(np.int64)
-    return new_of_old.astype(np.int32)[labels], kept.astype(np.int64), new_of_old
+    # "clip" takes without a buffered copy of `out` (the labels are in range either way).
+    out = np.take(new_of_old.astype(np.int32), labels, out=labels if in_place else None, mode="clip")
+    return out, kept.astype(np.int64), new_of_old
 
 
 def find_roots(parent: list[int]) -> NDArray[np.int64]:
@@ -422,6 +430,7 @@ def merge_until_fitting(
     join_same_color: bool = True,
     bounds: NDArray[np.int64] | None = None,
     area: NDArray[np.int64] | None = None,
+    in_place: bool = False,
 ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64], NDArray[np.float32]]:
     """Merge regions until each holds its number box, and (if `join_same_color`) neighbours of
     one color are one region; and where each number goes (`region_poles`).
@@ -433,7 +442,8 @@ def merge_until_fitting(
     Parameters
     ----------
     labels
-        (H, W) int32 region map, every region 4-connected; not modified.
+        (H, W) int32 region map, every region 4-connected; not modified unless `in_place`
+        (then renumbered in it, and returned).
     region_color
         (R,) int32 palette index of each region; a merged region takes its target's color.
     region_lab
@@ -478,7 +488,8 @@ def merge_until_fitting(
             root_r, root_b = find(parent, r), find(parent, int(best[r]))
             if root_r != root_b:
                 parent[root_r] = root_b
-        labels, kept, new_of_old = relabelled(labels, find_roots(parent))
+        labels, kept, new_of_old = relabelled(labels, find_roots(parent), in_place=in_place)
+        in_place = True  # the labels are this function's own now
         merged_area = np.bincount(new_of_old, weights=area, minlength=len(kept))
         region_lab = (
             np.stack(

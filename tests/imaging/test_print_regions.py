@@ -99,17 +99,36 @@ def test_opening_patches_with_no_square_of_one_value_still_gives_the_whole_map_o
     assert np.array_equal(without_thin_parts(labels, square_px=3), _thin_reference(labels, 3))
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_splitting_region_by_region_numbers_the_pieces_as_the_whole_map_labelling(seed: int) -> None:
-    labels = _cells(seed)
-    labels[labels == 5] = 1  # some values now absent
+def _assert_split_as_whole_map_labelling(labels: np.ndarray) -> None:
     pieces = split_regions(labels, int(labels.max()) + 1)
     expected, origin = split_pieces(labels)
     count = len(origin)
-    assert count > len(np.unique(labels))
     assert np.array_equal(pieces.labels, expected) and np.array_equal(pieces.origin, origin)
     assert np.array_equal(pieces.bounds, region_bounds(expected, count))
     assert np.array_equal(pieces.area, np.bincount(expected.reshape(-1), minlength=count))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_splitting_run_by_run_numbers_the_pieces_as_the_whole_map_labelling(seed: int) -> None:
+    labels = _cells(seed)
+    labels[labels == 5] = 1  # some values now absent
+    assert len(split_pieces(labels)[1]) > len(np.unique(labels))
+    _assert_split_as_whole_map_labelling(labels)
+
+
+def test_spirals_combs_and_maps_one_pixel_wide_split_as_the_whole_map_labelling() -> None:
+    spiral = np.zeros((41, 41), np.int32)  # a region joined only far from where its rows start
+    for ring in range(0, 20, 4):
+        spiral[ring, ring : 41 - ring] = spiral[40 - ring, ring : 41 - ring] = 1
+        spiral[ring : 41 - ring, ring] = spiral[ring : 41 - ring, 40 - ring] = 1
+        spiral[ring + 1, ring] = 0  # each ring opened, then joined to the next one in
+        spiral[ring + 1, ring + 1 : ring + 3] = 1
+    comb = np.zeros((12, 30), np.int32)
+    comb[:, ::2] = 2  # teeth joined at the bottom row only: one piece per value
+    comb[-1, :] = 2
+    checker = (np.indices((9, 11)).sum(axis=0) % 2).astype(np.int32)  # every pixel its own piece
+    for labels in (spiral, comb, checker, comb[:, :1], comb[:1, :], np.zeros((1, 1), np.int32)):
+        _assert_split_as_whole_map_labelling(labels)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
