@@ -21,6 +21,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from skimage.measure import label as connected_label
 
+from mosaic.imaging.regions import gathered
+
 BORDER_SIGMA_PX: Final = 1.2  # blur of each indicator, in working pixels: rounds off corners
 STRIP_PX: Final = 48  # output rows at a time, in which a region's indicator is compared where it reaches
 SPAN_GAP_PX: Final = 4  # ... in runs of working columns, apart when this far
@@ -205,8 +207,7 @@ def split_regions(labels: NDArray[np.int32], count: int, *, in_place: bool = Fal
     largest = by_region[np.concatenate([[True], origin[by_region][1:] != origin[by_region][:-1]])]
     main = np.full(count, -1, dtype=np.int64)
     main[origin[largest]] = largest
-    # "clip" takes without a buffered copy of `out` (the labels are in range either way).
-    out = np.take(main.astype(np.int32), labels, out=labels if in_place else None, mode="clip")
+    out = gathered(main.astype(np.int32), labels, in_place=in_place)
     rest = piece != main[value]
     if bool(rest.any()):
         rest_length = length[rest]
