@@ -261,9 +261,8 @@ def _levels_table(photos: dict[str, Path], *, runs: int, details: list[str]) -> 
         except RuntimeError as exc:
             print(f"{label:<14} {detail:<9} FAILED: {str(exc).splitlines()[-1]}", flush=True)
             continue
-        low, high = LEVEL_REGIONS[detail]
         regions = int(result["regions"])
-        in_range = regions >= low and (high is None or regions <= high)
+        in_range, span = _level_range(detail, regions)
         ratio_max = LEVEL_RATIO_MAX.get(detail)
         ok = (
             in_range
@@ -271,7 +270,6 @@ def _levels_table(photos: dict[str, Path], *, runs: int, details: list[str]) -> 
             and result["peak_mb"] <= PEAK_TARGET_MB
             and (ratio_max is None or result["ratio"] <= ratio_max)
         )
-        span = f"{low}-{high}" if high is not None else f">={low}"
         print(
             f"{label:<14} {detail:<9} {regions:>7} {span:>9} {result['wall_s']:>7.2f} {result['analysis_s']:>10.2f}"
             f" {result.get('analysis_cpu_s', float('nan')):>6.2f}"
@@ -279,6 +277,14 @@ def _levels_table(photos: dict[str, Path], *, runs: int, details: list[str]) -> 
             f" {ratio_max if ratio_max is not None else '-':>6}  {_verdict(ok)}",
             flush=True,
         )
+
+
+def _level_range(detail: str, regions: int) -> tuple[bool, str]:
+    """Whether `regions` lies in `detail`'s range, and the range as printed."""
+    low, high = LEVEL_REGIONS[detail]
+    if high is None:
+        return regions >= low, f">={low}"
+    return low <= regions <= high, f"{low}-{high}"
 
 
 def _lineart_levels_table(photos: dict[str, Path], *, runs: int, details: list[str]) -> None:
@@ -290,11 +296,9 @@ def _lineart_levels_table(photos: dict[str, Path], *, runs: int, details: list[s
         except RuntimeError as exc:
             print(f"{label:<14} {detail:<9} FAILED: {str(exc).splitlines()[-1]}", flush=True)
             continue
-        low, high = LEVEL_REGIONS[detail]
         regions = int(result["regions"])
-        in_range = regions >= low and (high is None or regions <= high)
+        in_range, span = _level_range(detail, regions)
         ok = in_range and result["wall_s"] <= LINEART_TARGET_S[detail]
-        span = f"{low}-{high}" if high is not None else f">={low}"
         print(
             f"{label:<14} {detail:<9} {regions:>7} {span:>9} {result['wall_s']:>7.2f} {result['cpu_s']:>6.2f}"
             f" {LINEART_TARGET_S[detail]:>6.1f}  {_verdict(ok)}",

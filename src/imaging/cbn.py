@@ -45,9 +45,9 @@ from mosaic.imaging.placement import NumberRoom, number_room
 from mosaic.imaging.regions import (
     border_mask,
     components,
+    holds_box,
     merge_until_fitting,
     region_stats,
-    room_inside,
     without_thin_parts,
 )
 from mosaic.imaging.upsample import split_pieces, split_regions, upsampled_labels
@@ -336,11 +336,13 @@ def _feature_blobs(
     cores = _feature_cores(lab[y0:y1, x0:x1], features[y0:y1, x0:x1], px_per_mm=px_per_mm)
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(cores, connectivity=4)
     free = np.ones(cores.shape, dtype=np.uint8)
+    whole = np.array([0, cores.shape[0], 0, cores.shape[1]], dtype=np.int64)
+    hw, hh = room.half_width_px, room.half_height_px
     kept = 0
     for piece in sorted(range(1, count), key=lambda p: (-int(stats[p, cv2.CC_STAT_AREA]), p)):
         blob = np.equal(pieces, piece).view(np.uint8) & free
         for _ in range(grow_px + 1):
-            if _holds_room(blob, room):
+            if holds_box(blob.astype(np.int32), whole, 1, half_width_px=hw, half_height_px=hh):
                 kept += 1
                 out[y0:y1, x0:x1][blob > 0] = kept
                 free &= 1 - blob
@@ -365,14 +367,6 @@ def _feature_cores(
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     closed = cv2.morphologyEx(((far | redder) & face).view(np.uint8), cv2.MORPH_CLOSE, disc)
     return np.asarray(closed, dtype=np.uint8) & face.view(np.uint8)
-
-
-def _holds_room(blob: NDArray[np.uint8], room: NumberRoom) -> bool:
-    """Whether the 0/1 `blob` holds `room`'s box clear of its edge, as a region must its number."""
-    eroded = cv2.erode(blob, _CROSS_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    clear = np.asarray(eroded, dtype=np.uint8)
-    fits = room_inside(clear, half_width_px=room.half_width_px, half_height_px=room.half_height_px)
-    return bool(fits.any())
 
 
 def _flat_regions(

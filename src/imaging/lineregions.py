@@ -70,7 +70,8 @@ def without_small_pieces(
         if not erased.any():
             break
         out[erased] = 0
-    pieces, small, _ = _small_pieces(out, area_min_px=area_min_px, width_min_px=width_min_px, half=half)
+    else:  # the rounds ran out: the last one changed the lines, so judge the pieces again
+        pieces, small, _ = _small_pieces(out, area_min_px=area_min_px, width_min_px=width_min_px, half=half)
     out[small[pieces]] = 1
     pruned = without_spurs(out, length_px=spur_px)
     return pruned if kept is None else pruned | (out & kept)

@@ -28,11 +28,10 @@ from mosaic.imaging.color import delta_e_2000
 from mosaic.imaging.regions import (
     adjacency,
     border_mask,
-    clear_inside,
     fits_mask,
+    holds_box,
     regions_fitting,
     relabelled,
-    room_inside,
 )
 
 SPECK_ROUNDS_MAX: Final = 4  # vectorised rounds of speck removal before the one-by-one merge
@@ -273,7 +272,7 @@ def merge_cheapest_first(
         holds[keep] = holds[a] or holds[b]
         big_enough = float(area[keep]) ** 2 >= float(need[keep])
         if big_enough and not holds[keep]:
-            holds[keep] = _holds_box(
+            holds[keep] = holds_box(
                 labels, bounds[keep], keep, half_width_px=half_width_px, half_height_px=half_height_px
             )
         fits[keep] = big_enough and holds[keep]
@@ -294,10 +293,3 @@ def _summed(
         [np.bincount(new_of_old, weights=region_cost[:, k], minlength=count) for k in columns], axis=1
     )
 
-
-def _holds_box(
-    labels: NDArray[np.int32], bounds: list[int], region: int, *, half_width_px: int, half_height_px: int
-) -> bool:
-    """Whether `region` holds the box clear of its borders (as `fits_mask`), checked on its bounds."""
-    clear, _, _ = clear_inside(labels, np.asarray(bounds, dtype=np.int64), region)
-    return bool(room_inside(clear, half_width_px=half_width_px, half_height_px=half_height_px).any())

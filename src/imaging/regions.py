@@ -236,6 +236,19 @@ def clear_inside(
     return np.asarray(clear, dtype=np.uint8), y0, x0
 
 
+def holds_box(
+    labels: NDArray[np.int32],
+    bounds: NDArray[np.int64] | list[int],
+    region: int,
+    *,
+    half_width_px: int,
+    half_height_px: int,
+) -> bool:
+    """Whether `region` holds the box clear of its borders (as `fits_mask`), checked on its bounds."""
+    clear, _, _ = clear_inside(labels, np.asarray(bounds, dtype=np.int64), region)
+    return bool(room_inside(clear, half_width_px=half_width_px, half_height_px=half_height_px).any())
+
+
 def room_inside(clear: NDArray[np.uint8], *, half_width_px: int, half_height_px: int) -> NDArray[np.uint8]:
     """`fits_mask` within one region: 1 at the centres of a box of clear pixels (`clear_inside`)."""
     kernel = np.ones((2 * half_height_px + 1, 2 * half_width_px + 1), dtype=np.uint8)
